@@ -1,0 +1,93 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// Switchboard: a multi-tenant WhatsApp gateway made of small services wired through RabbitMQ.
+///
+/// Module layout, from the bottom up:
+/// - `CRabbitMQ`, `CAMQPShim`: librabbitmq and the few C helpers Swift cannot express.
+/// - `SwitchboardAMQP`: the AMQP 0-9-1 client (thread per connection, async API, recovery).
+/// - `SwitchboardCore`: pure domain logic and configuration conventions, no I/O.
+/// - `SwitchboardBench`: the `switchboard bench …` scenarios.
+/// - `SwitchboardCLI`: the one thin executable, `switchboard`.
+let strictSwift: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "switchboard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "switchboard", targets: ["SwitchboardCLI"]),
+        .library(name: "SwitchboardAMQP", targets: ["SwitchboardAMQP"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .target(
+            name: "CAMQPShim",
+            dependencies: ["CRabbitMQ"]
+        ),
+        .target(
+            name: "SwitchboardAMQP",
+            dependencies: [
+                "CAMQPShim",
+                "CRabbitMQ",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "SwitchboardCore",
+            dependencies: [],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "SwitchboardBench",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardCore",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "SwitchboardCLI",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardBench",
+                "SwitchboardCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "SwitchboardAMQPTests",
+            dependencies: ["SwitchboardAMQP", "SwitchboardCore"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "AMQPIntegrationTests",
+            dependencies: [
+                "SwitchboardAMQP",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+    ]
+)

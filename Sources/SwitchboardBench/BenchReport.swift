@@ -1,0 +1,25 @@
+import Foundation
+
+/// The shape every `switchboard bench …` command prints: a human summary, or with
+/// `--json` one JSON object whose fields are the same figures.
+public protocol BenchReport: Encodable, Sendable {
+    /// Lines for a person reading a terminal.
+    var summary: [String] { get }
+}
+
+extension BenchReport {
+    /// One JSON object on one line, keys sorted, for scripts and CI.
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}
+
+/// Latency percentiles in milliseconds.
+public struct LatencySummary: Codable, Sendable, Hashable {
+    public let p50: Double
+    public let p90: Double
+    public let p99: Double
+    public let max: Double
+}

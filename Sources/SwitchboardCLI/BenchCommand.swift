@@ -1,0 +1,48 @@
+import ArgumentParser
+import SwitchboardBench
+
+/// `switchboard bench …`: the benchmarks that check the project's speed targets.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure throughput and latency against the real broker.",
+        subcommands: [AMQP.self]
+    )
+
+    struct AMQP: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "amqp",
+            abstract: "Persistent messages published with confirms to a durable queue while a consumer acks them.")
+
+        @OptionGroup var amqp: AMQPOptions
+        @OptionGroup var logging: LoggingOptions
+        @Option(help: "Messages to publish.") var messages = 100_000
+        @Option(help: "Body size in bytes.") var size = 400
+        @Option(help: "Publishes in flight awaiting confirms.") var window = 500
+        @Option(help: "Consumer prefetch.") var prefetch: UInt16 = 1000
+        @Flag(help: "Print one JSON object instead of text.") var json = false
+
+        func validate() throws {
+            guard messages > 0, size >= 0, window > 0 else {
+                throw ValidationError("--messages and --window must be positive, --size not negative")
+            }
+        }
+
+        func run() async throws {
+            var options = AMQPBenchmark.Options()
+            options.messages = messages
+            options.bodySize = size
+            options.window = window
+            options.prefetch = prefetch
+            let benchmark = AMQPBenchmark(
+                configuration: try amqp.configuration(connectionName: "switchboard-bench"), options: options,
+                logger: logging.makeLogger(label: "switchboard.bench"))
+            let report = try await benchmark.run()
+            if json {
+                print(try report.json())
+            } else {
+                report.summary.forEach { print($0) }
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SwitchboardAMQP
+import SwitchboardCore
+
+/// Options every command that talks to RabbitMQ shares.
+struct AMQPOptions: ParsableArguments {
+    @Option(name: .customLong("amqp"), help: "Broker URL (else SWITCHBOARD_AMQP_URL, else \(Settings.Default.amqpURL)).")
+    var amqpURL: String?
+
+    func configuration(connectionName: String, settings: Settings = Settings()) throws -> AMQPConfiguration {
+        var configuration = try AMQPConfiguration(url: settings.amqpURL(flag: amqpURL))
+        if configuration.connectionName == "switchboard" {
+            configuration.connectionName = connectionName
+        }
+        return configuration
+    }
+}
+
+/// Logging options shared by every command.
+struct LoggingOptions: ParsableArguments {
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (else SWITCHBOARD_LOG_LEVEL, else info).")
+    var logLevel: String?
+
+    func makeLogger(label: String, settings: Settings = Settings()) -> Logger {
+        let level = Logger.Level(rawValue: settings.value(logLevel, .logLevel, default: Settings.Default.logLevel))
+            ?? .info
+        LoggingBootstrap.once(level: level)
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// Bootstraps swift-log exactly once per process.
+enum LoggingBootstrap {
+    private static let done: Void = ()
+    nonisolated(unsafe) private static var level: Logger.Level = .info
+    private static let bootstrap: Void = {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = LoggingBootstrap.level
+            return handler
+        }
+    }()
+
+    static func once(level: Logger.Level) {
+        Self.level = level
+        _ = bootstrap
+    }
+}

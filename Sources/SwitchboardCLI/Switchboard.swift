@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The one Switchboard executable: services, operations and benchmarks as subcommands.
+@main
+struct Switchboard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchboard",
+        abstract: "A multi-tenant WhatsApp gateway wired through RabbitMQ.",
+        subcommands: [BrokerCommand.self, BenchCommand.self]
+    )
+}

@@ -1,0 +1,35 @@
+public import Foundation
+
+/// Resolves a setting the way every Switchboard command and service does: an explicit
+/// flag first, then a `SWITCHBOARD_*` environment variable, then a default that fits
+/// the local development broker and store.
+public struct Settings: Sendable {
+    /// Names of the environment variables, in one place.
+    public enum Key: String, Sendable, CaseIterable {
+        case amqpURL = "SWITCHBOARD_AMQP_URL"
+        case logLevel = "SWITCHBOARD_LOG_LEVEL"
+    }
+
+    /// Defaults for a developer machine running `deploy/local/rabbitmq.sh start`.
+    public enum Default {
+        public static let amqpURL = "amqp://guest:guest@127.0.0.1:5672"
+        public static let logLevel = "info"
+    }
+
+    public let environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
+    /// The flag if given, else the non-empty environment variable, else the default.
+    public func value(_ flag: String?, _ key: Key, default fallback: String) -> String {
+        if let flag { return flag }
+        if let fromEnvironment = environment[key.rawValue], !fromEnvironment.isEmpty { return fromEnvironment }
+        return fallback
+    }
+
+    public func amqpURL(flag: String?) -> String {
+        value(flag, .amqpURL, default: Default.amqpURL)
+    }
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Starts, stops and inspects a project-local RabbitMQ node: no systemd, no Docker,
+# all data and logs under .local/rabbitmq. Usage:
+#   deploy/local/rabbitmq.sh start|stop|restart|status|ctl ARGS…
+# Environment: SWITCHBOARD_AMQP_PORT (5672), SWITCHBOARD_RABBITMQ_MGMT_PORT (15672),
+# SWITCHBOARD_RABBITMQ_PROMETHEUS_PORT (15692), SWITCHBOARD_RABBITMQ_NODE (switchboard@localhost).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+base="$root/.local/rabbitmq"
+bin=/usr/lib/rabbitmq/bin   # the real scripts: /usr/sbin's wrappers would `su rabbitmq`
+
+export RABBITMQ_NODENAME="${SWITCHBOARD_RABBITMQ_NODE:-switchboard@localhost}"
+export RABBITMQ_NODE_PORT="${SWITCHBOARD_AMQP_PORT:-5672}"
+export RABBITMQ_DIST_PORT="$((RABBITMQ_NODE_PORT + 20000))"
+export RABBITMQ_MNESIA_BASE="$base/mnesia"
+export RABBITMQ_LOG_BASE="$base/log"
+export RABBITMQ_PID_FILE="$base/rabbitmq.pid"
+export RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins"
+export RABBITMQ_CONFIG_FILE="$base/rabbitmq"          # .conf is appended
+export RABBITMQ_ADVANCED_CONFIG_FILE="$base/advanced.config"
+export RABBITMQ_CONF_ENV_FILE="$base/rabbitmq-env.conf"
+mgmt_port="${SWITCHBOARD_RABBITMQ_MGMT_PORT:-15672}"
+prom_port="${SWITCHBOARD_RABBITMQ_PROMETHEUS_PORT:-15692}"
+
+ctl() { "$bin/rabbitmqctl" -n "$RABBITMQ_NODENAME" "$@"; }
+
+write_config() {
+  mkdir -p "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
+  echo '[rabbitmq_management,rabbitmq_prometheus].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
+  : > "$RABBITMQ_CONF_ENV_FILE"
+  echo '[].' > "$RABBITMQ_ADVANCED_CONFIG_FILE"
+  cat > "$RABBITMQ_CONFIG_FILE.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$RABBITMQ_NODE_PORT
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $mgmt_port
+prometheus.tcp.ip = 127.0.0.1
+prometheus.tcp.port = $prom_port
+# guest may log in over loopback only, which is all a local node needs.
+loopback_users.guest = true
+# A development node on a small disk must not stop accepting publishes.
+disk_free_limit.absolute = 200MB
+vm_memory_high_watermark.relative = 0.4
+log.file.level = info
+log.console = false
+CONF
+}
+
+running() { [ -f "$RABBITMQ_PID_FILE" ] && kill -0 "$(cat "$RABBITMQ_PID_FILE")" 2>/dev/null; }
+
+wait_amqp() {
+  # Ready means the node booted *and* the AMQP listener accepts a TCP connection.
+  local deadline=$((SECONDS + ${1:-90}))
+  until ctl await_startup >/dev/null 2>&1 && (exec 3<>"/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT") 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+      echo "rabbitmq: not accepting AMQP on port $RABBITMQ_NODE_PORT after ${1:-90}s; log: $RABBITMQ_LOG_BASE" >&2
+      tail -n 30 "$base/startup.log" >&2 || true
+      return 1
+    fi
+    if ! running && [ $SECONDS -gt 5 ] && [ ! -f "$RABBITMQ_PID_FILE" ]; then sleep 1; fi
+    sleep 0.5
+  done
+}
+
+start() {
+  if running; then echo "rabbitmq: already running (pid $(cat "$RABBITMQ_PID_FILE"))"; wait_amqp; return; fi
+  [ -x "$bin/rabbitmq-server" ] || { echo "rabbitmq-server is not installed: run deploy/local/install-deps.sh" >&2; exit 1; }
+  write_config
+  # The Erlang distribution needs epmd; the node starts it if it is missing.
+  nohup "$bin/rabbitmq-server" > "$base/startup.log" 2>&1 &
+  echo $! > "$base/launcher.pid"
+  wait_amqp 120
+  echo "rabbitmq: node $RABBITMQ_NODENAME up; amqp://guest:guest@127.0.0.1:$RABBITMQ_NODE_PORT  management http://127.0.0.1:$mgmt_port  metrics http://127.0.0.1:$prom_port/metrics"
+}
+
+stop() {
+  if ! running; then echo "rabbitmq: not running"; return 0; fi
+  local pid; pid=$(cat "$RABBITMQ_PID_FILE")
+  ctl stop "$RABBITMQ_PID_FILE" >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$RABBITMQ_PID_FILE"
+  echo "rabbitmq: stopped"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  restart) stop; start ;;
+  status) if running; then ctl status; else echo "rabbitmq: not running"; exit 3; fi ;;
+  wait) wait_amqp "${2:-90}" ;;
+  ctl) shift; ctl "$@" ;;
+  *) echo "usage: $0 start|stop|restart|status|wait [SECONDS]|ctl ARGS…" >&2; exit 2 ;;
+esac
