@@ -77,8 +77,13 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "SwitchboardCoreTests",
+            dependencies: ["SwitchboardCore"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "SwitchboardAMQPTests",
-            dependencies: ["SwitchboardAMQP", "SwitchboardCore"],
+            dependencies: ["SwitchboardAMQP", "CAMQPShim", "CRabbitMQ"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -4,13 +4,16 @@
 #   deploy/local/rabbitmq.sh start|stop|restart|status|ctl ARGS…
 # Environment: SWITCHBOARD_AMQP_PORT (5672), SWITCHBOARD_RABBITMQ_MGMT_PORT (15672),
 # SWITCHBOARD_RABBITMQ_PROMETHEUS_PORT (15692), SWITCHBOARD_RABBITMQ_NODE (switchboard@localhost).
+# Each node name gets its own directory .local/rabbitmq/<name>; the distribution port is
+# the AMQP port + 20000. `pid` prints the node's OS process id (tests pause it with SIGSTOP).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-base="$root/.local/rabbitmq"
 bin=/usr/lib/rabbitmq/bin   # the real scripts: /usr/sbin's wrappers would `su rabbitmq`
 
 export RABBITMQ_NODENAME="${SWITCHBOARD_RABBITMQ_NODE:-switchboard@localhost}"
+# One directory per node, so tests can run a second, disposable node beside the main one.
+base="$root/.local/rabbitmq/${RABBITMQ_NODENAME%%@*}"
 export RABBITMQ_NODE_PORT="${SWITCHBOARD_AMQP_PORT:-5672}"
 export RABBITMQ_DIST_PORT="$((RABBITMQ_NODE_PORT + 20000))"
 export RABBITMQ_MNESIA_BASE="$base/mnesia"
@@ -65,6 +68,16 @@ wait_amqp() {
 start() {
   if running; then echo "rabbitmq: already running (pid $(cat "$RABBITMQ_PID_FILE"))"; wait_amqp; return; fi
   [ -x "$bin/rabbitmq-server" ] || { echo "rabbitmq-server is not installed: run deploy/local/install-deps.sh" >&2; exit 1; }
+  if (exec 3<>"/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT") 2>/dev/null; then
+    # Something we did not start holds the port: an old node of the same name is
+    # stopped through the Erlang distribution; anything else is the user's to resolve.
+    ctl stop >/dev/null 2>&1 || true
+    sleep 2
+    if (exec 3<>"/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT") 2>/dev/null; then
+      echo "rabbitmq: port $RABBITMQ_NODE_PORT is in use by another process; set SWITCHBOARD_AMQP_PORT" >&2
+      exit 1
+    fi
+  fi
   write_config
   # The Erlang distribution needs epmd; the node starts it if it is missing.
   nohup "$bin/rabbitmq-server" > "$base/startup.log" 2>&1 &
@@ -89,6 +102,7 @@ case "${1:-}" in
   restart) stop; start ;;
   status) if running; then ctl status; else echo "rabbitmq: not running"; exit 3; fi ;;
   wait) wait_amqp "${2:-90}" ;;
+  pid) cat "$RABBITMQ_PID_FILE" ;;
   ctl) shift; ctl "$@" ;;
-  *) echo "usage: $0 start|stop|restart|status|wait [SECONDS]|ctl ARGS…" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|status|wait [SECONDS]|pid|ctl ARGS…" >&2; exit 2 ;;
 esac
