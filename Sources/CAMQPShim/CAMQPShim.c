@@ -1,7 +1,10 @@
 #include "CAMQPShim.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -334,6 +337,12 @@ int CAMQPShim_next_event(amqp_connection_state_t conn, int wake_fd, int timeout_
       return AMQP_STATUS_OK;
     }
   }
+  if (ready == 0 && timeout_ms == 0) {
+    // A non-blocking check found nothing: the caller is busy and will wait (with a
+    // timeout, which handles heartbeats below) once it runs out of work.
+    event->kind = CAMQPShim_EVENT_NONE;
+    return AMQP_STATUS_OK;
+  }
   // Readable, or timed out: either way a zero-timeout read lets librabbitmq send a
   // heartbeat that is due and notice one the broker missed.
   return read_ready_frame(conn, event);
@@ -381,5 +390,15 @@ int CAMQPShim_server_exception(amqp_connection_state_t conn, amqp_channel_t chan
     }
     default:
       return 0;
+  }
+}
+
+// MARK: Batching
+
+void CAMQPShim_cork(amqp_connection_state_t conn, int corked) {
+  int fd = amqp_get_sockfd(conn);
+  if (fd >= 0) {
+    int value = corked ? 1 : 0;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof(value));
   }
 }

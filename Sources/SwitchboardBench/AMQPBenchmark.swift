@@ -1,5 +1,6 @@
 import Foundation
 import Histogram
+import Synchronization
 public import Logging
 public import SwitchboardAMQP
 
@@ -98,29 +99,31 @@ public struct AMQPBenchmark: Sendable {
 
         let body = Data((0..<options.bodySize).map { UInt8(truncatingIfNeeded: 0x41 + $0 % 26) })
         let queue = options.queue
-        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
         let clock = ContinuousClock()
         let started = clock.now
-        try await withThrowingTaskGroup(of: UInt64.self) { group in
-            var next = 0
-            func publishNext() {
-                let id = next
-                next += 1
+        // `window` publisher tasks, each with one publish awaiting its confirm at a time:
+        // `window` messages in flight, as many concurrent callers would produce.
+        let window = min(options.window, total)
+        let latencies = LatencyRecorder()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<window {
                 group.addTask {
-                    let sent = clock.now
-                    try await publisher.publish(
-                        body, exchange: "", routingKey: queue,
-                        properties: AMQPMessageProperties(contentType: "application/octet-stream",
-                                                          deliveryMode: .persistent, messageID: String(id)))
-                    return UInt64((clock.now - sent).nanoseconds / 1000)
+                    var id = worker
+                    while id < total {
+                        let sent = clock.now
+                        try await publisher.publish(
+                            body, exchange: "", routingKey: queue,
+                            properties: AMQPMessageProperties(contentType: "application/octet-stream",
+                                                              deliveryMode: .persistent, messageID: String(id)))
+                        let micros = UInt64((clock.now - sent).nanoseconds / 1000)
+                        latencies.record(micros: micros)
+                        id += window
+                    }
                 }
             }
-            while next < min(options.window, total) { publishNext() }
-            for try await micros in group {
-                _ = histogram.record(micros)
-                if next < total { publishNext() }
-            }
+            try await group.waitForAll()
         }
+        let histogram = latencies.snapshot()
         let published = clock.now
 
         let outcome = try await withThrowingTaskGroup(of: (Int, Int, ContinuousClock.Instant)?.self) { group in
@@ -149,6 +152,20 @@ public struct AMQPBenchmark: Sendable {
                 p50: ms(histogram.valueAtPercentile(50)), p90: ms(histogram.valueAtPercentile(90)),
                 p99: ms(histogram.valueAtPercentile(99)), max: ms(histogram.maxRecorded)),
             consumed: received, lost: total - received, duplicates: duplicates)
+    }
+}
+
+/// A latency histogram (microseconds) that many tasks record into.
+final class LatencyRecorder: Sendable {
+    private let histogram = Mutex(Histogram<UInt64>(highestTrackableValue: 60_000_000,
+                                                    numberOfSignificantValueDigits: .three))
+
+    func record(micros: UInt64) {
+        histogram.withLock { _ = $0.record(micros) }
+    }
+
+    func snapshot() -> Histogram<UInt64> {
+        histogram.withLock { $0 }
     }
 }
 

@@ -129,6 +129,13 @@ int CAMQPShim_server_exception(amqp_connection_state_t conn, amqp_channel_t chan
                                amqp_bytes_t *text, uint16_t *class_id,
                                uint16_t *method_id);
 
+// MARK: Batching
+
+/// Holds back partial TCP segments (TCP_CORK) while a batch of publishes is written,
+/// so the broker reads a few large segments instead of one per frame; uncorking
+/// sends what is pending at once.
+void CAMQPShim_cork(amqp_connection_state_t conn, int corked);
+
 #ifdef __cplusplus
 }
 #endif

@@ -346,9 +346,12 @@ final class ConnectionDriver {
 
     // MARK: Commands
 
-    /// Runs every queued command; true if there were any.
+    /// Runs every queued command; true if there were any. A batch with several
+    /// commands is written corked, so its frames leave in as few segments as possible.
     private func executeCommands() -> Bool {
         let commands = mailbox.takeAll()
+        let corked = commands.count > 1 ? connection : nil
+        if let corked { CAMQPShim_cork(corked, 1) }
         for command in commands {
             if connection == nil || lostError != nil {
                 executeWhileDisconnected(command)
@@ -356,6 +359,7 @@ final class ConnectionDriver {
                 execute(command)
             }
         }
+        if let corked, corked == connection { CAMQPShim_cork(corked, 0) }
         return !commands.isEmpty
     }
 
@@ -783,9 +787,9 @@ final class ConnectionDriver {
             return .failure(error)
         }
         if let id = consumerByChannel[handle.channel] {
-            if multiple {
-                let remaining: Set<UInt64> = consumers[id]?.unsettled.filter { $0 > handle.deliveryTag } ?? []
-                consumers[id]?.unsettled = remaining
+            if multiple, var state = consumers.removeValue(forKey: id) {
+                state.unsettled = state.unsettled.filter { $0 > handle.deliveryTag }
+                consumers[id] = state
             } else {
                 consumers[id]?.unsettled.remove(handle.deliveryTag)
             }
@@ -867,25 +871,25 @@ final class ConnectionDriver {
     }
 
     private func deliver(_ conn: amqp_connection_state_t, _ event: CAMQPShim_event) {
-        guard let id = consumerByChannel[event.channel], let state = consumers[id],
-              let incarnation = incarnations[event.channel]
+        // Read what is needed, then mutate in place: holding `consumers[id]` in a local
+        // while inserting would copy the whole `unsettled` set on every delivery.
+        guard let id = consumerByChannel[event.channel], let incarnation = incarnations[event.channel],
+              let (isCancelled, subscription) = consumers[id].map({ ($0.isCancelled, $0.subscription) })
         else { return }
-        if state.isCancelled {
+        let autoAck = subscription.options.autoAck
+        if isCancelled {
             // Arrived after our basic.cancel: hand it straight back.
-            if !state.subscription.options.autoAck {
-                _ = amqp_basic_reject(conn, event.channel, event.delivery_tag, 1)
-            }
+            if !autoAck { _ = amqp_basic_reject(conn, event.channel, event.delivery_tag, 1) }
             return
         }
-        let autoAck = state.subscription.options.autoAck
-        if !autoAck { consumers[id]?.unsettled.insert(event.delivery_tag) }
+        if !autoAck { consumers[id]!.unsettled.insert(event.delivery_tag) }
         let delivery = AMQPDelivery(
             body: WireCodec.data(event.message.body), properties: WireCodec.decode(event.message.properties),
             exchange: WireCodec.string(event.exchange), routingKey: WireCodec.string(event.routing_key),
             redelivered: event.redelivered != 0, deliveryTag: event.delivery_tag, messageCount: nil,
             handle: DeliveryHandle(channel: event.channel, incarnation: incarnation, deliveryTag: event.delivery_tag),
             mailbox: autoAck ? nil : mailbox)
-        state.subscription.continuation.yield(.success(delivery))
+        subscription.continuation.yield(.success(delivery))
     }
 
     /// A string as AMQP bytes in the arena. Never pass a Swift string through
