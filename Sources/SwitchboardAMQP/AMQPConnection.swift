@@ -93,6 +93,10 @@ public final class AMQPConnection: Sendable {
 
     public var status: Status { statusBox.get() }
 
+    /// How many times the connection was lost and recovered; a gauge for operators
+    /// and the way tests observe a recovery that took no visible time.
+    public var recoveries: Int { statusBox.recoveries }
+
     /// Waits until the connection is up (after a loss), or throws after `timeout`.
     public func waitUntilConnected(timeout: Duration) async throws(AMQPError) {
         let clock = ContinuousClock()
@@ -201,8 +205,12 @@ public final class AMQPConnection: Sendable {
 /// The connection's status, written by its thread and read by anyone.
 final class ConnectionStatusBox: Sendable {
     private let value = Mutex(AMQPConnection.Status.reconnecting(attempt: 0))
+    private let recovered = Atomic<Int>(0)
+
     func get() -> AMQPConnection.Status { value.withLock { $0 } }
     func set(_ status: AMQPConnection.Status) { value.withLock { $0 = status } }
+    func countRecovery() { recovered.add(1, ordering: .relaxed) }
+    var recoveries: Int { recovered.load(ordering: .relaxed) }
 }
 
 /// Log metadata keys of the AMQP client, all under the `amqp.` prefix.

@@ -11,26 +11,35 @@ struct PublishConfirmTrackerTests {
 
     @Test func numbersPublishesFromOne() {
         var tracker = PublishConfirmTracker<String>()
-        #expect(tracker.record("a", exchange: "", routingKey: "q", messageID: nil) == 1)
-        #expect(tracker.record("b", exchange: "", routingKey: "q", messageID: nil) == 2)
+        let a = tracker.record("a", exchange: "", routingKey: "q", messageID: nil)
+        let b = tracker.record("b", exchange: "", routingKey: "q", messageID: nil)
+        #expect(a == 1)
+        #expect(b == 2)
         #expect(tracker.count == 2)
     }
 
     @Test func multipleAckSettlesEveryEarlierPublish() {
         var tracker = tracker(5)
-        #expect(tracker.settle(deliveryTag: 3, multiple: true).map(\.token) == [1, 2, 3])
+        let first = tracker.settle(deliveryTag: 3, multiple: true).map(\.token)
+        #expect(first == [1, 2, 3])
         #expect(tracker.count == 2)
-        #expect(tracker.settle(deliveryTag: 3, multiple: true).isEmpty)
-        #expect(tracker.settle(deliveryTag: 5, multiple: true).map(\.token) == [4, 5])
+        let again = tracker.settle(deliveryTag: 3, multiple: true)
+        #expect(again.isEmpty)
+        let rest = tracker.settle(deliveryTag: 5, multiple: true).map(\.token)
+        #expect(rest == [4, 5])
         #expect(tracker.isEmpty)
     }
 
     @Test func singleAckSettlesOnlyItsOwnPublishEvenOutOfOrder() {
         var tracker = tracker(4)
-        #expect(tracker.settle(deliveryTag: 3, multiple: false).map(\.token) == [3])
-        #expect(tracker.settle(deliveryTag: 1, multiple: false).map(\.token) == [1])
-        #expect(tracker.settle(deliveryTag: 9, multiple: false).isEmpty)
-        #expect(tracker.settle(deliveryTag: 4, multiple: true).map(\.token) == [2, 4])
+        let three = tracker.settle(deliveryTag: 3, multiple: false).map(\.token)
+        let one = tracker.settle(deliveryTag: 1, multiple: false).map(\.token)
+        let unknown = tracker.settle(deliveryTag: 9, multiple: false)
+        let rest = tracker.settle(deliveryTag: 4, multiple: true).map(\.token)
+        #expect(three == [3])
+        #expect(one == [1])
+        #expect(unknown.isEmpty)
+        #expect(rest == [2, 4])
     }
 
     @Test func returnMarksTheOldestMatchingPublish() {
@@ -38,18 +47,22 @@ struct PublishConfirmTrackerTests {
         tracker.record(1, exchange: "sb.outbound", routingKey: "acme.bulk", messageID: nil)
         tracker.record(2, exchange: "sb.outbound", routingKey: "ghost.bulk", messageID: nil)
         tracker.record(3, exchange: "sb.outbound", routingKey: "ghost.bulk", messageID: nil)
-        #expect(tracker.markReturned(exchange: "sb.outbound", routingKey: "ghost.bulk", messageID: nil, code: 312,
-                                     text: "NO_ROUTE"))
+        let matched = tracker.markReturned(exchange: "sb.outbound", routingKey: "ghost.bulk", messageID: nil,
+                                           code: 312, text: "NO_ROUTE")
+        #expect(matched)
         let settled = tracker.settle(deliveryTag: 3, multiple: true)
         #expect(settled.map(\.token) == [1, 2, 3])
         #expect(settled.map { $0.returned?.code } == [nil, 312, nil])
-        #expect(!tracker.markReturned(exchange: "sb.outbound", routingKey: "ghost.bulk", messageID: nil, code: 312,
-                                      text: "NO_ROUTE"))
+        let matchedAgain = tracker.markReturned(exchange: "sb.outbound", routingKey: "ghost.bulk", messageID: nil,
+                                                code: 312, text: "NO_ROUTE")
+        #expect(!matchedAgain)
     }
 
     @Test func removeAllHandsBackEverythingAndRestartsNumbering() {
         var tracker = tracker(3)
-        #expect(tracker.removeAll().map(\.token) == [1, 2, 3])
-        #expect(tracker.record(9, exchange: "", routingKey: "", messageID: nil) == 1)
+        let all = tracker.removeAll().map(\.token)
+        let next = tracker.record(9, exchange: "", routingKey: "", messageID: nil)
+        #expect(all == [1, 2, 3])
+        #expect(next == 1)
     }
 }

@@ -60,10 +60,14 @@ wait_amqp() {
   until ctl await_startup >/dev/null 2>&1 && (exec 3<>"/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT") 2>/dev/null; do
     if [ $SECONDS -ge $deadline ]; then
       echo "rabbitmq: not accepting AMQP on port $RABBITMQ_NODE_PORT after ${1:-90}s; log: $RABBITMQ_LOG_BASE" >&2
-      tail -n 30 "$base/startup.log" >&2 || true
+      tail -c 2000 "$base/startup.log" >&2 || true
       return 1
     fi
-    if ! running && [ $SECONDS -gt 5 ] && [ ! -f "$RABBITMQ_PID_FILE" ]; then sleep 1; fi
+    if [ -f "$base/launcher.pid" ] && ! kill -0 "$(cat "$base/launcher.pid")" 2>/dev/null; then
+      echo "rabbitmq: the node exited while booting; last lines of $base/startup.log:" >&2
+      tail -c 2000 "$base/startup.log" >&2 || true
+      return 1
+    fi
     sleep 0.5
   done
 }

@@ -226,7 +226,10 @@ final class ConnectionDriver {
             backoff.reset()
             recover()
             tearDownIfLost()
-            if connection != nil { status.set(.connected) }
+            if connection != nil {
+                status.countRecovery()
+                status.set(.connected)
+            }
         case .failure(let error):
             let delay = backoff.nextDelay()
             reconnectAt = clock.now + delay
@@ -385,6 +388,7 @@ final class ConnectionDriver {
     private func execute(_ command: Command) {
         guard let conn = connection else { return executeWhileDisconnected(command) }
         defer { CAMQPShim_arena_reset(arena) }
+        logger.trace("amqp command", metadata: ["amqp.command": "\(command.name)"])
         switch command {
         case .publish(let message, let promise):
             if confirms.count >= configuration.maximumUnconfirmedPublishes || !waitingPublishes.isEmpty {
@@ -822,6 +826,10 @@ final class ConnectionDriver {
     }
 
     private func handle(_ conn: amqp_connection_state_t, _ event: inout CAMQPShim_event) {
+        logger.trace("amqp event", metadata: [
+            "amqp.event": "\(event.kind.rawValue)", AMQPLogKey.channel: "\(event.channel)",
+            "amqp.delivery_tag": "\(event.delivery_tag)", "amqp.multiple": "\(event.multiple)",
+        ])
         switch event.kind {
         case CAMQPShim_EVENT_ACK where event.channel == Self.publishChannel:
             settleConfirms(deliveryTag: event.delivery_tag, multiple: event.multiple != 0, nacked: false)

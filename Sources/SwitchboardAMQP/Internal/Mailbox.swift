@@ -57,6 +57,25 @@ enum Command: Sendable {
     /// Closes the connection; nil when nobody waits (the owner dropped it).
     case close(Promise<Void>?)
 
+    /// The command's name, for logs.
+    var name: String {
+        switch self {
+        case .publish: "publish"
+        case .declareExchange: "exchange.declare"
+        case .deleteExchange: "exchange.delete"
+        case .declareQueue: "queue.declare"
+        case .deleteQueue: "queue.delete"
+        case .purgeQueue: "queue.purge"
+        case .bind: "bind"
+        case .unbind: "unbind"
+        case .get: "basic.get"
+        case .consume: "basic.consume"
+        case .cancel: "basic.cancel"
+        case .settle(_, let settlement, _): "\(settlement)"
+        case .close: "close"
+        }
+    }
+
     /// Resumes the caller with `error` without doing the work.
     func fail(_ error: AMQPError) {
         switch self {

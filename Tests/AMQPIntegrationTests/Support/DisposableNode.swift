@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A second RabbitMQ node, started with the project's own script on other ports, that
 /// a test may close connections on, restart, or freeze without disturbing other tests.
@@ -16,8 +19,9 @@ struct DisposableNode: Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["SWITCHBOARD_RABBITMQ_NODE"] = "\(name)@localhost"
         environment["SWITCHBOARD_AMQP_PORT"] = String(amqpPort)
-        environment["SWITCHBOARD_RABBITMQ_MGMT_PORT"] = String(amqpPort + 10_000)
-        environment["SWITCHBOARD_RABBITMQ_PROMETHEUS_PORT"] = String(amqpPort + 10_020)
+        // Clear of the main node's 5672 / 15672 / 15692 / 25672.
+        environment["SWITCHBOARD_RABBITMQ_MGMT_PORT"] = String(amqpPort + 11_000)
+        environment["SWITCHBOARD_RABBITMQ_PROMETHEUS_PORT"] = String(amqpPort + 12_000)
         return environment
     }
 
@@ -51,25 +55,45 @@ struct DisposableNode: Sendable {
         try await run("/bin/kill", ["-CONT", pid])
     }
 
-    /// Runs a process without blocking a cooperative thread.
+    /// Runs a program to completion on a thread of its own (posix_spawn + waitpid), so
+    /// no cooperative thread blocks. Foundation's `Process` is not used: on Linux it can
+    /// miss the exit of a script that leaves a daemon behind (the script stays a zombie).
     @discardableResult
     private func run(_ executable: String, _ arguments: [String]) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            process.terminationHandler = { _ in continuation.resume() }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
+        let outputPath = FileManager.default.temporaryDirectory
+            .appendingPathComponent("sbtest-\(UUID().uuidString).log").path
+        let argv = [executable] + arguments
+        let envp = environment.map { "\($0.key)=\($0.value)" }
+        let status: Int32 = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(returning: Self.spawnAndWait(argv: argv, envp: envp, outputPath: outputPath))
+            }
+            thread.start()
         }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw NodeError(command: ([executable] + arguments).joined(separator: " "), output: text)
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: outputPath)
+        guard status == 0 else {
+            throw NodeError(command: argv.joined(separator: " "), output: "exit \(status): \(output)")
         }
-        return text
+        return output
+    }
+
+    private static func spawnAndWait(argv: [String], envp: [String], outputPath: String) -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let cArgv = argv.map { strdup($0) } + [nil]
+        let cEnvp = envp.map { strdup($0) } + [nil]
+        defer { (cArgv + cEnvp).forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, nil, cArgv, cEnvp) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS are macros Swift cannot import.
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     struct NodeError: Error, CustomStringConvertible {

@@ -22,7 +22,8 @@ enum TestBroker {
 
     static let logger: Logger = {
         var logger = Logger(label: "test.amqp")
-        logger.logLevel = ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_LOG"].flatMap(Logger.Level.init) ?? .critical
+        logger.logLevel = ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) }
+            ?? .critical
         return logger
     }()
 
@@ -41,11 +42,11 @@ func withQueue<T>(
     try await connection.declareQueue(AMQPQueueDeclaration(name: queue, durable: durable, arguments: arguments))
     do {
         let result = try await body(connection, queue)
-        try? await connection.deleteQueue(queue)
+        _ = try? await connection.deleteQueue(queue)
         await connection.close()
         return result
     } catch {
-        try? await connection.deleteQueue(queue)
+        _ = try? await connection.deleteQueue(queue)
         await connection.close()
         throw error
     }
