@@ -10,6 +10,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=/usr/lib/rabbitmq/bin   # the real scripts: /usr/sbin's wrappers would `su rabbitmq`
+# The Erlang cookie lives in $HOME; server and rabbitmqctl must agree on it.
+export HOME="${HOME:-$root/.local}"
 
 export RABBITMQ_NODENAME="${SWITCHBOARD_RABBITMQ_NODE:-switchboard@localhost}"
 # One directory per node, so tests can run a second, disposable node beside the main one.

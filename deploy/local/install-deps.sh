@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system packages Switchboard builds and runs with, on Debian or Ubuntu.
+# Does nothing when they are all present (so it needs root only the first time).
+set -euo pipefail
+packages=(librabbitmq-dev rabbitmq-server libsqlite3-dev libssl-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# The package's own service is not used: deploy/local/rabbitmq.sh runs a project-local node.
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
