@@ -30,8 +30,9 @@ final class Ledger: Sendable {
 }
 
 /// Runs `body` against a fresh node of its own, which is always resumed and stopped after.
-func withDisposableNode(name: String, port: Int, _ body: (DisposableNode) async throws -> Void) async throws {
-    let node = try await DisposableNode.start(name: name, amqpPort: port)
+func withDisposableNode(name: String, port: Int, settings: [String: String] = [:],
+                        _ body: (DisposableNode) async throws -> Void) async throws {
+    let node = try await DisposableNode.start(name: name, amqpPort: port, settings: settings)
     do {
         try await body(node)
     } catch {

@@ -4,6 +4,8 @@
 #   deploy/local/rabbitmq.sh start|stop|restart|status|ctl ARGS…
 # Environment: SWITCHBOARD_AMQP_PORT (5672), SWITCHBOARD_RABBITMQ_MGMT_PORT (15672),
 # SWITCHBOARD_RABBITMQ_PROMETHEUS_PORT (15692), SWITCHBOARD_RABBITMQ_NODE (switchboard@localhost).
+# SWITCHBOARD_RABBITMQ_TLS_PORT with SWITCHBOARD_RABBITMQ_TLS_CACERT, _CERT and _KEY
+# (PEM files) adds an amqps listener.
 # Each node name gets its own directory .local/rabbitmq/<name>; the distribution port is
 # the AMQP port + 20000. `pid` prints the node's OS process id (tests pause it with SIGSTOP).
 set -euo pipefail
@@ -52,6 +54,17 @@ vm_memory_high_watermark.relative = 0.4
 log.file.level = info
 log.console = false
 CONF
+  if [ -n "${SWITCHBOARD_RABBITMQ_TLS_PORT:-}" ]; then
+    # An amqps listener with the given PEM files (tests make a throwaway CA).
+    cat >> "$RABBITMQ_CONFIG_FILE.conf" <<CONF
+listeners.ssl.default = 127.0.0.1:$SWITCHBOARD_RABBITMQ_TLS_PORT
+ssl_options.cacertfile = $SWITCHBOARD_RABBITMQ_TLS_CACERT
+ssl_options.certfile = $SWITCHBOARD_RABBITMQ_TLS_CERT
+ssl_options.keyfile = $SWITCHBOARD_RABBITMQ_TLS_KEY
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+CONF
+  fi
 }
 
 running() { [ -f "$RABBITMQ_PID_FILE" ] && kill -0 "$(cat "$RABBITMQ_PID_FILE")" 2>/dev/null; }

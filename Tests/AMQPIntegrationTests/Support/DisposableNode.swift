@@ -8,6 +8,8 @@ import Glibc
 struct DisposableNode: Sendable {
     let name: String
     let amqpPort: Int
+    /// Extra `SWITCHBOARD_RABBITMQ_*` settings for the script (a TLS listener, …).
+    var settings: [String: String] = [:]
 
     var url: String { "amqp://guest:guest@127.0.0.1:\(amqpPort)" }
 
@@ -22,11 +24,14 @@ struct DisposableNode: Sendable {
         // Clear of the main node's 5672 / 15672 / 15692 / 25672.
         environment["SWITCHBOARD_RABBITMQ_MGMT_PORT"] = String(amqpPort + 11_000)
         environment["SWITCHBOARD_RABBITMQ_PROMETHEUS_PORT"] = String(amqpPort + 12_000)
+        environment.merge(settings) { _, new in new }
         return environment
     }
 
-    static func start(name: String, amqpPort: Int) async throws -> DisposableNode {
-        let node = DisposableNode(name: name, amqpPort: amqpPort)
+    static func start(name: String, amqpPort: Int, settings: [String: String] = [:]) async throws
+        -> DisposableNode
+    {
+        let node = DisposableNode(name: name, amqpPort: amqpPort, settings: settings)
         try await node.script("start")
         return node
     }
@@ -58,8 +63,9 @@ struct DisposableNode: Sendable {
     /// Runs a program to completion on a thread of its own (posix_spawn + waitpid), so
     /// no cooperative thread blocks. Foundation's `Process` is not used: on Linux it can
     /// miss the exit of a script that leaves a daemon behind (the script stays a zombie).
+    /// Runs any program with the node's environment.
     @discardableResult
-    private func run(_ executable: String, _ arguments: [String]) async throws -> String {
+    func run(_ executable: String, _ arguments: [String]) async throws -> String {
         let outputPath = FileManager.default.temporaryDirectory
             .appendingPathComponent("sbtest-\(UUID().uuidString).log").path
         let argv = [executable] + arguments
