@@ -6,7 +6,10 @@ import PackageDescription
 /// Module layout, from the bottom up:
 /// - `CRabbitMQ`, `CAMQPShim`: librabbitmq and the few C helpers Swift cannot express.
 /// - `SwitchboardAMQP`: the AMQP 0-9-1 client (thread per connection, async API, recovery).
-/// - `SwitchboardCore`: pure domain logic and configuration conventions, no I/O.
+/// - `SwitchboardCore`: pure domain logic (the topology model, drift, definitions) and
+///   configuration conventions, no I/O.
+/// - `SwitchboardBroker`: RabbitMQ as the gateway uses it: applying and verifying the
+///   topology over AMQP and the management HTTP API, provisioning tenants.
 /// - `SwitchboardBench`: the `switchboard bench …` scenarios.
 /// - `SwitchboardCLI`: the one thin executable, `switchboard`.
 let strictSwift: [SwiftSetting] = [
@@ -28,6 +31,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -52,13 +58,29 @@ let package = Package(
         ),
         .target(
             name: "SwitchboardCore",
-            dependencies: [],
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "SwitchboardBroker",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSwift
         ),
         .target(
             name: "SwitchboardBench",
             dependencies: [
                 "SwitchboardAMQP",
+                "SwitchboardBroker",
                 "SwitchboardCore",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -69,6 +91,7 @@ let package = Package(
             name: "SwitchboardCLI",
             dependencies: [
                 "SwitchboardAMQP",
+                "SwitchboardBroker",
                 "SwitchboardBench",
                 "SwitchboardCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -90,6 +113,8 @@ let package = Package(
             name: "AMQPIntegrationTests",
             dependencies: [
                 "SwitchboardAMQP",
+                "SwitchboardBroker",
+                "SwitchboardCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift

@@ -19,7 +19,7 @@ public struct AMQPBenchmark: Sendable {
         public var prefetch: UInt16 = 1000
         /// The consumer acknowledges with `multiple` once per this many deliveries.
         public var ackEvery: Int = 50
-        public var queue: String = "sb.bench.amqp"
+        public var queue: String = "bench.amqp"
 
         public init() {}
     }

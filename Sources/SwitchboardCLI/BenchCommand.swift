@@ -1,12 +1,13 @@
 import ArgumentParser
 import SwitchboardBench
+import SwitchboardCore
 
 /// `switchboard bench …`: the benchmarks that check the project's speed targets.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput and latency against the real broker.",
-        subcommands: [AMQP.self]
+        subcommands: [AMQP.self, TopologyBench.self]
     )
 
     struct AMQP: AsyncParsableCommand {
@@ -36,6 +37,31 @@ struct BenchCommand: AsyncParsableCommand {
             options.prefetch = prefetch
             let benchmark = AMQPBenchmark(
                 configuration: try amqp.configuration(connectionName: "switchboard-bench"), options: options,
+                logger: logging.makeLogger(label: "switchboard.bench"))
+            let report = try await benchmark.run()
+            if json {
+                print(try report.json())
+            } else {
+                report.summary.forEach { print($0) }
+            }
+        }
+    }
+
+    struct TopologyBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "topology",
+            abstract: "Provision N tenants in a scratch vhost; re-apply, verify, clean up.")
+
+        @OptionGroup var amqp: AMQPOptions
+        @OptionGroup var topology: TopologyOptions
+        @OptionGroup var logging: LoggingOptions
+        @Option(help: "Tenants to provision.") var tenants = 1000
+        @Flag(help: "Print one JSON object instead of text.") var json = false
+
+        func run() async throws {
+            let benchmark = TopologyBenchmark(
+                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
+                management: try topology.management(), topology: try topology.load(), tenants: tenants,
                 logger: logging.makeLogger(label: "switchboard.bench"))
             let report = try await benchmark.run()
             if json {

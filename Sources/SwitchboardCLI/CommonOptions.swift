@@ -50,3 +50,23 @@ enum LoggingBootstrap {
         _ = bootstrap
     }
 }
+
+/// Where the topology file and the management API are.
+struct TopologyOptions: ParsableArguments {
+    @Option(name: .customLong("topology"), help: "Topology file (else SWITCHBOARD_TOPOLOGY, else Topology/topology.yaml).")
+    var path: String?
+
+    @Option(name: .customLong("management"), help: "RabbitMQ management API (else SWITCHBOARD_RABBITMQ_MANAGEMENT_URL, else \(Settings.Default.managementURL)).")
+    var managementURL: String?
+
+    func load() throws -> Topology {
+        try Topology.load(from: try Topology.locate(flag: path))
+    }
+
+    func management(settings: Settings = Settings()) throws -> RabbitMQManagement {
+        let url = settings.value(managementURL, .managementURL, default: Settings.Default.managementURL)
+        return RabbitMQManagement(configuration: try RabbitMQManagement.Configuration(url: url))
+    }
+}
+
+import SwitchboardBroker

@@ -8,12 +8,15 @@ public struct Settings: Sendable {
     public enum Key: String, Sendable, CaseIterable {
         case amqpURL = "SWITCHBOARD_AMQP_URL"
         case logLevel = "SWITCHBOARD_LOG_LEVEL"
+        case topology = "SWITCHBOARD_TOPOLOGY"
+        case managementURL = "SWITCHBOARD_RABBITMQ_MANAGEMENT_URL"
     }
 
     /// Defaults for a developer machine running `deploy/local/rabbitmq.sh start`.
     public enum Default {
         public static let amqpURL = "amqp://guest:guest@127.0.0.1:5672"
         public static let logLevel = "info"
+        public static let managementURL = "http://guest:guest@127.0.0.1:15672"
     }
 
     public let environment: [String: String]

@@ -60,51 +60,55 @@ struct DisposableNode: Sendable {
         try await run("/bin/kill", ["-CONT", pid])
     }
 
-    /// Runs a program to completion on a thread of its own (posix_spawn + waitpid), so
-    /// no cooperative thread blocks. Foundation's `Process` is not used: on Linux it can
-    /// miss the exit of a script that leaves a daemon behind (the script stays a zombie).
     /// Runs any program with the node's environment.
     @discardableResult
     func run(_ executable: String, _ arguments: [String]) async throws -> String {
-        let outputPath = FileManager.default.temporaryDirectory
-            .appendingPathComponent("sbtest-\(UUID().uuidString).log").path
-        let argv = [executable] + arguments
-        let envp = environment.map { "\($0.key)=\($0.value)" }
-        let status: Int32 = await withCheckedContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(returning: Self.spawnAndWait(argv: argv, envp: envp, outputPath: outputPath))
-            }
-            thread.start()
-        }
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(atPath: outputPath)
-        guard status == 0 else {
-            throw NodeError(command: argv.joined(separator: " "), output: "exit \(status): \(output)")
-        }
-        return output
+        try await runProgram(executable, arguments, environment: environment)
     }
 
-    private static func spawnAndWait(argv: [String], envp: [String], outputPath: String) -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        let cArgv = argv.map { strdup($0) } + [nil]
-        let cEnvp = envp.map { strdup($0) } + [nil]
-        defer { (cArgv + cEnvp).forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, cArgv, cEnvp) == 0 else { return -1 }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        // WIFEXITED / WEXITSTATUS are macros Swift cannot import.
-        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    }
+}
 
-    struct NodeError: Error, CustomStringConvertible {
-        let command: String
-        let output: String
-        var description: String { "\(command) failed: \(output)" }
+/// A program that exited with a failure.
+struct ProgramError: Error, CustomStringConvertible {
+    let command: String
+    let output: String
+    var description: String { "\(command) failed: \(output)" }
+}
+
+/// Runs a program to completion on a thread of its own (posix_spawn + waitpid), so no
+/// cooperative thread blocks. Foundation's `Process` is not used: on Linux it can miss
+/// the exit of a script that leaves a daemon behind (the script stays a zombie).
+@discardableResult
+func runProgram(_ executable: String, _ arguments: [String],
+                environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> String {
+    let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("sbtest-\(UUID().uuidString).log").path
+    let argv = [executable] + arguments
+    let envp = environment.map { "\($0.key)=\($0.value)" }
+    let status: Int32 = await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: spawnAndWait(argv: argv, envp: envp, outputPath: outputPath)) }.start()
     }
+    let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    try? FileManager.default.removeItem(atPath: outputPath)
+    guard status == 0 else {
+        throw ProgramError(command: argv.joined(separator: " "), output: "exit \(status): \(output)")
+    }
+    return output
+}
+
+private func spawnAndWait(argv: [String], envp: [String], outputPath: String) -> Int32 {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    let cArgv = argv.map { strdup($0) } + [nil]
+    let cEnvp = envp.map { strdup($0) } + [nil]
+    defer { (cArgv + cEnvp).forEach { free($0) } }
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, argv[0], &actions, nil, cArgv, cEnvp) == 0 else { return -1 }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    // WIFEXITED / WEXITSTATUS are macros Swift cannot import.
+    return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
 }

@@ -1,0 +1,261 @@
+public import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+public import SwitchboardCore
+
+/// The parts of RabbitMQ's management HTTP API that AMQP cannot reach: reading what
+/// exists (with arguments and bindings), policies, and virtual hosts.
+public struct RabbitMQManagement: Sendable {
+    /// Where the API is and who to be.
+    public struct Configuration: Sendable, Hashable {
+        public var baseURL: String
+        public var user: String
+        public var password: String
+
+        /// Parses `http://user:password@host:15672` (credentials default to guest).
+        public init(url: String) throws(BrokerError) {
+            guard let components = URLComponents(string: url), let scheme = components.scheme,
+                  scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
+            else {
+                throw .management(status: nil, "not an http(s) URL: \(url)")
+            }
+            var base = "\(scheme)://\(host)"
+            if let port = components.port { base += ":\(port)" }
+            baseURL = base
+            user = components.user ?? "guest"
+            password = components.password ?? "guest"
+        }
+    }
+
+    public let configuration: Configuration
+    private let http: HTTPClient
+
+    /// A client without response decompression: `HTTPClient.shared` asks for gzip and
+    /// then refuses RabbitMQ's listings, whose repetitive JSON compresses beyond its
+    /// ratio limit. Process-wide and never shut down, like `HTTPClient.shared`.
+    public static let httpClient = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(decompression: .disabled))
+
+    public init(configuration: Configuration, http: HTTPClient = RabbitMQManagement.httpClient) {
+        self.configuration = configuration
+        self.http = http
+    }
+
+    // MARK: Reading
+
+    /// Everything in `virtualHost` that the topology is compared with: exchanges (not
+    /// the default or `amq.*` ones), non-exclusive queues, queue bindings from named
+    /// exchanges, and policies.
+    public func snapshot(virtualHost: String) async throws(BrokerError) -> BrokerObjects {
+        let vhost = Self.escape(virtualHost)
+        async let exchangesData = get("/api/exchanges/\(vhost)")
+        async let queuesData = get("/api/queues/\(vhost)?columns=name,durable,auto_delete,exclusive,arguments")
+        async let bindingsData = get("/api/bindings/\(vhost)")
+        async let policiesData = get("/api/policies/\(vhost)")
+        do {
+            let exchanges = try decode([LiveExchange].self, try await exchangesData)
+            let queues = try decode([LiveQueue].self, try await queuesData)
+            let bindings = try decode([LiveBinding].self, try await bindingsData)
+            let policies = try decode([LivePolicy].self, try await policiesData)
+            return BrokerObjects(
+                exchanges: exchanges.filter { !$0.name.isEmpty && !$0.name.hasPrefix("amq.") }.map {
+                    .init(name: $0.name, type: $0.type, durable: $0.durable, autoDelete: $0.auto_delete,
+                          internal: $0.internal, arguments: $0.arguments.topologyTable)
+                },
+                queues: queues.filter { !($0.exclusive ?? false) }.map {
+                    .init(name: $0.name, durable: $0.durable, autoDelete: $0.auto_delete,
+                          arguments: $0.arguments.topologyTable)
+                },
+                bindings: bindings.filter { !$0.source.isEmpty && $0.destination_type == "queue" }.map {
+                    .init(source: $0.source, queue: $0.destination, routingKey: $0.routing_key,
+                          arguments: $0.arguments.topologyTable)
+                },
+                policies: policies.map {
+                    .init(name: $0.name, pattern: $0.pattern, applyTo: $0.applyTo, priority: $0.priority,
+                          definition: $0.definition.topologyTable)
+                })
+        } catch let error as BrokerError {
+            throw error
+        } catch {
+            throw .management(status: nil, "unreadable answer: \(error)")
+        }
+    }
+
+    /// The policy RabbitMQ applies to a queue right now, or nil.
+    public func effectivePolicy(queue: String, virtualHost: String) async throws(BrokerError) -> String? {
+        let data = try await get("/api/queues/\(Self.escape(virtualHost))/\(Self.escape(queue))?columns=name,policy")
+        struct Answer: Decodable { let policy: String? }
+        do { return try JSONDecoder().decode(Answer.self, from: data).policy } catch {
+            throw .management(status: nil, "unreadable answer: \(error)")
+        }
+    }
+
+    // MARK: Writing
+
+    public func put(_ policy: BrokerObjects.Policy, virtualHost: String) async throws(BrokerError) {
+        struct Body: Encodable {
+            let pattern: String
+            let applyTo: String
+            let priority: Int
+            let definition: TopologyTable
+            enum CodingKeys: String, CodingKey {
+                case pattern, priority, definition
+                case applyTo = "apply-to"
+            }
+        }
+        let body = Body(pattern: policy.pattern, applyTo: policy.applyTo, priority: policy.priority,
+                        definition: policy.definition)
+        try await send(.PUT, "/api/policies/\(Self.escape(virtualHost))/\(Self.escape(policy.name))", json: body)
+    }
+
+    /// Deletes a policy; a policy that does not exist is not an error.
+    public func deletePolicy(_ name: String, virtualHost: String) async throws(BrokerError) {
+        try await send(.DELETE, "/api/policies/\(Self.escape(virtualHost))/\(Self.escape(name))", json: nil as String?,
+                       allowNotFound: true)
+    }
+
+    /// Creates a virtual host and gives `user` full permissions in it.
+    public func createVirtualHost(_ name: String, grantingTo user: String) async throws(BrokerError) {
+        try await send(.PUT, "/api/vhosts/\(Self.escape(name))", json: [String: String]())
+        try await send(.PUT, "/api/permissions/\(Self.escape(name))/\(Self.escape(user))",
+                       json: ["configure": ".*", "write": ".*", "read": ".*"])
+    }
+
+    public func deleteVirtualHost(_ name: String) async throws(BrokerError) {
+        try await send(.DELETE, "/api/vhosts/\(Self.escape(name))", json: nil as String?, allowNotFound: true)
+    }
+
+    // MARK: HTTP
+
+    private func request(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: configuration.baseURL + path)
+        request.method = method
+        let credentials = Data("\(configuration.user):\(configuration.password)".utf8).base64EncodedString()
+        request.headers.add(name: "Authorization", value: "Basic \(credentials)")
+        request.headers.add(name: "Accept", value: "application/json")
+        return request
+    }
+
+    private func get(_ path: String) async throws(BrokerError) -> Data {
+        try await execute(request(.GET, path), allowNotFound: false)
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, json body: (some Encodable)?,
+                      allowNotFound: Bool = false) async throws(BrokerError)
+    {
+        var request = request(method, path)
+        if let body {
+            do {
+                request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(body)))
+            } catch {
+                throw .management(status: nil, "cannot encode \(path): \(error)")
+            }
+            request.headers.add(name: "Content-Type", value: "application/json")
+        }
+        _ = try await execute(request, allowNotFound: allowNotFound)
+    }
+
+    private func execute(_ request: HTTPClientRequest, allowNotFound: Bool) async throws(BrokerError) -> Data {
+        do {
+            let response = try await http.execute(request, timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 64 << 20)
+            let status = Int(response.status.code)
+            if (200..<300).contains(status) || (allowNotFound && status == 404) {
+                return Data(buffer: body)
+            }
+            throw BrokerError.management(status: status, "\(request.method) \(request.url): "
+                + String(buffer: body).prefix(500))
+        } catch let error as BrokerError {
+            throw error
+        } catch {
+            throw .management(status: nil, "\(request.method) \(request.url): \(error)")
+        }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
+        try JSONDecoder().decode(type, from: data)
+    }
+
+    static func escape(_ segment: String) -> String {
+        segment.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))
+            ?? segment
+    }
+}
+
+// MARK: What the API returns
+
+private struct LiveExchange: Decodable {
+    let name: String
+    let type: String
+    let durable: Bool
+    let auto_delete: Bool
+    let `internal`: Bool
+    let arguments: JSONTable
+}
+
+private struct LiveQueue: Decodable {
+    let name: String
+    let durable: Bool
+    let auto_delete: Bool
+    let exclusive: Bool?
+    let arguments: JSONTable
+}
+
+private struct LiveBinding: Decodable {
+    let source: String
+    let destination: String
+    let destination_type: String
+    let routing_key: String
+    let arguments: JSONTable
+}
+
+private struct LivePolicy: Decodable {
+    let name: String
+    let pattern: String
+    let applyTo: String
+    let priority: Int
+    let definition: JSONTable
+
+    enum CodingKeys: String, CodingKey {
+        case name, pattern, priority, definition
+        case applyTo = "apply-to"
+    }
+}
+
+/// Any JSON value, so that arguments the topology never uses (lists, objects) do not
+/// make a snapshot unreadable.
+private indirect enum JSONValue: Decodable {
+    case scalar(TopologyValue)
+    case other(String)
+
+    init(from decoder: any Decoder) throws {
+        if let scalar = try? TopologyValue(from: decoder) {
+            self = .scalar(scalar)
+        } else if let array = try? [JSONValue](from: decoder) {
+            self = .other("\(array.count) item(s)")
+        } else {
+            self = .other("object")
+        }
+    }
+}
+
+private struct JSONTable: Decodable {
+    let values: [String: JSONValue]
+
+    init(from decoder: any Decoder) throws {
+        // The API sends `[]` for an empty table.
+        values = (try? [String: JSONValue](from: decoder)) ?? [:]
+    }
+
+    var topologyTable: TopologyTable {
+        values.mapValues { value in
+            switch value {
+            case .scalar(let scalar): scalar
+            case .other(let text): .string(text)
+            }
+        }
+    }
+}

@@ -1,0 +1,259 @@
+public import Logging
+public import SwitchboardAMQP
+public import SwitchboardCore
+
+/// Makes a broker match the topology and tells how it differs: `apply` declares the
+/// exchanges, queues and bindings over AMQP and puts the policies through the
+/// management API; `verify` compares; `provision`/`deprovision` do one tenant.
+///
+/// Everything is idempotent: declarations of what exists change nothing, policies are
+/// written only when they differ, and several instances may apply at once.
+public struct TopologyApplier: Sendable {
+    /// What `apply` did.
+    public struct ApplyReport: Sendable, Hashable {
+        /// Objects declared (existing ones included: a declaration is idempotent).
+        public var declared = 0
+        /// Objects that did not exist before and do now.
+        public var created: [String] = []
+        /// Policies written because they were missing or different.
+        public var policiesWritten: [String] = []
+
+        public var changedNothing: Bool { created.isEmpty && policiesWritten.isEmpty }
+    }
+
+    public let topology: Topology
+    public let connection: AMQPConnection
+    public let management: RabbitMQManagement
+    public let virtualHost: String
+    public let logger: Logger
+
+    public init(topology: Topology, connection: AMQPConnection, management: RabbitMQManagement,
+                logger: Logger = Logger(label: "switchboard.topology")) {
+        self.topology = topology
+        self.connection = connection
+        self.management = management
+        self.virtualHost = connection.configuration.virtualHost
+        self.logger = logger
+    }
+
+    // MARK: Apply and verify
+
+    /// Declares the global topology and `tenants`, and writes the policies that differ.
+    /// Throws `applyFailed` with every object that could not be made to match (for
+    /// instance a queue that exists with other arguments), after trying all of them.
+    @discardableResult
+    public func apply(tenants: [TenantProvision] = []) async throws(BrokerError) -> ApplyReport {
+        let desired = topology.objects(tenants: tenants)
+        let before = try await management.snapshot(virtualHost: virtualHost)
+        var report = ApplyReport()
+        var failures: [String] = []
+        let existingExchanges = Set(before.exchanges.map(\.name))
+        let existingQueues = Set(before.queues.map(\.name))
+
+        for exchange in desired.exchanges {
+            do {
+                try await connection.declareExchange(exchange.amqp)
+                report.declared += 1
+                if !existingExchanges.contains(exchange.name) { report.created.append("exchange \(exchange.name)") }
+            } catch {
+                failures.append("exchange \(exchange.name): \(error.message)")
+            }
+        }
+        for queue in desired.queues {
+            do {
+                try await connection.declareQueue(queue.amqp)
+                report.declared += 1
+                if !existingQueues.contains(queue.name) { report.created.append("queue \(queue.name)") }
+            } catch {
+                failures.append("queue \(queue.name): \(error.message)")
+            }
+        }
+        let missingBindings = Set(desired.drift(from: before).filter { $0.kind == .missing && $0.object.hasPrefix("binding ") }
+            .map(\.object))
+        for binding in desired.bindings {
+            do {
+                try await connection.bind(binding.amqp)
+                report.declared += 1
+                if missingBindings.contains("binding \(binding)") { report.created.append("binding \(binding)") }
+            } catch {
+                failures.append("binding \(binding): \(error.message)")
+            }
+        }
+        let livePolicies = Dictionary(before.policies.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for policy in desired.policies where !BrokerObjects(policies: [policy])
+            .drift(from: BrokerObjects(policies: livePolicies[policy.name].map { [$0] } ?? [])).filter(\.isDrift).isEmpty
+        {
+            do {
+                try await management.put(policy, virtualHost: virtualHost)
+                report.policiesWritten.append(policy.name)
+            } catch {
+                failures.append("policy \(policy.name): \(error)")
+            }
+        }
+        logger.info("topology applied", metadata: [
+            "vhost": "\(virtualHost)", "declared": "\(report.declared)", "created": "\(report.created.count)",
+            "policies_written": "\(report.policiesWritten.count)", "failures": "\(failures.count)",
+        ])
+        guard failures.isEmpty else { throw .applyFailed(failures) }
+        return report
+    }
+
+    /// How the broker differs from the topology. Tenant queues found on the broker are
+    /// checked against the tenant template (with the quota their policy carries);
+    /// `tenants` must exist as well.
+    public func verify(tenants: [TenantID] = []) async throws(BrokerError) -> [TopologyDrift] {
+        let live = try await management.snapshot(virtualHost: virtualHost)
+        let discovered = live.queues.compactMap { topology.tenant(ofQueue: $0.name) }
+        let policies = Dictionary(live.policies.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let provisions = Set(discovered + tenants).sorted().map { tenant in
+            let quota = policies[topology.quotaPolicyName(tenant)]?.definition["max-length"]
+            if case .int(let n)? = quota { return TenantProvision(id: tenant, backlogQuota: Int(n)) }
+            return TenantProvision(id: tenant)
+        }
+        return topology.objects(tenants: provisions).drift(from: live)
+    }
+
+    // MARK: Tenants
+
+    /// Declares the tenant's queue and bindings and sets (or clears) its quota policy.
+    public func provision(_ tenant: TenantProvision) async throws(BrokerError) {
+        try await provision([tenant])
+    }
+
+    /// Provisions many tenants: one read of the live policies, then per tenant its quota
+    /// policy where it changed, its queue and its bindings.
+    ///
+    /// Each declaration is a synchronous round trip that the broker takes milliseconds
+    /// to answer (a durable priority queue), and librabbitmq cannot pipeline them on a
+    /// channel; the broker does serve several connections at once. So a large batch is
+    /// spread over up to `parallelism` connections (this one plus short-lived ones).
+    public func provision(_ tenants: [TenantProvision], parallelism: Int = 16) async throws(BrokerError) {
+        let livePolicies = try await management.snapshot(virtualHost: virtualHost).policies
+        let policiesByName = Dictionary(livePolicies.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let lanes = max(1, min(parallelism, tenants.count / 16))
+        if lanes == 1 {
+            try await provision(tenants, over: connection, policies: policiesByName)
+        } else {
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for lane in 0..<lanes {
+                        let share = stride(from: lane, to: tenants.count, by: lanes).map { tenants[$0] }
+                        group.addTask {
+                            if lane == 0 {
+                                try await self.provision(share, over: self.connection, policies: policiesByName)
+                                return
+                            }
+                            var configuration = self.connection.configuration
+                            configuration.connectionName += "-provision-\(lane)"
+                            let extra = try await AMQPConnection.connect(configuration, logger: self.logger)
+                            do {
+                                try await self.provision(share, over: extra, policies: policiesByName)
+                                await extra.close()
+                            } catch {
+                                await extra.close()
+                                throw error
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            } catch let error as BrokerError {
+                throw error
+            } catch let error as AMQPError {
+                throw .amqp(error)
+            } catch {
+                throw .management(status: nil, "\(error)")
+            }
+        }
+        logger.info("tenants provisioned", metadata: [
+            "count": "\(tenants.count)", "vhost": "\(virtualHost)", "connections": "\(lanes)",
+        ])
+    }
+
+    private func provision(_ tenants: [TenantProvision], over connection: AMQPConnection,
+                           policies policiesByName: [String: BrokerObjects.Policy]) async throws(BrokerError) {
+        for tenant in tenants {
+            let objects = topology.objects(for: tenant)
+            // The quota policy first: a new queue is born with it instead of picking it
+            // up a moment later.
+            let policyName = topology.quotaPolicyName(tenant.id)
+            if let policy = objects.policies.first {
+                if policiesByName[policyName] != policy { try await management.put(policy, virtualHost: virtualHost) }
+            } else if policiesByName[policyName] != nil {
+                try await management.deletePolicy(policyName, virtualHost: virtualHost)
+            }
+            do {
+                for queue in objects.queues { try await connection.declareQueue(queue.amqp) }
+                for binding in objects.bindings { try await connection.bind(binding.amqp) }
+            } catch {
+                throw .amqp(error)
+            }
+            logger.debug("tenant provisioned", metadata: [
+                "tenant": "\(tenant.id)", "backlog_quota": "\(tenant.backlogQuota.map(String.init) ?? "none")",
+            ])
+        }
+    }
+
+    /// Deletes the tenant's queue (refusing while it holds messages, unless `force`)
+    /// and its quota policy. A tenant that is already gone is not an error.
+    public func deprovision(_ tenant: TenantID, force: Bool = false) async throws(BrokerError) {
+        let queue = topology.tenantQueue(tenant)
+        do {
+            let state = try await connection.inspectQueue(queue)
+            if state.messageCount > 0 && !force {
+                throw BrokerError.tenantQueueNotEmpty(tenant, messages: state.messageCount)
+            }
+            // if-empty closes the race with a publish that lands after the check.
+            try await connection.deleteQueue(queue, ifEmpty: !force)
+        } catch let error as BrokerError {
+            throw error
+        } catch let error as AMQPError where error.code == .notFound {
+            // Already gone.
+        } catch let error as AMQPError where error.code == .preconditionFailed {
+            let count = (try? await connection.inspectQueue(queue).messageCount) ?? 0
+            throw .tenantQueueNotEmpty(tenant, messages: count)
+        } catch let error as AMQPError {
+            throw .amqp(error)
+        } catch {
+            throw .management(status: nil, "\(error)")
+        }
+        try await management.deletePolicy(topology.quotaPolicyName(tenant), virtualHost: virtualHost)
+        logger.info("tenant deprovisioned", metadata: ["tenant": "\(tenant)", "forced": "\(force)"])
+    }
+}
+
+// MARK: Topology values as AMQP arguments
+
+extension TopologyValue {
+    var amqp: AMQPFieldValue {
+        switch self {
+        case .string(let s): .string(s)
+        case .int(let i): .int64(i)
+        case .bool(let b): .bool(b)
+        case .double(let d): .double(d)
+        }
+    }
+}
+
+extension TopologyTable {
+    var amqp: AMQPTable { mapValues(\.amqp) }
+}
+
+extension BrokerObjects.Exchange {
+    var amqp: AMQPExchangeDeclaration {
+        AMQPExchangeDeclaration(name: name, kind: AMQPExchangeKind(type), durable: durable, autoDelete: autoDelete,
+                                isInternal: self.internal, arguments: arguments.amqp)
+    }
+}
+
+extension BrokerObjects.Queue {
+    var amqp: AMQPQueueDeclaration {
+        AMQPQueueDeclaration(name: name, durable: durable, autoDelete: autoDelete, arguments: arguments.amqp)
+    }
+}
+
+extension BrokerObjects.Binding {
+    var amqp: AMQPBinding {
+        AMQPBinding(exchange: source, queue: queue, routingKey: routingKey, arguments: arguments.amqp)
+    }
+}
