@@ -50,6 +50,16 @@ public struct TopologyApplier: Sendable {
         let existingExchanges = Set(before.exchanges.map(\.name))
         let existingQueues = Set(before.queues.map(\.name))
 
+        // Policies first, so no queue exists even briefly without its dead-letter exchange.
+        let livePolicies = Dictionary(before.policies.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for policy in desired.policies where livePolicies[policy.name].map(policy.sameSettings(as:)) != true {
+            do {
+                try await management.put(policy, virtualHost: virtualHost)
+                report.policiesWritten.append(policy.name)
+            } catch {
+                failures.append("policy \(policy.name): \(error)")
+            }
+        }
         for exchange in desired.exchanges {
             do {
                 try await connection.declareExchange(exchange.amqp)
@@ -77,17 +87,6 @@ public struct TopologyApplier: Sendable {
                 if missingBindings.contains("binding \(binding)") { report.created.append("binding \(binding)") }
             } catch {
                 failures.append("binding \(binding): \(error.message)")
-            }
-        }
-        let livePolicies = Dictionary(before.policies.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        for policy in desired.policies where !BrokerObjects(policies: [policy])
-            .drift(from: BrokerObjects(policies: livePolicies[policy.name].map { [$0] } ?? [])).filter(\.isDrift).isEmpty
-        {
-            do {
-                try await management.put(policy, virtualHost: virtualHost)
-                report.policiesWritten.append(policy.name)
-            } catch {
-                failures.append("policy \(policy.name): \(error)")
             }
         }
         logger.info("topology applied", metadata: [
@@ -178,7 +177,9 @@ public struct TopologyApplier: Sendable {
             // up a moment later.
             let policyName = topology.quotaPolicyName(tenant.id)
             if let policy = objects.policies.first {
-                if policiesByName[policyName] != policy { try await management.put(policy, virtualHost: virtualHost) }
+                if policiesByName[policyName].map(policy.sameSettings(as:)) != true {
+                    try await management.put(policy, virtualHost: virtualHost)
+                }
             } else if policiesByName[policyName] != nil {
                 try await management.deletePolicy(policyName, virtualHost: virtualHost)
             }

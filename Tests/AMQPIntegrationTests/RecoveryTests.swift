@@ -164,3 +164,49 @@ struct RecoveryTests {
         }
     }
 }
+
+@Suite("Flow control: a broker that blocks publishers")
+struct BlockedConnectionTests {
+    @Test(.timeLimit(.minutes(2)))
+    func publishesWaitWhileBlockedAndAreConfirmedOnceUnblocked() async throws {
+        try await withDisposableNode(name: "sbtest-blocked", port: 5702) { node in
+            let connection = try await AMQPConnection.connect(
+                try TestBroker.configuration("blocked", url: node.url), logger: TestBroker.logger)
+            let queue = "test.blocked"
+            try await connection.declareQueue(AMQPQueueDeclaration(name: queue, durable: true))
+            try await connection.purgeQueue(queue)
+
+            // A memory alarm: the broker blocks every publishing connection.
+            try await node.script("ctl", "set_vm_memory_high_watermark", "0.0000001")
+            let ledger = Ledger()
+            let publishing = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for id in 0..<50 {
+                        group.addTask {
+                            do throws(AMQPError) {
+                                try await connection.publish(Data("m\(id)".utf8), exchange: "", routingKey: queue,
+                                                             properties: .persistent())
+                                ledger.confirm(id)
+                            } catch {
+                                ledger.fail(error)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await Task.sleep(for: .seconds(2))
+            // The broker read at most what was on the wire when it blocked; nothing failed.
+            #expect(ledger.confirmedCount < 50, "the broker was blocking publishers")
+            #expect(ledger.failures.isEmpty, "\(ledger.failures)")
+
+            try await node.script("ctl", "set_vm_memory_high_watermark", "0.4")
+            try await publishing.value
+            #expect(ledger.confirmedCount == 50)
+            #expect(ledger.failures.isEmpty)
+            #expect(try await connection.inspectQueue(queue).messageCount == 50)
+            try await connection.deleteQueue(queue)
+            await connection.close()
+        }
+    }
+}

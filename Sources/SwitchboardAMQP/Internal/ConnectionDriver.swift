@@ -288,6 +288,7 @@ final class ConnectionDriver {
         guard let error = lostError, let conn = connection else { return }
         lostError = nil
         connection = nil
+        isBlocked = false
         amqp_destroy_connection(conn)
         incarnations.removeAll()
         logger.warning("amqp connection lost", metadata: [AMQPLogKey.error: "\(error)"])
@@ -391,7 +392,9 @@ final class ConnectionDriver {
         logger.trace("amqp command", metadata: ["amqp.command": "\(command.name)"])
         switch command {
         case .publish(let message, let promise):
-            if confirms.count >= configuration.maximumUnconfirmedPublishes || !waitingPublishes.isEmpty {
+            // While the broker blocks the connection it stops reading: writing would
+            // stall this thread (and with it acks and heartbeats), so publishes wait.
+            if isBlocked || confirms.count >= configuration.maximumUnconfirmedPublishes || !waitingPublishes.isEmpty {
                 waitingPublishes.append((message, promise))
             } else {
                 send(conn, message, promise)
@@ -487,7 +490,8 @@ final class ConnectionDriver {
     }
 
     private func sendWaitingPublishes() {
-        while let conn = connection, lostError == nil, confirms.count < configuration.maximumUnconfirmedPublishes,
+        while let conn = connection, lostError == nil, !isBlocked,
+              confirms.count < configuration.maximumUnconfirmedPublishes,
               let (message, promise) = waitingPublishes.popFirst()
         {
             send(conn, message, promise)
@@ -808,7 +812,10 @@ final class ConnectionDriver {
     /// then drains everything already readable (bounded, so commands get a turn).
     private func pumpEvents(block: Bool) {
         guard let conn = connection else { return }
-        let pollInterval = Int32(max(50, min(1000, configuration.heartbeat.milliseconds / 4)))
+        // Wake at least four times per heartbeat interval so librabbitmq can send ours
+        // and notice the broker's missing; once a second without heartbeats.
+        let heartbeat = configuration.heartbeat.milliseconds
+        let pollInterval = Int32(heartbeat > 0 ? max(50, min(1000, heartbeat / 4)) : 1000)
         var event = CAMQPShim_event()
         var handled = 0
         while handled < 1024, lostError == nil {
@@ -872,6 +879,7 @@ final class ConnectionDriver {
         case CAMQPShim_EVENT_UNBLOCKED:
             isBlocked = false
             logger.info("amqp connection unblocked")
+            sendWaitingPublishes()
         default:
             logger.debug("amqp ignored frame", metadata: ["amqp.method": "\(event.method_id)",
                                                           AMQPLogKey.channel: "\(event.channel)"])

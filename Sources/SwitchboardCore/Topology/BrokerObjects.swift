@@ -74,6 +74,12 @@ public struct BrokerObjects: Sendable, Hashable {
             self.priority = priority
             self.definition = definition
         }
+
+        /// Same pattern, target, priority and definition (numbers compared by value).
+        public func sameSettings(as other: Policy) -> Bool {
+            pattern == other.pattern && applyTo == other.applyTo && priority == other.priority
+                && definition.sameValues(as: other.definition)
+        }
     }
 
     public var exchanges: [Exchange] = []
