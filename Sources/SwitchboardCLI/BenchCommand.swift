@@ -38,12 +38,7 @@ struct BenchCommand: AsyncParsableCommand {
             let benchmark = AMQPBenchmark(
                 configuration: try amqp.configuration(connectionName: "switchboard-bench"), options: options,
                 logger: logging.makeLogger(label: "switchboard.bench"))
-            let report = try await benchmark.run()
-            if json {
-                print(try report.json())
-            } else {
-                report.summary.forEach { print($0) }
-            }
+            try emit(try await benchmark.run(), json: json)
         }
     }
 
@@ -63,12 +58,16 @@ struct BenchCommand: AsyncParsableCommand {
                 configuration: try amqp.configuration(connectionName: "switchboard-bench"),
                 management: try topology.management(), topology: try topology.load(), tenants: tenants,
                 logger: logging.makeLogger(label: "switchboard.bench"))
-            let report = try await benchmark.run()
-            if json {
-                print(try report.json())
-            } else {
-                report.summary.forEach { print($0) }
-            }
+            try emit(try await benchmark.run(), json: json)
         }
+    }
+}
+
+/// Prints a benchmark's report: one JSON object with `--json`, else its summary lines.
+func emit(_ report: some BenchReport, json: Bool) throws {
+    if json {
+        print(try report.json())
+    } else {
+        report.summary.forEach { print($0) }
     }
 }

@@ -21,22 +21,13 @@ struct TopologyCommand: AsyncParsableCommand {
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
-            let logger = logging.makeLogger(label: "switchboard.topology")
-            let connection = try await AMQPConnection.connect(
-                try amqp.configuration(connectionName: "switchboard-topology"), logger: logger)
-            let applier = TopologyApplier(topology: try topology.load(), connection: connection,
-                                          management: try topology.management(), logger: logger)
-            do {
-                let report = try await applier.apply()
-                await connection.close()
-                print("applied: \(report.declared) declarations, \(report.created.count) created, "
-                    + "\(report.policiesWritten.count) policies written")
-                for object in report.created { print("  created \(object)") }
-                for policy in report.policiesWritten { print("  wrote policy \(policy)") }
-            } catch {
-                await connection.close()
-                throw error
+            let report = try await withApplier(amqp, topology, logging, label: "switchboard.topology") {
+                try await $0.apply()
             }
+            print("applied: \(report.declared) declarations, \(report.created.count) created, "
+                + "\(report.policiesWritten.count) policies written")
+            for object in report.created { print("  created \(object)") }
+            for policy in report.policiesWritten { print("  wrote policy \(policy)") }
         }
     }
 
@@ -51,26 +42,17 @@ struct TopologyCommand: AsyncParsableCommand {
         var tenants: [String] = []
 
         func run() async throws {
-            let logger = logging.makeLogger(label: "switchboard.topology")
-            let connection = try await AMQPConnection.connect(
-                try amqp.configuration(connectionName: "switchboard-topology"), logger: logger)
-            let applier = TopologyApplier(topology: try topology.load(), connection: connection,
-                                          management: try topology.management(), logger: logger)
-            let drift: [TopologyDrift]
-            do {
-                drift = try await applier.verify(tenants: try tenants.map(TenantID.init))
-                await connection.close()
-            } catch {
-                await connection.close()
-                throw error
+            let required = try tenants.map(TenantID.init)
+            let (drift, vhost) = try await withApplier(amqp, topology, logging, label: "switchboard.topology") {
+                (try await $0.verify(tenants: required), $0.virtualHost)
             }
             for item in drift { print(item) }
             let failing = drift.filter(\.isDrift).count
             if failing > 0 {
-                print("drift: \(failing) difference(s) in vhost \(connection.configuration.virtualHost)")
+                print("drift: \(failing) difference(s) in vhost \(vhost)")
                 throw ExitCode(1)
             }
-            print("no drift in vhost \(connection.configuration.virtualHost)")
+            print("no drift in vhost \(vhost)")
         }
     }
 
@@ -122,20 +104,12 @@ struct TenantCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let logger = logging.makeLogger(label: "switchboard.tenant")
             let provision = TenantProvision(id: try TenantID(tenant), backlogQuota: backlogQuota)
-            let connection = try await AMQPConnection.connect(
-                try amqp.configuration(connectionName: "switchboard-tenant"), logger: logger)
-            let applier = TopologyApplier(topology: try topology.load(), connection: connection,
-                                          management: try topology.management(), logger: logger)
-            do {
-                try await applier.provision(provision)
-                await connection.close()
-            } catch {
-                await connection.close()
-                throw error
+            let queue = try await withApplier(amqp, topology, logging, label: "switchboard.tenant") {
+                try await $0.provision(provision)
+                return $0.topology.tenantQueue(provision.id)
             }
-            print("provisioned \(tenant): queue \(applier.topology.tenantQueue(provision.id))")
+            print("provisioned \(tenant): queue \(queue)")
         }
     }
 
@@ -150,20 +124,31 @@ struct TenantCommand: AsyncParsableCommand {
         @Flag(help: "Delete the queue even if it holds messages (they are lost).") var force = false
 
         func run() async throws {
-            let logger = logging.makeLogger(label: "switchboard.tenant")
             let id = try TenantID(tenant)
-            let connection = try await AMQPConnection.connect(
-                try amqp.configuration(connectionName: "switchboard-tenant"), logger: logger)
-            let applier = TopologyApplier(topology: try topology.load(), connection: connection,
-                                          management: try topology.management(), logger: logger)
-            do {
-                try await applier.deprovision(id, force: force)
-                await connection.close()
-            } catch {
-                await connection.close()
-                throw error
+            try await withApplier(amqp, topology, logging, label: "switchboard.tenant") {
+                try await $0.deprovision(id, force: force)
             }
             print("deprovisioned \(tenant)")
         }
+    }
+}
+
+/// Runs `body` with a `TopologyApplier` on a connection of its own, closed afterwards
+/// whether `body` succeeds or not.
+func withApplier<T>(_ amqp: AMQPOptions, _ topology: TopologyOptions, _ logging: LoggingOptions, label: String,
+                    _ body: (TopologyApplier) async throws -> T) async throws -> T {
+    let logger = logging.makeLogger(label: label)
+    let definition = try topology.load()
+    let management = try topology.management()
+    let connection = try await AMQPConnection.connect(
+        try amqp.configuration(connectionName: label.replacingOccurrences(of: ".", with: "-")), logger: logger)
+    let applier = TopologyApplier(topology: definition, connection: connection, management: management, logger: logger)
+    do {
+        let result = try await body(applier)
+        await connection.close()
+        return result
+    } catch {
+        await connection.close()
+        throw error
     }
 }
