@@ -1,0 +1,99 @@
+public import struct Foundation.Date
+
+/// A session's id: a slug unique across the gateway (it appears in webhook URLs).
+public struct SessionID: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(_ rawValue: String) throws(RegistryError) {
+        let bytes = Array(rawValue.utf8)
+        func allowed(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2D }
+        guard (1...63).contains(bytes.count), bytes.allSatisfy(allowed), bytes[0] != 0x2D else {
+            throw .invalid(field: "session id", "'\(rawValue)' must be 1–63 of a-z, 0-9 and '-', not starting with '-'")
+        }
+        self.rawValue = rawValue
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let raw = try decoder.singleValueContainer().decode(String.self)
+        do { try self.init(raw) } catch { throw error }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
+    public static func < (lhs: SessionID, rhs: SessionID) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// Which provider a session sends through.
+public enum ProviderKind: String, Sendable, Hashable, Codable, CaseIterable {
+    case wasender, meta, simulator
+}
+
+/// A session's connection state, as providers report it (PROVIDERS.md).
+public enum SessionStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    case connected, connecting, needScan = "need_scan", disconnected, loggedOut = "logged_out", expired
+
+    /// Reads a provider's spelling (upper case seen too).
+    public init?(providerValue: String) {
+        self.init(rawValue: providerValue.lowercased())
+    }
+}
+
+/// A WhatsApp number connected at a provider, owned by one tenant. Its credentials are
+/// not part of it: they live encrypted in the store and are read only to send.
+public struct Session: Sendable, Hashable, Codable {
+    public var id: SessionID
+    public var tenant: TenantID
+    public var provider: ProviderKind
+    public var phoneNumber: PhoneNumber
+    public var status: SessionStatus
+    /// The session a tenant's messages use when they name none.
+    public var isPrimary: Bool
+    public var createdAt: Date
+
+    public init(id: SessionID, tenant: TenantID, provider: ProviderKind, phoneNumber: PhoneNumber,
+                status: SessionStatus = .disconnected, isPrimary: Bool = false, createdAt: Date = Date()) {
+        self.id = id
+        self.tenant = tenant
+        self.provider = provider
+        self.phoneNumber = phoneNumber
+        self.status = status
+        self.isPrimary = isPrimary
+        self.createdAt = createdAt
+    }
+}
+
+/// What a session needs to talk to its provider and to check its webhooks. Never
+/// logged, never returned by the API; `description` is redacted.
+public struct SessionSecrets: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// Provider credentials by name, e.g. `api_key` (WasenderAPI), `access_token` and
+    /// `phone_number_id` (Meta), `app_secret`.
+    public var credentials: [String: String]
+    /// The secret the provider signs or sends with its webhooks.
+    public var webhookSecret: String
+
+    public init(credentials: [String: String], webhookSecret: String) {
+        self.credentials = credentials
+        self.webhookSecret = webhookSecret
+    }
+
+    public var description: String { "SessionSecrets(\(credentials.keys.sorted()), webhookSecret: ***)" }
+}
+
+/// Who an API key speaks for.
+public enum APIKeyScope: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// Everything: tenants, sessions, keys.
+    case admin
+    /// One tenant's sessions, messages and inbox, nothing else.
+    case tenant(TenantID)
+
+    public var description: String {
+        switch self {
+        case .admin: "admin"
+        case .tenant(let id): "tenant:\(id)"
+        }
+    }
+}

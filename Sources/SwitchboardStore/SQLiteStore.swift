@@ -1,0 +1,347 @@
+import Foundation
+import GRDB
+public import Logging
+public import SwitchboardCore
+
+/// The registry's state in one SQLite file (system libsqlite3 through GRDB), in WAL
+/// mode so readers never wait for the writer. Migrations are append-only: a shipped
+/// migration is never edited, a change is a new one.
+public final class SQLiteStore: Sendable {
+    public let path: String
+    private let pool: DatabasePool
+    private let secretBox: SecretBox
+    private let logger: Logger
+
+    /// Opens (creating when needed) the database at `path` and migrates it.
+    public init(path: String, secretBox: SecretBox, logger: Logger = Logger(label: "switchboard.store"))
+        throws(StoreError)
+    {
+        self.path = path
+        self.secretBox = secretBox
+        self.logger = logger
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(5)
+        configuration.label = "switchboard"
+        do {
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw .database("cannot open \(path): \(error)")
+        }
+    }
+
+    /// The schema, one registered migration per shipped change.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: tenants, sessions, api keys") { db in
+            try db.create(table: "tenants") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("session_rate", .double).notNull()
+                t.column("bulk_share", .double).notNull()
+                t.column("backlog_quota", .integer)
+                t.column("created_at", .datetime).notNull()
+            }
+            try db.create(table: "sessions") { t in
+                t.primaryKey("id", .text)
+                t.column("tenant_id", .text).notNull().indexed().references("tenants", onDelete: .cascade)
+                t.column("provider", .text).notNull()
+                    .check { ["wasender", "meta", "simulator"].contains($0) }
+                t.column("phone_number", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("is_primary", .boolean).notNull().defaults(to: false)
+                // AES-256-GCM (nonce + ciphertext + tag) of the JSON secrets, bound to the id.
+                t.column("sealed_secrets", .blob).notNull()
+                t.column("created_at", .datetime).notNull()
+            }
+            try db.execute(sql: "CREATE UNIQUE INDEX sessions_one_primary ON sessions(tenant_id) WHERE is_primary")
+            try db.create(table: "api_keys") { t in
+                t.primaryKey("id", .text)
+                t.column("tenant_id", .text).indexed().references("tenants", onDelete: .cascade)
+                t.column("is_admin", .boolean).notNull()
+                t.column("secret_hash", .blob).notNull()
+                t.column("label", .text)
+                t.column("created_at", .datetime).notNull()
+                t.check(sql: "(is_admin AND tenant_id IS NULL) OR (NOT is_admin AND tenant_id IS NOT NULL)")
+            }
+        }
+        return migrator
+    }
+
+    /// True when the database answers (for readiness checks).
+    public func isReachable() async -> Bool {
+        (try? await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
+    }
+
+    // MARK: Running queries with typed errors
+
+    private func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+        do { return try await pool.read(body) } catch { throw Self.map(error) }
+    }
+
+    private func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+        do { return try await pool.write(body) } catch { throw Self.map(error) }
+    }
+
+    private static func map(_ error: any Error) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? DatabaseError {
+            switch error.extendedResultCode {
+            case .SQLITE_CONSTRAINT_PRIMARYKEY, .SQLITE_CONSTRAINT_UNIQUE:
+                return .conflict(error.message ?? "a row with the same key")
+            case .SQLITE_CONSTRAINT_FOREIGNKEY:
+                return .notFound("the tenant")
+            default:
+                return .database("\(error.resultCode): \(error.message ?? "")")
+            }
+        }
+        return .database("\(error)")
+    }
+}
+
+// MARK: Records
+
+private struct TenantRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "tenants"
+    var id: String
+    var name: String
+    var session_rate: Double
+    var bulk_share: Double
+    var backlog_quota: Int?
+    var created_at: Date
+
+    init(_ tenant: Tenant) {
+        id = tenant.id.rawValue
+        name = tenant.name
+        session_rate = tenant.limits.sessionRate
+        bulk_share = tenant.limits.bulkShare
+        backlog_quota = tenant.limits.backlogQuota
+        created_at = tenant.createdAt
+    }
+
+    func tenant() throws -> Tenant {
+        Tenant(id: try TenantID(id), name: name,
+               limits: TenantLimits(sessionRate: session_rate, bulkShare: bulk_share, backlogQuota: backlog_quota),
+               createdAt: created_at)
+    }
+}
+
+private struct SessionRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "sessions"
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let tenantID = Column(CodingKeys.tenant_id)
+        static let isPrimary = Column(CodingKeys.is_primary)
+        static let status = Column(CodingKeys.status)
+    }
+
+    var id: String
+    var tenant_id: String
+    var provider: String
+    var phone_number: String
+    var status: String
+    var is_primary: Bool
+    var sealed_secrets: Data
+    var created_at: Date
+
+    func session() throws -> Session {
+        guard let provider = ProviderKind(rawValue: provider), let status = SessionStatus(rawValue: status) else {
+            throw StoreError.database("session \(id) has an unknown provider or status")
+        }
+        return Session(id: try SessionID(id), tenant: try TenantID(tenant_id), provider: provider,
+                       phoneNumber: try PhoneNumber(phone_number), status: status, isPrimary: is_primary,
+                       createdAt: created_at)
+    }
+}
+
+private struct APIKeyRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "api_keys"
+    enum Columns {
+        static let tenantID = Column(CodingKeys.tenant_id)
+    }
+
+    var id: String
+    var tenant_id: String?
+    var is_admin: Bool
+    var secret_hash: Data
+    var label: String?
+    var created_at: Date
+
+    func key() throws -> APIKey {
+        let scope: APIKeyScope = try is_admin ? .admin : .tenant(TenantID(tenant_id ?? ""))
+        return APIKey(id: id, scope: scope, label: label, createdAt: created_at)
+    }
+}
+
+// MARK: TenantStore
+
+extension SQLiteStore: TenantStore {
+    public func createTenant(_ tenant: Tenant) async throws(StoreError) {
+        do { _ = try tenant.limits.validated() } catch { throw .invalid(error) }
+        let record = TenantRecord(tenant)
+        do {
+            try await write { db in try record.insert(db) }
+        } catch .conflict {
+            throw .conflict("tenant \(tenant.id)")
+        }
+        logger.info("tenant created", metadata: ["tenant": "\(tenant.id)"])
+    }
+
+    public func tenant(_ id: TenantID) async throws(StoreError) -> Tenant? {
+        try await read { db in try TenantRecord.fetchOne(db, key: id.rawValue)?.tenant() }
+    }
+
+    public func tenants() async throws(StoreError) -> [Tenant] {
+        try await read { db in try TenantRecord.order(Column("id")).fetchAll(db).map { try $0.tenant() } }
+    }
+
+    public func updateTenant(_ tenant: Tenant) async throws(StoreError) {
+        do { _ = try tenant.limits.validated() } catch { throw .invalid(error) }
+        let record = TenantRecord(tenant)
+        let updated = try await write { db in
+            guard try TenantRecord.exists(db, key: record.id) else { return false }
+            try db.execute(sql: """
+                UPDATE tenants SET name = ?, session_rate = ?, bulk_share = ?, backlog_quota = ? WHERE id = ?
+                """, arguments: [record.name, record.session_rate, record.bulk_share, record.backlog_quota, record.id])
+            return true
+        }
+        guard updated else { throw .notFound("tenant \(tenant.id)") }
+    }
+
+    public func deleteTenant(_ id: TenantID) async throws(StoreError) {
+        let deleted = try await write { db in try TenantRecord.deleteOne(db, key: id.rawValue) }
+        guard deleted else { throw .notFound("tenant \(id)") }
+        logger.info("tenant deleted", metadata: ["tenant": "\(id)"])
+    }
+}
+
+// MARK: SessionStore
+
+extension SQLiteStore: SessionStore {
+    public func addSession(_ session: Session, secrets: SessionSecrets) async throws(StoreError) {
+        let sealed: Data
+        do {
+            sealed = try secretBox.seal(try JSONEncoder().encode(secrets), owner: "session:\(session.id)")
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .secrets("cannot encode: \(error)")
+        }
+        let record = SessionRecord(
+            id: session.id.rawValue, tenant_id: session.tenant.rawValue, provider: session.provider.rawValue,
+            phone_number: session.phoneNumber.e164, status: session.status.rawValue, is_primary: false,
+            sealed_secrets: sealed, created_at: session.createdAt)
+        let wantsPrimary = session.isPrimary
+        do {
+            try await write { db in
+                guard try TenantRecord.exists(db, key: record.tenant_id) else {
+                    throw StoreError.notFound("tenant \(record.tenant_id)")
+                }
+                let hasPrimary = try SessionRecord.filter(SessionRecord.Columns.tenantID == record.tenant_id)
+                    .filter(SessionRecord.Columns.isPrimary == true).fetchCount(db) > 0
+                var record = record
+                if wantsPrimary || !hasPrimary {
+                    try SessionRecord.filter(SessionRecord.Columns.tenantID == record.tenant_id)
+                        .updateAll(db, SessionRecord.Columns.isPrimary.set(to: false))
+                    record.is_primary = true
+                }
+                try record.insert(db)
+            }
+        } catch .conflict {
+            throw .conflict("session \(session.id)")
+        }
+        logger.info("session added", metadata: [
+            "tenant": "\(session.tenant)", "session": "\(session.id)", "provider": "\(session.provider.rawValue)",
+        ])
+    }
+
+    public func session(_ id: SessionID) async throws(StoreError) -> Session? {
+        try await read { db in try SessionRecord.fetchOne(db, key: id.rawValue)?.session() }
+    }
+
+    public func sessions(of tenant: TenantID) async throws(StoreError) -> [Session] {
+        try await read { db in
+            try SessionRecord.filter(SessionRecord.Columns.tenantID == tenant.rawValue).order(SessionRecord.Columns.id)
+                .fetchAll(db).map { try $0.session() }
+        }
+    }
+
+    public func primarySession(of tenant: TenantID) async throws(StoreError) -> Session? {
+        try await read { db in
+            try SessionRecord.filter(SessionRecord.Columns.tenantID == tenant.rawValue)
+                .filter(SessionRecord.Columns.isPrimary == true).fetchOne(db)?.session()
+        }
+    }
+
+    public func secrets(of session: SessionID) async throws(StoreError) -> SessionSecrets {
+        guard let sealed = try await read({ db in
+            try Data.fetchOne(db, sql: "SELECT sealed_secrets FROM sessions WHERE id = ?", arguments: [session.rawValue])
+        }) else {
+            throw .notFound("session \(session)")
+        }
+        let plaintext = try secretBox.open(sealed, owner: "session:\(session)")
+        do {
+            return try JSONDecoder().decode(SessionSecrets.self, from: plaintext)
+        } catch {
+            throw .secrets("the secrets of session \(session) are not readable")
+        }
+    }
+
+    public func setStatus(_ status: SessionStatus, of session: SessionID) async throws(StoreError) {
+        let changed = try await write { db in
+            try SessionRecord.filter(key: session.rawValue)
+                .updateAll(db, SessionRecord.Columns.status.set(to: status.rawValue))
+        }
+        guard changed > 0 else { throw .notFound("session \(session)") }
+    }
+
+    public func deleteSession(_ id: SessionID) async throws(StoreError) {
+        let deleted = try await write { db in try SessionRecord.deleteOne(db, key: id.rawValue) }
+        guard deleted else { throw .notFound("session \(id)") }
+    }
+}
+
+// MARK: APIKeyStore
+
+extension SQLiteStore: APIKeyStore {
+    public func createKey(scope: APIKeyScope, label: String?) async throws(StoreError) -> IssuedAPIKey {
+        let token = APIKeyToken.generate()
+        let tenantID: String? = if case .tenant(let tenant) = scope { tenant.rawValue } else { nil }
+        let record = APIKeyRecord(id: token.id, tenant_id: tenantID, is_admin: scope == .admin,
+                                  secret_hash: token.secretHash, label: label, created_at: Date())
+        try await write { db in
+            if let tenantID, try !TenantRecord.exists(db, key: tenantID) {
+                throw StoreError.notFound("tenant \(tenantID)")
+            }
+            try record.insert(db)
+        }
+        logger.info("api key created", metadata: ["key": "\(token.id)", "scope": "\(scope)"])
+        do { return IssuedAPIKey(key: try record.key(), token: token.text) } catch {
+            throw .database("\(error)")
+        }
+    }
+
+    public func authenticate(_ text: String) async throws(StoreError) -> APIKey? {
+        guard let token = APIKeyToken(text) else { return nil }
+        guard let record = try await read({ db in try APIKeyRecord.fetchOne(db, key: token.id) }),
+              token.matches(record.secret_hash)
+        else { return nil }
+        do { return try record.key() } catch { throw .database("\(error)") }
+    }
+
+    public func keys(of tenant: TenantID?) async throws(StoreError) -> [APIKey] {
+        try await read { db in
+            var request = APIKeyRecord.order(Column("created_at"))
+            if let tenant { request = request.filter(APIKeyRecord.Columns.tenantID == tenant.rawValue) }
+            return try request.fetchAll(db).map { try $0.key() }
+        }
+    }
+
+    public func revokeKey(_ id: String) async throws(StoreError) {
+        let deleted = try await write { db in try APIKeyRecord.deleteOne(db, key: id) }
+        guard deleted else { throw .notFound("api key \(id)") }
+    }
+}
