@@ -11,6 +11,7 @@ import PackageDescription
 /// - `SwitchboardBroker`: RabbitMQ as the gateway uses it: applying and verifying the
 ///   topology over AMQP and the management HTTP API, provisioning tenants.
 /// - `SwitchboardStore`: the registry's state in SQLite (GRDB), behind protocols per concern.
+/// - `SwitchboardRegistry`: tenant lifecycle, keeping the store and the broker in step.
 /// - `SwitchboardBench`: the `switchboard bench …` scenarios.
 /// - `SwitchboardCLI`: the one thin executable, `switchboard`.
 let strictSwift: [SwiftSetting] = [
@@ -90,6 +91,16 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "SwitchboardRegistry",
+            dependencies: [
+                "SwitchboardBroker",
+                "SwitchboardCore",
+                "SwitchboardStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "SwitchboardBench",
             dependencies: [
                 "SwitchboardAMQP",
@@ -107,6 +118,8 @@ let package = Package(
                 "SwitchboardBroker",
                 "SwitchboardBench",
                 "SwitchboardCore",
+                "SwitchboardRegistry",
+                "SwitchboardStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -133,6 +146,9 @@ let package = Package(
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardCore",
+                "SwitchboardRegistry",
+                "SwitchboardStore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift

@@ -70,3 +70,17 @@ struct TopologyOptions: ParsableArguments {
 }
 
 import SwitchboardBroker
+
+/// Where the registry's SQLite file is; the master key comes from SWITCHBOARD_MASTER_KEY.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .customLong("database"), help: "SQLite file (else SWITCHBOARD_DATABASE, else \(Settings.Default.database)).")
+    var path: String?
+
+    func open(logger: Logger, settings: Settings = Settings()) throws -> SQLiteStore {
+        let path = settings.value(path, .database, default: Settings.Default.database)
+        return try SQLiteStore(path: path, secretBox: try SecretBox(masterKey: try MasterKey.resolve(settings: settings)),
+                               logger: logger)
+    }
+}
+
+import SwitchboardStore

@@ -86,8 +86,8 @@ struct TopologyCommand: AsyncParsableCommand {
 struct TenantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tenant",
-        abstract: "Provision or deprovision a tenant's queue, bindings and quota.",
-        subcommands: [Provision.self, Deprovision.self]
+        abstract: "Create, list or delete tenants; provision or deprovision their broker objects.",
+        subcommands: [Create.self, List.self, Delete.self, Provision.self, Deprovision.self]
     )
 
     struct Provision: AsyncParsableCommand {

@@ -10,6 +10,7 @@ public struct Settings: Sendable {
         case logLevel = "SWITCHBOARD_LOG_LEVEL"
         case topology = "SWITCHBOARD_TOPOLOGY"
         case managementURL = "SWITCHBOARD_RABBITMQ_MANAGEMENT_URL"
+        case database = "SWITCHBOARD_DATABASE"
     }
 
     /// Defaults for a developer machine running `deploy/local/rabbitmq.sh start`.
@@ -17,6 +18,7 @@ public struct Settings: Sendable {
         public static let amqpURL = "amqp://guest:guest@127.0.0.1:5672"
         public static let logLevel = "info"
         public static let managementURL = "http://guest:guest@127.0.0.1:15672"
+        public static let database = ".local/switchboard.sqlite"
     }
 
     public let environment: [String: String]
