@@ -179,10 +179,14 @@ public struct RabbitMQManagement: Sendable {
         try JSONDecoder().decode(type, from: data)
     }
 
+    /// Percent-encodes a path segment (a vhost `/` becomes `%2F`), leaving only RFC 3986
+    /// unreserved ASCII characters as they are.
     static func escape(_ segment: String) -> String {
-        segment.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))
-            ?? segment
+        segment.addingPercentEncoding(withAllowedCharacters: unreserved) ?? segment
     }
+
+    private static let unreserved = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 }
 
 // MARK: What the API returns

@@ -5,9 +5,7 @@ public struct SessionID: Sendable, Hashable, Comparable, Codable, CustomStringCo
     public let rawValue: String
 
     public init(_ rawValue: String) throws(RegistryError) {
-        let bytes = Array(rawValue.utf8)
-        func allowed(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2D }
-        guard (1...63).contains(bytes.count), bytes.allSatisfy(allowed), bytes[0] != 0x2D else {
+        guard Slug.isValid(rawValue) else {
             throw .invalid(field: "session id", "'\(rawValue)' must be 1–63 of a-z, 0-9 and '-', not starting with '-'")
         }
         self.rawValue = rawValue

@@ -5,11 +5,7 @@ public struct TenantID: Sendable, Hashable, Comparable, Codable, CustomStringCon
     public let rawValue: String
 
     public init(_ rawValue: String) throws(TopologyError) {
-        let bytes = Array(rawValue.utf8)
-        func allowed(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2D }
-        guard (1...63).contains(bytes.count), bytes.allSatisfy(allowed), bytes[0] != 0x2D else {
-            throw .invalidTenant(rawValue)
-        }
+        guard Slug.isValid(rawValue) else { throw .invalidTenant(rawValue) }
         self.rawValue = rawValue
     }
 
