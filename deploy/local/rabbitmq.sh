@@ -27,6 +27,8 @@ export RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins"
 export RABBITMQ_CONFIG_FILE="$base/rabbitmq"          # .conf is appended
 export RABBITMQ_ADVANCED_CONFIG_FILE="$base/advanced.config"
 export RABBITMQ_CONF_ENV_FILE="$base/rabbitmq-env.conf"
+# A node that fails to boot writes erl_crash.dump to its working directory: keep it here.
+export ERL_CRASH_DUMP="$base/erl_crash.dump"
 # Schedulers that spin while idle take CPU from the gateway's own processes on a small
 # shared machine (RabbitMQ's runtime tuning guide: scheduler busy waiting).
 export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="${RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS:-+sbwt none +sbwtdcpu none +sbwtdio none}"
