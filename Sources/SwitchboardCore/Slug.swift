@@ -11,3 +11,26 @@ enum Slug {
         }
     }
 }
+
+/// An id that is a slug: it is coded as its text, sorts and prints as its text, and
+/// can only be made through its validating initializer.
+public protocol SlugIdentifier: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    var rawValue: String { get }
+    /// Validates `slug`; throws the id's own error when it is not one.
+    init(validating slug: String) throws
+}
+
+extension SlugIdentifier {
+    public init(from decoder: any Decoder) throws {
+        try self.init(validating: decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+}

@@ -1,7 +1,7 @@
 public import struct Foundation.Date
 
 /// A session's id: a slug unique across the gateway (it appears in webhook URLs).
-public struct SessionID: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+public struct SessionID: SlugIdentifier {
     public let rawValue: String
 
     public init(_ rawValue: String) throws(RegistryError) {
@@ -11,18 +11,7 @@ public struct SessionID: Sendable, Hashable, Comparable, Codable, CustomStringCo
         self.rawValue = rawValue
     }
 
-    public init(from decoder: any Decoder) throws {
-        let raw = try decoder.singleValueContainer().decode(String.self)
-        do { try self.init(raw) } catch { throw error }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-
-    public var description: String { rawValue }
-    public static func < (lhs: SessionID, rhs: SessionID) -> Bool { lhs.rawValue < rhs.rawValue }
+    public init(validating slug: String) throws { try self.init(slug) }
 }
 
 /// Which provider a session sends through.
