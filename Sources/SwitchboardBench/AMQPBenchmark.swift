@@ -65,9 +65,26 @@ public struct AMQPBenchmark: Sendable {
         var consumerConfiguration = configuration
         consumerConfiguration.connectionName = "bench-consumer"
         let publisher = try await AMQPConnection.connect(publisherConfiguration, logger: logger)
-        let consumerConnection = try await AMQPConnection.connect(consumerConfiguration, logger: logger)
-        defer { Task { await publisher.close(); await consumerConnection.close() } }
+        let consumerConnection: AMQPConnection
+        do {
+            consumerConnection = try await AMQPConnection.connect(consumerConfiguration, logger: logger)
+        } catch {
+            await publisher.close()
+            throw error
+        }
+        do {
+            let report = try await measure(publisher: publisher, consumerConnection: consumerConnection)
+            await publisher.close()
+            await consumerConnection.close()
+            return report
+        } catch {
+            await publisher.close()
+            await consumerConnection.close()
+            throw error
+        }
+    }
 
+    private func measure(publisher: AMQPConnection, consumerConnection: AMQPConnection) async throws -> Report {
         try await publisher.declareQueue(AMQPQueueDeclaration(name: options.queue, durable: true))
         try await publisher.purgeQueue(options.queue)
 

@@ -62,7 +62,17 @@ public struct TopologyBenchmark: Sendable {
         configuration.virtualHost = vhost
         configuration.connectionName = "bench-topology"
         let connection = try await AMQPConnection.connect(configuration, logger: logger)
-        defer { Task { await connection.close() } }
+        do {
+            let report = try await measure(over: connection)
+            await connection.close()
+            return report
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
+    private func measure(over connection: AMQPConnection) async throws -> Report {
         let applier = TopologyApplier(topology: topology, connection: connection, management: management,
                                       logger: logger)
         try await applier.apply()

@@ -11,6 +11,9 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
     case topology(TopologyError)
     /// Deprovisioning would drop messages; pass `force` to do it anyway.
     case tenantQueueNotEmpty(TenantID, messages: UInt32)
+    /// Consumers (a dispatcher) are attached: deleting the queue would drop the messages
+    /// they hold unacknowledged. Pause the tenant first, or pass `force`.
+    case tenantQueueInUse(TenantID, consumers: UInt32)
     /// `apply` declared what it could; these objects could not be made to match.
     case applyFailed([String])
 
@@ -22,6 +25,9 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
         case .topology(let error): "\(error)"
         case .tenantQueueNotEmpty(let tenant, let messages):
             "tenant \(tenant) still has \(messages) queued message(s); deprovision with --force to delete them"
+        case .tenantQueueInUse(let tenant, let consumers):
+            "tenant \(tenant)'s queue has \(consumers) consumer(s) that may hold unacknowledged messages; "
+                + "stop them first, or deprovision with --force"
         case .applyFailed(let failures): "apply failed for: " + failures.joined(separator: "; ")
         }
     }

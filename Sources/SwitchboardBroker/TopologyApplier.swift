@@ -195,24 +195,28 @@ public struct TopologyApplier: Sendable {
         }
     }
 
-    /// Deletes the tenant's queue (refusing while it holds messages, unless `force`)
-    /// and its quota policy. A tenant that is already gone is not an error.
+    /// Deletes the tenant's queue (refusing, unless `force`, while it holds ready
+    /// messages or has consumers, whose unacknowledged messages would be dropped) and its
+    /// quota policy. A tenant that is already gone is not an error.
     public func deprovision(_ tenant: TenantID, force: Bool = false) async throws(BrokerError) {
         let queue = topology.tenantQueue(tenant)
+        func refusal(_ state: AMQPQueueState) -> BrokerError? {
+            if state.messageCount > 0 { return .tenantQueueNotEmpty(tenant, messages: state.messageCount) }
+            if state.consumerCount > 0 { return .tenantQueueInUse(tenant, consumers: state.consumerCount) }
+            return nil
+        }
         do {
             let state = try await connection.inspectQueue(queue)
-            if state.messageCount > 0 && !force {
-                throw BrokerError.tenantQueueNotEmpty(tenant, messages: state.messageCount)
-            }
-            // if-empty closes the race with a publish that lands after the check.
-            try await connection.deleteQueue(queue, ifEmpty: !force)
+            if !force, let refusal = refusal(state) { throw refusal }
+            // if-empty and if-unused make the broker refuse atomically what arrived after the check.
+            try await connection.deleteQueue(queue, ifUnused: !force, ifEmpty: !force)
         } catch let error as BrokerError {
             throw error
         } catch let error as AMQPError where error.code == .notFound {
             // Already gone.
         } catch let error as AMQPError where error.code == .preconditionFailed {
-            let count = (try? await connection.inspectQueue(queue).messageCount) ?? 0
-            throw .tenantQueueNotEmpty(tenant, messages: count)
+            let state = try? await connection.inspectQueue(queue)
+            throw state.flatMap(refusal) ?? .amqp(error)
         } catch let error as AMQPError {
             throw .amqp(error)
         } catch {

@@ -206,6 +206,18 @@ struct TopologyTests {
                 return false
             }
             #expect(try await vhost.depth("sb.outbound.acme") == 1)
+            // A consumer (a dispatcher) may hold messages unacknowledged: also refused.
+            let held = try #require(try await vhost.connection.get(queue: "sb.outbound.acme"))
+            let consumer = try await vhost.connection.consume(queue: "sb.outbound.acme")
+            await #expect {
+                try await vhost.applier.deprovision(acme)
+            } throws: { error in
+                if case BrokerError.tenantQueueInUse(acme, consumers: 1)? = error as? BrokerError { return true }
+                return false
+            }
+            await consumer.cancel()
+            try await held.nack(requeue: true)
+            #expect(await vhost.waitForDepth("sb.outbound.acme", 1))
             try await vhost.applier.deprovision(acme, force: true)
             await #expect { try await vhost.connection.inspectQueue("sb.outbound.acme") } throws: {
                 ($0 as? AMQPError)?.code == .notFound
