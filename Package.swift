@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 import PackageDescription
 
 /// Switchboard: a multi-tenant WhatsApp gateway made of small services wired through RabbitMQ.
@@ -12,6 +12,7 @@ import PackageDescription
 ///   topology over AMQP and the management HTTP API, provisioning tenants.
 /// - `SwitchboardStore`: the registry's state in SQLite (GRDB), behind protocols per concern.
 /// - `SwitchboardRegistry`: tenant lifecycle, keeping the store and the broker in step.
+/// - `SwitchboardAPI`: the `api` service (Hummingbird): REST for publishers and admins.
 /// - `SwitchboardBench`: the `switchboard bench …` scenarios.
 /// - `SwitchboardCLI`: the one thin executable, `switchboard`.
 let strictSwift: [SwiftSetting] = [
@@ -38,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // swift-configuration support is not used: configuration comes from `Settings`.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
     ],
     targets: [
         .systemLibrary(
@@ -101,11 +104,35 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
-            name: "SwitchboardBench",
+            name: "SwitchboardAPI",
             dependencies: [
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardCore",
+                "SwitchboardRegistry",
+                "SwitchboardStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "SwitchboardBench",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardAPI",
+                "SwitchboardBroker",
+                "SwitchboardCore",
+                "SwitchboardRegistry",
+                "SwitchboardStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -115,13 +142,17 @@ let package = Package(
             name: "SwitchboardCLI",
             dependencies: [
                 "SwitchboardAMQP",
+                "SwitchboardAPI",
                 "SwitchboardBroker",
                 "SwitchboardBench",
                 "SwitchboardCore",
                 "SwitchboardRegistry",
                 "SwitchboardStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSwift
         ),
@@ -144,6 +175,9 @@ let package = Package(
             name: "AMQPIntegrationTests",
             dependencies: [
                 "SwitchboardAMQP",
+                "SwitchboardAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 "SwitchboardBroker",
                 "SwitchboardCore",
                 "SwitchboardRegistry",

@@ -189,10 +189,12 @@ final class LatencyRecorder: Sendable {
 /// Why a benchmark could not produce figures.
 public enum BenchError: Error, CustomStringConvertible {
     case timedOut(String)
+    case setup(String)
 
     public var description: String {
         switch self {
         case .timedOut(let why): "benchmark timed out: \(why)"
+        case .setup(let why): "benchmark setup: \(why)"
         }
     }
 }

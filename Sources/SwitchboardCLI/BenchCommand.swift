@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput and latency against the real broker.",
-        subcommands: [AMQP.self, TopologyBench.self]
+        subcommands: [AMQP.self, TopologyBench.self, API.self]
     )
 
     struct AMQP: AsyncParsableCommand {
@@ -57,6 +57,38 @@ struct BenchCommand: AsyncParsableCommand {
             let benchmark = TopologyBenchmark(
                 configuration: try amqp.configuration(connectionName: "switchboard-bench"),
                 management: try topology.management(), topology: try topology.load(), tenants: tenants,
+                logger: logging.makeLogger(label: "switchboard.bench"))
+            try emit(try await benchmark.run(), json: json)
+        }
+    }
+}
+
+extension BenchCommand {
+    struct API: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "api",
+            abstract: "POST /v1/messages at a fixed concurrency, confirm before 202 (in-process api over a scratch vhost, or --url).")
+
+        @OptionGroup var amqp: AMQPOptions
+        @OptionGroup var topology: TopologyOptions
+        @OptionGroup var logging: LoggingOptions
+        @Option(help: "Messages to send (after the warm-up).") var messages = 50_000
+        @Option(help: "Requests in flight.") var concurrency = 64
+        @Option(help: "Messages sent first and not measured.") var warmup = 2_000
+        @Option(help: "A running api service to target instead of an in-process one.") var url: String?
+        @Option(help: "A tenant key for --url.") var key: String?
+        @Flag(help: "Print one JSON object instead of text.") var json = false
+
+        func run() async throws {
+            var options = APIBenchmark.Options()
+            options.messages = messages
+            options.concurrency = concurrency
+            options.warmup = warmup
+            options.externalURL = url
+            options.apiKey = key
+            let benchmark = APIBenchmark(
+                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
+                management: try topology.management(), topology: try topology.load(), options: options,
                 logger: logging.makeLogger(label: "switchboard.bench"))
             try emit(try await benchmark.run(), json: json)
         }

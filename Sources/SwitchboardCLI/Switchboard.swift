@@ -6,7 +6,7 @@ struct Switchboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "A multi-tenant WhatsApp gateway wired through RabbitMQ.",
-        subcommands: [BrokerCommand.self, TopologyCommand.self, TenantCommand.self, SessionCommand.self, KeyCommand.self,
-                      BenchCommand.self]
+        subcommands: [ServeCommand.self, SendCommand.self, BrokerCommand.self, TopologyCommand.self, TenantCommand.self,
+                      SessionCommand.self, KeyCommand.self, BenchCommand.self]
     )
 }

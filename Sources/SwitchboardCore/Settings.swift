@@ -11,6 +11,12 @@ public struct Settings: Sendable {
         case topology = "SWITCHBOARD_TOPOLOGY"
         case managementURL = "SWITCHBOARD_RABBITMQ_MANAGEMENT_URL"
         case database = "SWITCHBOARD_DATABASE"
+        /// Where the api service listens, `host:port`.
+        case apiListen = "SWITCHBOARD_API_LISTEN"
+        /// Where clients (the CLI's `send`) find the api service.
+        case apiURL = "SWITCHBOARD_API_URL"
+        /// The key clients present to the api service.
+        case apiKey = "SWITCHBOARD_API_KEY"
     }
 
     /// Defaults for a developer machine running `deploy/local/rabbitmq.sh start`.
@@ -19,6 +25,8 @@ public struct Settings: Sendable {
         public static let logLevel = "info"
         public static let managementURL = "http://guest:guest@127.0.0.1:15672"
         public static let database = ".local/switchboard.sqlite"
+        public static let apiListen = "127.0.0.1:8080"
+        public static let apiURL = "http://127.0.0.1:8080"
     }
 
     public let environment: [String: String]

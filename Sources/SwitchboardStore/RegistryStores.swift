@@ -22,6 +22,10 @@ public protocol SessionStore: Sendable {
     /// The decrypted secrets, for the code that talks to the provider.
     func secrets(of session: SessionID) async throws(StoreError) -> SessionSecrets
     func setStatus(_ status: SessionStatus, of session: SessionID) async throws(StoreError)
+    /// Makes the session its tenant's primary; the previous primary stops being one.
+    func makePrimary(_ session: SessionID) async throws(StoreError)
+    /// Replaces the session's secrets (credential or webhook secret rotation).
+    func replaceSecrets(of session: SessionID, with secrets: SessionSecrets) async throws(StoreError)
     func deleteSession(_ id: SessionID) async throws(StoreError)
 }
 

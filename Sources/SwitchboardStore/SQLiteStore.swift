@@ -68,6 +68,39 @@ public final class SQLiteStore: Sendable {
                 t.check(sql: "(is_admin AND tenant_id IS NULL) OR (NOT is_admin AND tenant_id IS NOT NULL)")
             }
         }
+        migrator.registerMigration("v2: messages, message events") { db in
+            try db.create(table: "messages") { t in
+                t.column("tenant_id", .text).notNull().references("tenants", onDelete: .cascade)
+                t.column("id", .text).notNull()
+                t.primaryKey(["tenant_id", "id"])
+                t.column("idempotency_key", .text).notNull()
+                t.column("request_hash", .blob).notNull()
+                // No foreign key: the history outlives a deleted session.
+                t.column("session_id", .text).notNull()
+                t.column("class", .text).notNull()
+                t.column("recipient", .text).notNull()
+                t.column("type", .text).notNull()
+                t.column("campaign", .text)
+                t.column("state", .text).notNull()
+                t.column("provider_message_id", .text)
+                t.column("error", .text)
+                t.column("expires_at", .datetime)
+                t.column("created_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+            }
+            try db.create(index: "messages_idempotency", on: "messages", columns: ["tenant_id", "idempotency_key"],
+                          unique: true)
+            try db.create(table: "message_events") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("tenant_id", .text).notNull()
+                t.column("message_id", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("at", .datetime).notNull()
+                t.column("detail", .text)
+                t.foreignKey(["tenant_id", "message_id"], references: "messages", onDelete: .cascade)
+            }
+            try db.create(index: "message_events_message", on: "message_events", columns: ["tenant_id", "message_id"])
+        }
         return migrator
     }
 
@@ -78,11 +111,11 @@ public final class SQLiteStore: Sendable {
 
     // MARK: Running queries with typed errors
 
-    private func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
         do { return try await pool.read(body) } catch { throw Self.map(error) }
     }
 
-    private func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+    func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
         do { return try await pool.write(body) } catch { throw Self.map(error) }
     }
 
@@ -136,6 +169,7 @@ private struct SessionRecord: Codable, FetchableRecord, PersistableRecord {
         static let tenantID = Column(CodingKeys.tenant_id)
         static let isPrimary = Column(CodingKeys.is_primary)
         static let status = Column(CodingKeys.status)
+        static let sealedSecrets = Column(CodingKeys.sealed_secrets)
     }
 
     var id: String
@@ -222,14 +256,7 @@ extension SQLiteStore: TenantStore {
 
 extension SQLiteStore: SessionStore {
     public func addSession(_ session: Session, secrets: SessionSecrets) async throws(StoreError) {
-        let sealed: Data
-        do {
-            sealed = try secretBox.seal(try JSONEncoder().encode(secrets), owner: "session:\(session.id)")
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw .secrets("cannot encode: \(error)")
-        }
+        let sealed = try seal(secrets, of: session.id)
         let record = SessionRecord(
             id: session.id.rawValue, tenant_id: session.tenant.rawValue, provider: session.provider.rawValue,
             phone_number: session.phoneNumber.e164, status: session.status.rawValue, is_primary: false,
@@ -296,6 +323,37 @@ extension SQLiteStore: SessionStore {
                 .updateAll(db, SessionRecord.Columns.status.set(to: status.rawValue))
         }
         guard changed > 0 else { throw .notFound("session \(session)") }
+    }
+
+    public func makePrimary(_ session: SessionID) async throws(StoreError) {
+        let found = try await write { db in
+            guard let record = try SessionRecord.fetchOne(db, key: session.rawValue) else { return false }
+            try SessionRecord.filter(SessionRecord.Columns.tenantID == record.tenant_id)
+                .updateAll(db, SessionRecord.Columns.isPrimary.set(to: false))
+            try SessionRecord.filter(key: session.rawValue).updateAll(db, SessionRecord.Columns.isPrimary.set(to: true))
+            return true
+        }
+        guard found else { throw .notFound("session \(session)") }
+    }
+
+    public func replaceSecrets(of session: SessionID, with secrets: SessionSecrets) async throws(StoreError) {
+        let sealed = try seal(secrets, of: session)
+        let changed = try await write { db in
+            try SessionRecord.filter(key: session.rawValue)
+                .updateAll(db, SessionRecord.Columns.sealedSecrets.set(to: sealed))
+        }
+        guard changed > 0 else { throw .notFound("session \(session)") }
+        logger.info("session secrets replaced", metadata: ["session": "\(session)"])
+    }
+
+    private func seal(_ secrets: SessionSecrets, of session: SessionID) throws(StoreError) -> Data {
+        do {
+            return try secretBox.seal(try JSONEncoder().encode(secrets), owner: "session:\(session)")
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .secrets("cannot encode: \(error)")
+        }
     }
 
     public func deleteSession(_ id: SessionID) async throws(StoreError) {

@@ -7,9 +7,7 @@ struct OutboundEnvelopeTests {
     let now = Date(timeIntervalSince1970: 1_795_000_000)
 
     private func decode(_ json: String) throws -> OutboundEnvelope {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(OutboundEnvelope.self, from: Data(json.utf8))
+        try WireJSON.decoder().decode(OutboundEnvelope.self, from: Data(json.utf8))
     }
 
     @Test func theArchitectureExampleDecodesAndIsValid() throws {

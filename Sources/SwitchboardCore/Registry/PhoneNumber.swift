@@ -24,6 +24,12 @@ public struct PhoneNumber: Sendable, Hashable, Codable, CustomStringConvertible 
     }
 
     public var description: String { e164 }
+
+    /// A valid number (the one the docs use), for checking the other fields of an
+    /// envelope whose own number is invalid.
+    public static let example = PhoneNumber(unchecked: "+14155550123")
+
+    private init(unchecked: String) { e164 = unchecked }
 }
 
 /// Why registry input is unusable.
@@ -33,6 +39,20 @@ public enum RegistryError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalid(let field, let why): "invalid \(field): \(why)"
+        }
+    }
+
+    /// The field at fault.
+    public var field: String {
+        switch self {
+        case .invalid(let field, _): field
+        }
+    }
+
+    /// What is wrong with it.
+    public var reason: String {
+        switch self {
+        case .invalid(_, let why): why
         }
     }
 }

@@ -1,0 +1,34 @@
+import Hummingbird
+import Logging
+import SwitchboardStore
+
+/// Resolves `Authorization: Bearer sb_…` to the API key it belongs to and puts it in the
+/// request context; 401 without a valid key. Keys are looked up on every request, so a
+/// revoked key stops working at once.
+struct APIKeyAuthenticator: RouterMiddleware {
+    typealias Context = APIRequestContext
+
+    let keys: any APIKeyStore
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        guard let header = request.headers[.authorization] else {
+            throw Problem.unauthenticated("send the key as 'Authorization: Bearer sb_…'")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw Problem.unauthenticated("the Authorization header must be 'Bearer <key>'")
+        }
+        let key: APIKey?
+        do { key = try await keys.authenticate(String(parts[1])) } catch {
+            throw Problem.storeUnavailable("the key could not be checked: \(error)")
+        }
+        guard let key else { throw Problem.unauthenticated("the key is unknown or revoked") }
+        var context = context
+        context.caller = key
+        context.logger[metadataKey: "api_key"] = "\(key.id)"
+        if case .tenant(let tenant) = key.scope { context.logger[metadataKey: "tenant"] = "\(tenant)" }
+        return try await next(request, context)
+    }
+}

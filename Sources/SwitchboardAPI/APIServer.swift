@@ -1,0 +1,96 @@
+public import Hummingbird
+public import Logging
+import NIOCore
+public import SwitchboardAMQP
+import SwitchboardCore
+public import SwitchboardRegistry
+public import SwitchboardStore
+
+/// The `api` service: the REST API for publishers and admins (tenants, sessions, keys,
+/// sending and message status), as a Hummingbird application on the shared stores and
+/// one publishing AMQP connection.
+public enum APIServer {
+    /// The largest body of any route but the batch: 1 MiB.
+    public static let maximumBodySize = 1 << 20
+    /// The largest batch body: 8 MiB (1,000 messages of up to 4,096 characters fit).
+    public static let maximumBatchBodySize = 8 << 20
+    public static let maximumBatchSize = 1000
+    /// Items of one batch published at the same time.
+    static let batchConcurrency = 64
+
+    /// Where the service listens and how it publishes.
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// The exchange publishers hand messages to.
+        public var outboundExchange: String
+        /// How long a claim may stay `accepting` before a retry of the same request may
+        /// take it over (longer than any publish takes).
+        public var staleClaimAfter: Duration
+
+        public init(host: String = "127.0.0.1", port: Int = 8080, outboundExchange: String = "sb.outbound",
+                    staleClaimAfter: Duration = .seconds(60)) {
+            self.host = host
+            self.port = port
+            self.outboundExchange = outboundExchange
+            self.staleClaimAfter = staleClaimAfter
+        }
+    }
+
+    /// What the routes work on: the store (behind its protocols), the registry (store and
+    /// broker in step) and the publishing connection.
+    public struct Dependencies: Sendable {
+        public var tenants: TenantRegistry
+        public var sessions: any SessionStore
+        public var keys: any APIKeyStore
+        public var messages: any MessageStore
+        public var store: SQLiteStore
+        public var publisher: AMQPConnection
+
+        public init(store: SQLiteStore, registry: TenantRegistry, publisher: AMQPConnection) {
+            self.tenants = registry
+            self.sessions = store
+            self.keys = store
+            self.messages = store
+            self.store = store
+            self.publisher = publisher
+        }
+    }
+
+    /// Every route of the API, with problem details for every error and key
+    /// authentication on `/v1`.
+    public static func router(_ configuration: Configuration, _ dependencies: Dependencies, logger: Logger)
+        -> Router<APIRequestContext>
+    {
+        let router = Router(context: APIRequestContext.self)
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: LogRequestsMiddleware(.debug))
+        HealthRoutes(publisher: dependencies.publisher, store: dependencies.store).addRoutes(to: router)
+        router.get("openapi.json") { _, _ in OpenAPIDocument() }
+
+        let v1 = router.group("v1").add(middleware: APIKeyAuthenticator(keys: dependencies.keys))
+        TenantRoutes(registry: dependencies.tenants).addRoutes(to: v1)
+        SessionRoutes(tenants: dependencies.tenants.store, sessions: dependencies.sessions).addRoutes(to: v1)
+        APIKeyRoutes(tenants: dependencies.tenants.store, keys: dependencies.keys).addRoutes(to: v1)
+        let intake = MessageIntake(
+            sessions: dependencies.sessions, messages: dependencies.messages, publisher: dependencies.publisher,
+            exchange: configuration.outboundExchange, staleClaimAfter: configuration.staleClaimAfter,
+            logger: logger)
+        MessageRoutes(intake: intake).addRoutes(to: v1)
+        return router
+    }
+
+    /// The service, ready to run in a `ServiceGroup` (or with `runService()`).
+    /// `onServerRunning` receives the bound port (useful with port 0).
+    public static func application(
+        _ configuration: Configuration, _ dependencies: Dependencies, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(configuration, dependencies, logger: logger),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard-api"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+    }
+}

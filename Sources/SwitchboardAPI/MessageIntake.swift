@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import SwitchboardAMQP
+import SwitchboardBroker
+import SwitchboardCore
+import SwitchboardStore
+
+/// How a message enters the gateway over HTTP: check it, fill its defaults, claim its
+/// idempotency key, publish it to `sb.outbound` with confirm, record it as queued. The
+/// answer is given only after the broker has the message on disk.
+struct MessageIntake: Sendable {
+    let sessions: any SessionStore
+    let messages: any MessageStore
+    let publisher: AMQPConnection
+    /// The exchange publishers hand messages to (`sb.outbound`).
+    let exchange: String
+    /// How long a claim may stay `accepting` before a retry may take it over.
+    let staleClaimAfter: Duration
+    let logger: Logger
+
+    /// What happened to an accepted message.
+    struct Accepted: Sendable {
+        let receipt: MessageReceipt
+        /// True when this answers a retry of a request accepted before.
+        let replayed: Bool
+    }
+
+    func submit(_ request: SendMessageRequest, tenant: TenantID, idempotencyKey: String?, now: Date = Date())
+        async throws(Problem) -> Accepted
+    {
+        // Decide: everything that can be checked without the broker is checked first, so
+        // a bad request never reaches it.
+        var problems: [EnvelopeProblem] = []
+        let recipient: PhoneNumber?
+        do { recipient = try PhoneNumber(request.to) } catch {
+            recipient = nil
+            problems.append(EnvelopeProblem(field: "to", detail: "'\(request.to)' is not E.164 (e.g. +14155550123)"))
+        }
+        if let idempotencyKey, !MessageID.isValid(idempotencyKey) {
+            throw .validation(field: "Idempotency-Key", "must be 1–128 of A-Z a-z 0-9 . _ : -")
+        }
+        let session = try await resolveSession(named: request.session, of: tenant)
+        let envelope = OutboundEnvelope(
+            id: request.id ?? MessageID.make(at: now), tenant: tenant, session: session.id,
+            messageClass: request.messageClass ?? .transactional, to: recipient ?? .example,
+            type: request.type ?? .text, text: request.text, media: request.media, location: request.location,
+            template: request.template, campaign: request.campaign, expiresAt: request.expiresAt,
+            metadata: request.metadata)
+        problems += envelope.problems(now: now)
+        if let campaign = request.campaign, campaign.isEmpty || campaign.count > 128 {
+            problems.append(EnvelopeProblem(field: "campaign", detail: "must be 1–128 characters"))
+        }
+        guard problems.isEmpty, let recipient else { throw .validation(problems) }
+
+        let claim = MessageClaim(
+            tenant: tenant, id: envelope.id, idempotencyKey: idempotencyKey ?? envelope.id,
+            requestHash: request.fingerprint, session: session.id, messageClass: envelope.messageClass,
+            to: recipient, type: envelope.type, campaign: envelope.campaign, expiresAt: envelope.expiresAt,
+            createdAt: now)
+        var metadata: Logger.Metadata = ["tenant": "\(tenant)", "session": "\(session.id)", "message_id": "\(envelope.id)"]
+        let outcome: ClaimOutcome
+        do { outcome = try await messages.claim(claim, staleAfter: staleClaimAfter) } catch {
+            throw Self.problem(error)
+        }
+        var toPublish = envelope
+        switch outcome {
+        case .claimed:
+            break
+        case .accepted(let first):
+            return Accepted(receipt: MessageReceipt(first), replayed: true)
+        case .resumed(let first):
+            // Same request, unknown outcome before: publish again under the first id.
+            toPublish.id = first.id
+            toPublish.session = first.session
+            metadata["message_id"] = "\(first.id)"
+            logger.info("resuming an unconfirmed message", metadata: metadata)
+        case .inProgress(let first):
+            throw .conflict("in-progress", "a request with this idempotency key is being processed (message \(first.id))")
+        case .keyReused(let first):
+            throw .conflict("idempotency-key-reused",
+                            "idempotency key '\(claim.idempotencyKey)' was used for a different request (message \(first.id))")
+        case .idTaken:
+            throw .conflict("id-taken", "message id '\(envelope.id)' is taken by another message of this tenant")
+        }
+        return try await publish(toPublish, metadata: metadata, now: now)
+    }
+
+    /// Act: publish with confirm, then record; a failed publish frees the key (or
+    /// leaves it resumable when its outcome is unknown).
+    private func publish(_ envelope: OutboundEnvelope, metadata: Logger.Metadata, now: Date)
+        async throws(Problem) -> Accepted
+    {
+        let body: Data
+        do { body = try envelope.wireBody() } catch {
+            throw .internalError
+        }
+        do {
+            try await publisher.publish(body, exchange: exchange, routingKey: envelope.routingKey,
+                                        properties: envelope.amqpProperties(at: now))
+        } catch {
+            switch error.code {
+            case .connectionLost:
+                try? await messages.markUnconfirmed(envelope.id, of: envelope.tenant)
+                logger.warning("publish outcome unknown", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                throw .brokerUnavailable(
+                    "the connection to the broker dropped before it confirmed the message; retry with the same "
+                        + "Idempotency-Key (or id) to publish it at most once more", messageID: envelope.id)
+            case .publishNacked:
+                try? await messages.releaseClaim(envelope.id, of: envelope.tenant)
+                logger.notice("publish refused: backlog quota", metadata: metadata)
+                throw .backlogFull(envelope.tenant)
+            default:
+                try? await messages.releaseClaim(envelope.id, of: envelope.tenant)
+                logger.warning("publish failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                throw .brokerUnavailable("the message was not published: \(error.message)")
+            }
+        }
+        let acceptedAt = Date()
+        do { try await messages.markQueued(envelope.id, of: envelope.tenant, at: acceptedAt) } catch {
+            // The broker has it; only the record lags. The dispatcher does not depend on it.
+            logger.error("message queued but not recorded", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+        logger.debug("message queued", metadata: metadata)
+        return Accepted(receipt: MessageReceipt(envelope: envelope, session: envelope.session!, acceptedAt: acceptedAt),
+                        replayed: false)
+    }
+
+    /// The named session if it is the tenant's, else the tenant's primary. Another
+    /// tenant's session is "not found", like one that does not exist.
+    private func resolveSession(named name: String?, of tenant: TenantID) async throws(Problem) -> Session {
+        do {
+            if let name {
+                guard let id = try? SessionID(name), let session = try await sessions.session(id),
+                      session.tenant == tenant
+                else { throw Problem.notFound("session \(name)") }
+                return session
+            }
+            guard let primary = try await sessions.primarySession(of: tenant) else {
+                throw Problem.validation(field: "session", "tenant \(tenant) has no session yet: add one first")
+            }
+            return primary
+        } catch let problem as Problem {
+            throw problem
+        } catch let error as StoreError {
+            throw Self.problem(error)
+        } catch {
+            throw .internalError
+        }
+    }
+
+    static func problem(_ error: StoreError) -> Problem {
+        switch error {
+        case .notFound(let what): .notFound(what)
+        case .conflict(let what): .conflict("exists", "\(what) already exists")
+        case .invalid(let error): .validation(field: error.field, error.reason)
+        case .secrets, .database: .storeUnavailable("\(error)")
+        }
+    }
+}

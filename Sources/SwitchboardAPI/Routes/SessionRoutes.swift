@@ -1,0 +1,108 @@
+import Crypto
+import Foundation
+import Hummingbird
+import SwitchboardCore
+import SwitchboardStore
+
+/// Sessions: admins add and delete them; a tenant key lists, reads and changes its
+/// own (primary flag, status, credential rotation). Credentials are write-only.
+struct SessionRoutes: Sendable {
+    let tenants: any TenantStore
+    let sessions: any SessionStore
+
+    func addRoutes(to group: RouterGroup<APIRequestContext>) {
+        group.post("tenants/{tenant}/sessions", use: create)
+        group.get("tenants/{tenant}/sessions", use: list)
+        group.get("sessions/{session}", use: show)
+        group.patch("sessions/{session}", use: update)
+        group.delete("sessions/{session}", use: delete)
+    }
+
+    @Sendable func create(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<SessionResource> {
+        try context.requireAdmin()
+        let tenant = try context.parameters.id("tenant", as: TenantID.self, what: "tenant")
+        var request = request
+        let body = try await request.decodeJSON(CreateSessionRequest.self, limit: APIServer.maximumBodySize)
+        let id = try parse(body.id, as: SessionID.self, field: "id")
+        let phoneNumber: PhoneNumber
+        do { phoneNumber = try PhoneNumber(body.phoneNumber) } catch {
+            throw Problem.validation(field: "phone_number", "'\(body.phoneNumber)' is not E.164 (e.g. +14155550123)")
+        }
+        if let secret = body.webhookSecret, secret.count < 16 {
+            throw Problem.validation(field: "webhook_secret", "must be at least 16 characters")
+        }
+        let generatedSecret = body.webhookSecret == nil ? Self.generateWebhookSecret() : nil
+        let session = Session(id: id, tenant: tenant, provider: body.provider, phoneNumber: phoneNumber,
+                              status: body.status ?? .disconnected, isPrimary: body.primary ?? false)
+        let secrets = SessionSecrets(credentials: body.credentials ?? [:],
+                                     webhookSecret: body.webhookSecret ?? generatedSecret!)
+        try await TenantRoutes.store { () async throws(StoreError) in
+            try await sessions.addSession(session, secrets: secrets)
+        }
+        let stored = try await self.session(id, for: context)
+        context.logger.info("session added", metadata: ["session": "\(id)", "tenant": "\(tenant)"])
+        return JSONResponse(status: .created, headers: [.location: "/v1/sessions/\(id)"],
+                            value: SessionResource(stored, webhookSecret: generatedSecret))
+    }
+
+    @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<ListResource<SessionResource>> {
+        let tenant = try context.parameters.id("tenant", as: TenantID.self, what: "tenant")
+        try context.requireAccess(to: tenant)
+        guard try await TenantRoutes.store({ () async throws(StoreError) in try await tenants.tenant(tenant) }) != nil
+        else { throw Problem.notFound("tenant \(tenant)") }
+        let found = try await TenantRoutes.store { () async throws(StoreError) in try await sessions.sessions(of: tenant) }
+        return JSONResponse(value: ListResource(key: "sessions", items: found.map { SessionResource($0) }))
+    }
+
+    @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<SessionResource> {
+        let id = try context.parameters.id("session", as: SessionID.self, what: "session")
+        return JSONResponse(value: SessionResource(try await session(id, for: context)))
+    }
+
+    @Sendable func update(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<SessionResource> {
+        let id = try context.parameters.id("session", as: SessionID.self, what: "session")
+        _ = try await session(id, for: context)
+        var request = request
+        let patch = try await request.decodeJSON(UpdateSessionRequest.self, limit: APIServer.maximumBodySize)
+        if patch.primary == false {
+            throw Problem.validation(field: "primary", "make another session primary instead")
+        }
+        if let secret = patch.webhookSecret, secret.count < 16 {
+            throw Problem.validation(field: "webhook_secret", "must be at least 16 characters")
+        }
+        try await TenantRoutes.store { () async throws(StoreError) in
+            if patch.primary == true { try await sessions.makePrimary(id) }
+            if let status = patch.status { try await sessions.setStatus(status, of: id) }
+            if patch.credentials != nil || patch.webhookSecret != nil {
+                var secrets = try await sessions.secrets(of: id)
+                if let credentials = patch.credentials { secrets.credentials = credentials }
+                if let webhookSecret = patch.webhookSecret { secrets.webhookSecret = webhookSecret }
+                try await sessions.replaceSecrets(of: id, with: secrets)
+            }
+        }
+        return JSONResponse(value: SessionResource(try await session(id, for: context)))
+    }
+
+    @Sendable func delete(_ request: Request, context: APIRequestContext) async throws -> Response {
+        try context.requireAdmin()
+        let id = try context.parameters.id("session", as: SessionID.self, what: "session")
+        try await TenantRoutes.store { () async throws(StoreError) in try await sessions.deleteSession(id) }
+        return Response(status: .noContent)
+    }
+
+    /// The session, if the caller may see it: another tenant's is "not found".
+    private func session(_ id: SessionID, for context: APIRequestContext) async throws(Problem) -> Session {
+        let found = try await TenantRoutes.store { () async throws(StoreError) in try await sessions.session(id) }
+        guard let found else { throw .notFound("session \(id)") }
+        do { try context.requireAccess(to: found.tenant) } catch { throw .notFound("session \(id)") }
+        return found
+    }
+
+    /// 32 random bytes, base64url: for providers (the simulator) that take ours.
+    static func generateWebhookSecret() -> String {
+        let key = SymmetricKey(size: .bits256)
+        return key.withUnsafeBytes { Data($0) }.base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

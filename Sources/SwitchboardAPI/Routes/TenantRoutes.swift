@@ -1,0 +1,111 @@
+import Hummingbird
+import SwitchboardBroker
+import SwitchboardCore
+import SwitchboardRegistry
+import SwitchboardStore
+
+/// `/v1/tenants`: admins create, list, change and delete tenants (each creation and
+/// deletion provisions or deprovisions the tenant's queue); a tenant key reads its own.
+struct TenantRoutes: Sendable {
+    let registry: TenantRegistry
+
+    func addRoutes(to group: RouterGroup<APIRequestContext>) {
+        group.post("tenants", use: create)
+        group.get("tenants", use: list)
+        group.get("tenants/{tenant}", use: show)
+        group.patch("tenants/{tenant}", use: update)
+        group.delete("tenants/{tenant}", use: delete)
+    }
+
+    @Sendable func create(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<TenantResource> {
+        try context.requireAdmin()
+        var request = request
+        let body = try await request.decodeJSON(CreateTenantRequest.self, limit: APIServer.maximumBodySize)
+        let id = try parse(body.id, as: TenantID.self, field: "id")
+        guard !body.name.isEmpty, body.name.count <= 200 else {
+            throw Problem.validation(field: "name", "must be 1–200 characters")
+        }
+        let defaults = TenantLimits()
+        let limits = TenantLimits(sessionRate: body.sessionRate ?? defaults.sessionRate,
+                                  bulkShare: body.bulkShare ?? defaults.bulkShare, backlogQuota: body.backlogQuota)
+        let tenant = try await Self.run { () async throws(RegistryFailure) in
+            try await registry.create(Tenant(id: id, name: body.name, limits: limits))
+        }
+        return JSONResponse(status: .created, headers: [.location: "/v1/tenants/\(id)"], value: TenantResource(tenant))
+    }
+
+    @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<ListResource<TenantResource>> {
+        try context.requireAdmin()
+        let tenants = try await Self.store { () async throws(StoreError) in try await registry.store.tenants() }
+        return JSONResponse(value: ListResource(key: "tenants", items: tenants.map(TenantResource.init)))
+    }
+
+    @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<TenantResource> {
+        let id = try context.parameters.id("tenant", as: TenantID.self, what: "tenant")
+        try context.requireAccess(to: id)
+        return JSONResponse(value: TenantResource(try await tenant(id)))
+    }
+
+    @Sendable func update(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<TenantResource> {
+        try context.requireAdmin()
+        let id = try context.parameters.id("tenant", as: TenantID.self, what: "tenant")
+        var request = request
+        let patch = try await request.decodeJSON(UpdateTenantRequest.self, limit: APIServer.maximumBodySize)
+        var tenant = try await tenant(id)
+        if let name = patch.name {
+            guard !name.isEmpty, name.count <= 200 else { throw Problem.validation(field: "name", "must be 1–200 characters") }
+            tenant.name = name
+        }
+        if let rate = patch.sessionRate { tenant.limits.sessionRate = rate }
+        if let share = patch.bulkShare { tenant.limits.bulkShare = share }
+        switch patch.backlogQuota {
+        case .absent: break
+        case .null: tenant.limits.backlogQuota = nil
+        case .value(let quota): tenant.limits.backlogQuota = quota
+        }
+        do { _ = try tenant.limits.validated() } catch { throw Problem.validation(field: error.field, error.reason) }
+        try await Self.run { () async throws(RegistryFailure) in try await registry.update(tenant) }
+        return JSONResponse(value: TenantResource(tenant))
+    }
+
+    @Sendable func delete(_ request: Request, context: APIRequestContext) async throws -> Response {
+        try context.requireAdmin()
+        let id = try context.parameters.id("tenant", as: TenantID.self, what: "tenant")
+        let force = request.uri.queryParameters.get("force") == "true"
+        try await Self.run { () async throws(RegistryFailure) in try await registry.delete(id, force: force) }
+        return Response(status: .noContent)
+    }
+
+    private func tenant(_ id: TenantID) async throws(Problem) -> Tenant {
+        guard let tenant = try await Self.store({ () async throws(StoreError) in try await registry.store.tenant(id) })
+        else { throw .notFound("tenant \(id)") }
+        return tenant
+    }
+
+    /// Runs a registry operation, turning its failure into problem details.
+    static func run<T>(_ body: () async throws(RegistryFailure) -> T) async throws(Problem) -> T {
+        do { return try await body() } catch {
+            switch error {
+            case .store(let error): throw MessageIntake.problem(error)
+            case .broker(let error): throw problem(error)
+            }
+        }
+    }
+
+    static func store<T>(_ body: () async throws(StoreError) -> T) async throws(Problem) -> T {
+        do { return try await body() } catch { throw MessageIntake.problem(error) }
+    }
+
+    static func problem(_ error: BrokerError) -> Problem {
+        switch error {
+        case .tenantQueueNotEmpty(let tenant, let messages):
+            .conflict("tenant-queue-not-empty",
+                      "tenant \(tenant)'s queue holds \(messages) messages: drain it, or delete with ?force=true")
+        case .tenantQueueInUse(let tenant, let consumers):
+            .conflict("tenant-queue-in-use",
+                      "tenant \(tenant)'s queue has \(consumers) consumers: stop dispatching it, or delete with ?force=true")
+        default:
+            .brokerUnavailable("the broker could not apply the change: \(error)")
+        }
+    }
+}
