@@ -3,12 +3,14 @@ import Logging
 import SwitchboardStore
 
 /// Resolves `Authorization: Bearer sb_…` to the API key it belongs to and puts it in the
-/// request context; 401 without a valid key. Keys are looked up on every request, so a
-/// revoked key stops working at once.
+/// request context; 401 without a valid key. Answers are remembered briefly: a key
+/// revoked through this instance stops working at once, through another instance
+/// within the cache's time to live.
 struct APIKeyAuthenticator: RouterMiddleware {
     typealias Context = APIRequestContext
 
     let keys: any APIKeyStore
+    let cache: ExpiringCache<String, APIKey>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -20,8 +22,11 @@ struct APIKeyAuthenticator: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw Problem.unauthenticated("the Authorization header must be 'Bearer <key>'")
         }
+        let token = String(parts[1])
         let key: APIKey?
-        do { key = try await keys.authenticate(String(parts[1])) } catch {
+        do {
+            key = try await cache.value(for: token) { () async throws(StoreError) in try await keys.authenticate(token) }
+        } catch {
             throw Problem.storeUnavailable("the key could not be checked: \(error)")
         }
         guard let key else { throw Problem.unauthenticated("the key is unknown or revoked") }

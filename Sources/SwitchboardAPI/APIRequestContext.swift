@@ -108,7 +108,7 @@ extension Request {
 
 func decodeJSONValue<T: Decodable>(_ type: T.Type, from data: Data) throws(Problem) -> T {
     do {
-        return try WireJSON.decoder().decode(type, from: data)
+        return try WireJSON.sharedDecoder.decode(type, from: data)
     } catch let error as DecodingError {
         throw .malformedBody(describe(error))
     } catch let problem as Problem {
@@ -158,7 +158,7 @@ struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator {
     let value: Value
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try WireJSON.encoder().encode(value)
+        let data = try WireJSON.sharedEncoder.encode(value)
         var headers = headers
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(data: data)))

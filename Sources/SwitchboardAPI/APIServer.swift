@@ -27,13 +27,18 @@ public enum APIServer {
         /// How long a claim may stay `accepting` before a retry of the same request may
         /// take it over (longer than any publish takes).
         public var staleClaimAfter: Duration
+        /// How long an authenticated key and a tenant's sessions are remembered. Changes
+        /// made through this instance apply at once; through another, after this long.
+        /// Zero turns the caches off.
+        public var cacheTimeToLive: Duration
 
         public init(host: String = "127.0.0.1", port: Int = 8080, outboundExchange: String = "sb.outbound",
-                    staleClaimAfter: Duration = .seconds(60)) {
+                    staleClaimAfter: Duration = .seconds(60), cacheTimeToLive: Duration = .seconds(2)) {
             self.host = host
             self.port = port
             self.outboundExchange = outboundExchange
             self.staleClaimAfter = staleClaimAfter
+            self.cacheTimeToLive = cacheTimeToLive
         }
     }
 
@@ -68,14 +73,16 @@ public enum APIServer {
         HealthRoutes(publisher: dependencies.publisher, store: dependencies.store).addRoutes(to: router)
         router.get("openapi.json") { _, _ in OpenAPIDocument() }
 
-        let v1 = router.group("v1").add(middleware: APIKeyAuthenticator(keys: dependencies.keys))
-        TenantRoutes(registry: dependencies.tenants).addRoutes(to: v1)
-        SessionRoutes(tenants: dependencies.tenants.store, sessions: dependencies.sessions).addRoutes(to: v1)
-        APIKeyRoutes(tenants: dependencies.tenants.store, keys: dependencies.keys).addRoutes(to: v1)
+        let caches = APICaches(timeToLive: configuration.cacheTimeToLive)
+        let v1 = router.group("v1").add(middleware: APIKeyAuthenticator(keys: dependencies.keys, cache: caches.keys))
+        TenantRoutes(registry: dependencies.tenants, caches: caches).addRoutes(to: v1)
+        SessionRoutes(tenants: dependencies.tenants.store, sessions: dependencies.sessions, caches: caches)
+            .addRoutes(to: v1)
+        APIKeyRoutes(tenants: dependencies.tenants.store, keys: dependencies.keys, caches: caches).addRoutes(to: v1)
         let intake = MessageIntake(
             sessions: dependencies.sessions, messages: dependencies.messages, publisher: dependencies.publisher,
             exchange: configuration.outboundExchange, staleClaimAfter: configuration.staleClaimAfter,
-            logger: logger)
+            caches: caches, logger: logger)
         MessageRoutes(intake: intake).addRoutes(to: v1)
         return router
     }

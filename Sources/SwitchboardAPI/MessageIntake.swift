@@ -16,6 +16,7 @@ struct MessageIntake: Sendable {
     let exchange: String
     /// How long a claim may stay `accepting` before a retry may take it over.
     let staleClaimAfter: Duration
+    let caches: APICaches
     let logger: Logger
 
     /// What happened to an accepted message.
@@ -57,7 +58,6 @@ struct MessageIntake: Sendable {
             requestHash: request.fingerprint, session: session.id, messageClass: envelope.messageClass,
             to: recipient, type: envelope.type, campaign: envelope.campaign, expiresAt: envelope.expiresAt,
             createdAt: now)
-        var metadata: Logger.Metadata = ["tenant": "\(tenant)", "session": "\(session.id)", "message_id": "\(envelope.id)"]
         let outcome: ClaimOutcome
         do { outcome = try await messages.claim(claim, staleAfter: staleClaimAfter) } catch {
             throw Self.problem(error)
@@ -72,8 +72,7 @@ struct MessageIntake: Sendable {
             // Same request, unknown outcome before: publish again under the first id.
             toPublish.id = first.id
             toPublish.session = first.session
-            metadata["message_id"] = "\(first.id)"
-            logger.info("resuming an unconfirmed message", metadata: metadata)
+            logger.info("resuming an unconfirmed message", metadata: Self.metadata(of: toPublish))
         case .inProgress(let first):
             throw .conflict("in-progress", "a request with this idempotency key is being processed (message \(first.id))")
         case .keyReused(let first):
@@ -82,14 +81,14 @@ struct MessageIntake: Sendable {
         case .idTaken:
             throw .conflict("id-taken", "message id '\(envelope.id)' is taken by another message of this tenant")
         }
-        return try await publish(toPublish, metadata: metadata, now: now)
+        return try await publish(toPublish, now: now)
     }
 
     /// Act: publish with confirm, then record; a failed publish frees the key (or
     /// leaves it resumable when its outcome is unknown).
-    private func publish(_ envelope: OutboundEnvelope, metadata: Logger.Metadata, now: Date)
-        async throws(Problem) -> Accepted
-    {
+    private func publish(_ envelope: OutboundEnvelope, now: Date) async throws(Problem) -> Accepted {
+        // Built only when a line is logged (the logger takes it as an autoclosure).
+        var metadata: Logger.Metadata { Self.metadata(of: envelope) }
         let body: Data
         do { body = try envelope.wireBody() } catch {
             throw .internalError
@@ -116,13 +115,15 @@ struct MessageIntake: Sendable {
             }
         }
         let acceptedAt = Date()
-        do { try await messages.markQueued(envelope.id, of: envelope.tenant, at: acceptedAt) } catch {
-            // The broker has it; only the record lags. The dispatcher does not depend on it.
-            logger.error("message queued but not recorded", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-        }
+        await messages.markQueued(envelope.id, of: envelope.tenant, at: acceptedAt)
         logger.debug("message queued", metadata: metadata)
         return Accepted(receipt: MessageReceipt(envelope: envelope, session: envelope.session!, acceptedAt: acceptedAt),
                         replayed: false)
+    }
+
+    private static func metadata(of envelope: OutboundEnvelope) -> Logger.Metadata {
+        ["tenant": "\(envelope.tenant)", "session": "\(envelope.session.map(\.rawValue) ?? "")",
+         "message_id": "\(envelope.id)"]
     }
 
     /// The named session if it is the tenant's, else the tenant's primary. Another
@@ -130,12 +131,15 @@ struct MessageIntake: Sendable {
     private func resolveSession(named name: String?, of tenant: TenantID) async throws(Problem) -> Session {
         do {
             if let name {
-                guard let id = try? SessionID(name), let session = try await sessions.session(id),
+                guard let id = try? SessionID(name),
+                      let session = try await caches.sessions.value(for: name, orLoad: { try await sessions.session(id) }),
                       session.tenant == tenant
                 else { throw Problem.notFound("session \(name)") }
                 return session
             }
-            guard let primary = try await sessions.primarySession(of: tenant) else {
+            guard let primary = try await caches.primarySessions.value(
+                for: tenant.rawValue, orLoad: { try await sessions.primarySession(of: tenant) })
+            else {
                 throw Problem.validation(field: "session", "tenant \(tenant) has no session yet: add one first")
             }
             return primary

@@ -27,11 +27,47 @@ struct SendMessageRequest: Codable, Sendable, Hashable {
         case expiresAt = "expires_at"
     }
 
-    /// SHA-256 of the request in canonical JSON (sorted keys), so that a retry that
-    /// re-serializes the same request differently still matches.
+    /// SHA-256 over every field in a fixed order, so that a retry that re-serializes
+    /// the same request differently (key order, spacing, escapes) still matches, while
+    /// any change of a value does not. Fields are length-prefixed, absent ones marked.
     var fingerprint: Data {
-        let canonical = (try? WireJSON.encoder(sortedKeys: true).encode(self)) ?? Data()
-        return Data(SHA256.hash(data: canonical))
+        var hasher = SHA256()
+        func add(_ text: String?) {
+            guard let text else {
+                hasher.update(data: [0])
+                return
+            }
+            var bytes = Array(text.utf8)
+            withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { hasher.update(bufferPointer: $0) }
+            bytes.insert(1, at: 0)
+            hasher.update(data: bytes)
+        }
+        func add(_ number: Double?) { add(number.map { String($0.bitPattern) }) }
+        add(id)
+        add(tenant)
+        add(session)
+        add(messageClass?.rawValue)
+        add(to)
+        add(type?.rawValue)
+        add(text)
+        add(media?.url)
+        add(media?.filename)
+        add(location?.latitude)
+        add(location?.longitude)
+        add(location?.name)
+        add(location?.address)
+        add(template?.name)
+        add(template?.language)
+        add(template?.parameters.map { String($0.count) })
+        for parameter in template?.parameters ?? [] { add(parameter) }
+        add(campaign)
+        add(expiresAt?.timeIntervalSince1970)
+        add(metadata.map { String($0.count) })
+        for (key, value) in (metadata ?? [:]).sorted(by: { $0.key < $1.key }) {
+            add(key)
+            add(value)
+        }
+        return Data(hasher.finalize())
     }
 }
 

@@ -15,5 +15,5 @@ extension OutboundEnvelope {
     }
 
     /// The JSON body published to `sb.outbound`.
-    public func wireBody() throws -> Data { try WireJSON.encoder().encode(self) }
+    public func wireBody() throws -> Data { try WireJSON.sharedEncoder.encode(self) }
 }

@@ -95,8 +95,11 @@ public protocol MessageStore: Sendable {
     /// claim left `accepting` for longer than `staleAfter` (its API instance died
     /// mid-publish) may be resumed by the same request.
     func claim(_ claim: MessageClaim, staleAfter: Duration) async throws(StoreError) -> ClaimOutcome
-    /// The broker confirmed the message: it is `queued`.
-    func markQueued(_ id: String, of tenant: TenantID, at: Date) async throws(StoreError)
+    /// The broker confirmed the message: it is `queued`. Under load the write may be
+    /// batched behind others and commit just after this returns (meanwhile a retry of
+    /// the request sees it in progress); a failure is logged, as the broker has the
+    /// message either way.
+    func markQueued(_ id: String, of tenant: TenantID, at: Date) async
     /// The publish's outcome is unknown; a retry of the same request may publish again.
     func markUnconfirmed(_ id: String, of tenant: TenantID) async throws(StoreError)
     /// The publish certainly failed (refused, broker unreachable): frees the key so a

@@ -2,126 +2,113 @@ public import Foundation
 import GRDB
 public import SwitchboardCore
 
-private struct MessageRecord: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "messages"
-    enum Columns {
-        static let tenantID = Column(CodingKeys.tenant_id)
-        static let id = Column(CodingKeys.id)
-        static let idempotencyKey = Column(CodingKeys.idempotency_key)
-        static let state = Column(CodingKeys.state)
-        static let updatedAt = Column(CodingKeys.updated_at)
-    }
+// The message table is written on every accepted request, so its statements are plain
+// cached SQL (no query building per call), its instants are Unix seconds, and its
+// writes go through the group commit.
 
-    var tenant_id: String
-    var id: String
-    var idempotency_key: String
-    var request_hash: Data
-    var session_id: String
-    var `class`: String
-    var recipient: String
-    var type: String
-    var campaign: String?
-    var state: String
-    var provider_message_id: String?
-    var error: String?
-    var expires_at: Date?
-    var created_at: Date
-    var updated_at: Date
+private let messageColumns = """
+    tenant_id, id, idempotency_key, request_hash, session_id, class, recipient, type, campaign, state,
+    provider_message_id, error, expires_at, created_at, updated_at
+    """
 
-    init(_ claim: MessageClaim) {
-        tenant_id = claim.tenant.rawValue
-        id = claim.id
-        idempotency_key = claim.idempotencyKey
-        request_hash = claim.requestHash
-        session_id = claim.session.rawValue
-        `class` = claim.messageClass.rawValue
-        recipient = claim.to.e164
-        type = claim.type.rawValue
-        campaign = claim.campaign
-        state = MessageState.accepting.rawValue
-        expires_at = claim.expiresAt
-        created_at = claim.createdAt
-        updated_at = claim.createdAt
-    }
-
-    func message(history: [MessageStatusEntry]) throws -> StoredMessage {
-        guard let messageClass = MessageClass(rawValue: `class`), let type = MessageType(rawValue: type),
-              let state = MessageState(rawValue: state)
-        else { throw StoreError.database("message \(id) has an unknown class, type or state") }
-        return StoredMessage(
-            tenant: try TenantID(tenant_id), id: id, idempotencyKey: idempotency_key, requestHash: request_hash,
-            session: try SessionID(session_id), messageClass: messageClass, to: try PhoneNumber(recipient),
-            type: type, campaign: campaign, state: state, providerMessageID: provider_message_id, error: error,
-            expiresAt: expires_at, createdAt: created_at, updatedAt: updated_at, history: history)
-    }
+private func storedMessage(_ row: Row, history: [MessageStatusEntry]) throws -> StoredMessage {
+    let id: String = row["id"]
+    guard let messageClass = MessageClass(rawValue: row["class"]), let type = MessageType(rawValue: row["type"]),
+          let state = MessageState(rawValue: row["state"])
+    else { throw StoreError.database("message \(id) has an unknown class, type or state") }
+    let expiresAt: Double? = row["expires_at"]
+    return StoredMessage(
+        tenant: try TenantID(row["tenant_id"] as String), id: id, idempotencyKey: row["idempotency_key"],
+        requestHash: row["request_hash"], session: try SessionID(row["session_id"] as String),
+        messageClass: messageClass, to: try PhoneNumber(row["recipient"] as String), type: type,
+        campaign: row["campaign"], state: state, providerMessageID: row["provider_message_id"], error: row["error"],
+        expiresAt: expiresAt.map(Date.init(timeIntervalSince1970:)),
+        createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
+        history: history)
 }
 
-private struct MessageEventRecord: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "message_events"
-    enum Columns {
-        static let seq = Column(CodingKeys.seq)
-        static let tenantID = Column(CodingKeys.tenant_id)
-        static let messageID = Column(CodingKeys.message_id)
-    }
+private func history(tenant: String, id: String, in db: Database) throws -> [MessageStatusEntry] {
+    try Row.fetchAll(db.cachedStatement(sql: """
+        SELECT state, at, detail FROM message_events WHERE tenant_id = ? AND message_id = ? ORDER BY seq
+        """), arguments: [tenant, id])
+        .compactMap { row in
+            MessageState(rawValue: row["state"]).map {
+                MessageStatusEntry(state: $0, at: Date(timeIntervalSince1970: row["at"]), detail: row["detail"])
+            }
+        }
+}
 
-    var seq: Int64?
-    var tenant_id: String
-    var message_id: String
-    var state: String
-    var at: Date
-    var detail: String?
+private func fetchMessage(tenant: String, where condition: String, _ value: String, in db: Database) throws
+    -> StoredMessage?
+{
+    guard let row = try Row.fetchOne(
+        db.cachedStatement(sql: "SELECT \(messageColumns) FROM messages WHERE tenant_id = ? AND \(condition) = ?"),
+        arguments: [tenant, value])
+    else { return nil }
+    return try storedMessage(row, history: history(tenant: tenant, id: row["id"], in: db))
 }
 
 extension SQLiteStore: MessageStore {
     public func claim(_ claim: MessageClaim, staleAfter: Duration) async throws(StoreError) -> ClaimOutcome {
-        let record = MessageRecord(claim)
-        let staleBefore = claim.createdAt.addingTimeInterval(-staleAfter.seconds)
-        return try await write { db in
-            // The common case is a new key: insert, and only look around on a conflict.
-            do {
-                try record.insert(db)
-                return .claimed
-            } catch let error as DatabaseError
-                where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
-                || error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
-            {
-                guard let holder = try MessageRecord
-                    .filter(MessageRecord.Columns.tenantID == record.tenant_id)
-                    .filter(MessageRecord.Columns.idempotencyKey == record.idempotency_key)
-                    .fetchOne(db)
-                else {
-                    return .idTaken
-                }
-                let stored = try holder.message(history: Self.history(of: holder, in: db))
-                guard holder.request_hash == record.request_hash else { return .keyReused(stored) }
-                switch stored.state {
-                case .unconfirmed:
-                    return .resumed(stored)
-                case .accepting where holder.updated_at < staleBefore:
-                    try db.execute(sql: "UPDATE messages SET updated_at = ? WHERE tenant_id = ? AND id = ?",
-                                   arguments: [claim.createdAt, holder.tenant_id, holder.id])
-                    return .resumed(stored)
-                case .accepting:
-                    return .inProgress(stored)
-                default:
-                    return .accepted(stored)
+        let staleBefore = claim.createdAt.addingTimeInterval(-staleAfter.seconds).timeIntervalSince1970
+        let tenant = claim.tenant.rawValue
+        let arguments: StatementArguments = [
+            tenant, claim.id, claim.idempotencyKey, claim.requestHash, claim.session.rawValue,
+            claim.messageClass.rawValue, claim.to.e164, claim.type.rawValue, claim.campaign,
+            MessageState.accepting.rawValue, nil, nil, claim.expiresAt?.timeIntervalSince1970,
+            claim.createdAt.timeIntervalSince1970, claim.createdAt.timeIntervalSince1970,
+        ]
+        let insert = "INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        do {
+            return try await groupCommit.write { db -> ClaimOutcome in
+                // The common case is a new key: insert, and only look around on a conflict.
+                do {
+                    try db.cachedStatement(sql: insert).execute(arguments: arguments)
+                    return .claimed
+                } catch let error as DatabaseError
+                    where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
+                    || error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
+                {
+                    guard let holder = try fetchMessage(tenant: tenant, where: "idempotency_key", claim.idempotencyKey,
+                                                        in: db)
+                    else { return .idTaken }
+                    guard holder.requestHash == claim.requestHash else { return .keyReused(holder) }
+                    switch holder.state {
+                    case .unconfirmed:
+                        return .resumed(holder)
+                    case .accepting where holder.updatedAt.timeIntervalSince1970 < staleBefore:
+                        try db.execute(sql: "UPDATE messages SET updated_at = ? WHERE tenant_id = ? AND id = ?",
+                                       arguments: [claim.createdAt.timeIntervalSince1970, tenant, holder.id])
+                        return .resumed(holder)
+                    case .accepting:
+                        return .inProgress(holder)
+                    default:
+                        return .accepted(holder)
+                    }
                 }
             }
+        } catch {
+            throw Self.map(error)
         }
     }
 
-    public func markQueued(_ id: String, of tenant: TenantID, at: Date) async throws(StoreError) {
-        let changed = try await write { db in
-            try db.execute(sql: """
+    public func markQueued(_ id: String, of tenant: TenantID, at: Date) async {
+        let logger = logger
+        await groupCommit.writeBehind({ db in
+            try db.cachedStatement(sql: """
                 UPDATE messages SET state = 'queued', updated_at = ?
                 WHERE tenant_id = ? AND id = ? AND state IN ('accepting', 'unconfirmed')
-                """, arguments: [at, tenant.rawValue, id])
-            guard db.changesCount > 0 else { return false }
-            try MessageEventRecord(tenant_id: tenant.rawValue, message_id: id, state: MessageState.queued.rawValue,
-                                   at: at).insert(db)
-            return true
-        }
-        if !changed, try await message(id, of: tenant) == nil { throw .notFound("message \(id)") }
+                """).execute(arguments: [at.timeIntervalSince1970, tenant.rawValue, id])
+            guard db.changesCount > 0 else { return }
+            try db.cachedStatement(sql: "INSERT INTO message_events (tenant_id, message_id, state, at) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [tenant.rawValue, id, MessageState.queued.rawValue, at.timeIntervalSince1970])
+        }, onFailure: { error in
+            // The broker has the message; only its record lags (it stays `accepting`, and a
+            // retry after the stale time publishes it again under the same id).
+            logger.error("message queued but not recorded", metadata: [
+                "tenant": "\(tenant)", "message_id": "\(id)", "error": "\(error)",
+            ])
+        })
     }
 
     public func markUnconfirmed(_ id: String, of tenant: TenantID) async throws(StoreError) {
@@ -129,7 +116,7 @@ extension SQLiteStore: MessageStore {
             try db.execute(sql: """
                 UPDATE messages SET state = 'unconfirmed', updated_at = ?
                 WHERE tenant_id = ? AND id = ? AND state = 'accepting'
-                """, arguments: [Date(), tenant.rawValue, id])
+                """, arguments: [Date().timeIntervalSince1970, tenant.rawValue, id])
         }
     }
 
@@ -142,23 +129,7 @@ extension SQLiteStore: MessageStore {
     }
 
     public func message(_ id: String, of tenant: TenantID) async throws(StoreError) -> StoredMessage? {
-        try await read { db in
-            guard let record = try MessageRecord.fetchOne(db, key: ["tenant_id": tenant.rawValue, "id": id]) else {
-                return nil
-            }
-            return try record.message(history: Self.history(of: record, in: db))
-        }
-    }
-
-    private static func history(of record: MessageRecord, in db: Database) throws -> [MessageStatusEntry] {
-        try MessageEventRecord
-            .filter(MessageEventRecord.Columns.tenantID == record.tenant_id)
-            .filter(MessageEventRecord.Columns.messageID == record.id)
-            .order(MessageEventRecord.Columns.seq)
-            .fetchAll(db)
-            .compactMap { event in
-                MessageState(rawValue: event.state).map { MessageStatusEntry(state: $0, at: event.at, detail: event.detail) }
-            }
+        try await read { db in try fetchMessage(tenant: tenant.rawValue, where: "id", id, in: db) }
     }
 }
 

@@ -9,8 +9,10 @@ public import SwitchboardCore
 public final class SQLiteStore: Sendable {
     public let path: String
     private let pool: DatabasePool
+    /// Message writes from concurrent requests, one transaction per batch.
+    let groupCommit: GroupCommit
     private let secretBox: SecretBox
-    private let logger: Logger
+    let logger: Logger
 
     /// Opens (creating when needed) the database at `path` and migrates it.
     public init(path: String, secretBox: SecretBox, logger: Logger = Logger(label: "switchboard.store"))
@@ -28,6 +30,7 @@ public final class SQLiteStore: Sendable {
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
+            groupCommit = GroupCommit(writer: pool)
         } catch {
             throw .database("cannot open \(path): \(error)")
         }
@@ -69,6 +72,8 @@ public final class SQLiteStore: Sendable {
             }
         }
         migrator.registerMigration("v2: messages, message events") { db in
+            // Instants are REAL Unix seconds here: written on every request, they skip the
+            // date formatting of text timestamps.
             try db.create(table: "messages") { t in
                 t.column("tenant_id", .text).notNull().references("tenants", onDelete: .cascade)
                 t.column("id", .text).notNull()
@@ -84,9 +89,9 @@ public final class SQLiteStore: Sendable {
                 t.column("state", .text).notNull()
                 t.column("provider_message_id", .text)
                 t.column("error", .text)
-                t.column("expires_at", .datetime)
-                t.column("created_at", .datetime).notNull()
-                t.column("updated_at", .datetime).notNull()
+                t.column("expires_at", .double)
+                t.column("created_at", .double).notNull()
+                t.column("updated_at", .double).notNull()
             }
             try db.create(index: "messages_idempotency", on: "messages", columns: ["tenant_id", "idempotency_key"],
                           unique: true)
@@ -95,7 +100,7 @@ public final class SQLiteStore: Sendable {
                 t.column("tenant_id", .text).notNull()
                 t.column("message_id", .text).notNull()
                 t.column("state", .text).notNull()
-                t.column("at", .datetime).notNull()
+                t.column("at", .double).notNull()
                 t.column("detail", .text)
                 t.foreignKey(["tenant_id", "message_id"], references: "messages", onDelete: .cascade)
             }
@@ -119,7 +124,7 @@ public final class SQLiteStore: Sendable {
         do { return try await pool.write(body) } catch { throw Self.map(error) }
     }
 
-    private static func map(_ error: any Error) -> StoreError {
+    static func map(_ error: any Error) -> StoreError {
         if let error = error as? StoreError { return error }
         if let error = error as? DatabaseError {
             switch error.extendedResultCode {

@@ -8,6 +8,7 @@ import SwitchboardStore
 struct APIKeyRoutes: Sendable {
     let tenants: any TenantStore
     let keys: any APIKeyStore
+    let caches: APICaches
 
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.post("keys", use: createAdminKey)
@@ -52,6 +53,7 @@ struct APIKeyRoutes: Sendable {
             guard owned.contains(where: { $0.id == id }) else { throw Problem.notFound("api key \(id)") }
         }
         try await TenantRoutes.store { () async throws(StoreError) in try await keys.revokeKey(id) }
+        caches.keys.removeAll()
         context.logger.info("api key revoked", metadata: ["revoked_key": "\(id)"])
         return Response(status: .noContent)
     }

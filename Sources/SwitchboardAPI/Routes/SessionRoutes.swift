@@ -9,6 +9,7 @@ import SwitchboardStore
 struct SessionRoutes: Sendable {
     let tenants: any TenantStore
     let sessions: any SessionStore
+    let caches: APICaches
 
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.post("tenants/{tenant}/sessions", use: create)
@@ -39,6 +40,7 @@ struct SessionRoutes: Sendable {
         try await TenantRoutes.store { () async throws(StoreError) in
             try await sessions.addSession(session, secrets: secrets)
         }
+        caches.sessionsChanged()
         let stored = try await self.session(id, for: context)
         context.logger.info("session added", metadata: ["session": "\(id)", "tenant": "\(tenant)"])
         return JSONResponse(status: .created, headers: [.location: "/v1/sessions/\(id)"],
@@ -80,6 +82,7 @@ struct SessionRoutes: Sendable {
                 try await sessions.replaceSecrets(of: id, with: secrets)
             }
         }
+        caches.sessionsChanged()
         return JSONResponse(value: SessionResource(try await session(id, for: context)))
     }
 
@@ -87,6 +90,7 @@ struct SessionRoutes: Sendable {
         try context.requireAdmin()
         let id = try context.parameters.id("session", as: SessionID.self, what: "session")
         try await TenantRoutes.store { () async throws(StoreError) in try await sessions.deleteSession(id) }
+        caches.sessionsChanged()
         return Response(status: .noContent)
     }
 

@@ -8,6 +8,7 @@ import SwitchboardStore
 /// deletion provisions or deprovisions the tenant's queue); a tenant key reads its own.
 struct TenantRoutes: Sendable {
     let registry: TenantRegistry
+    let caches: APICaches
 
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.post("tenants", use: create)
@@ -73,6 +74,9 @@ struct TenantRoutes: Sendable {
         let id = try context.parameters.id("tenant", as: TenantID.self, what: "tenant")
         let force = request.uri.queryParameters.get("force") == "true"
         try await Self.run { () async throws(RegistryFailure) in try await registry.delete(id, force: force) }
+        // Its keys and sessions went with it.
+        caches.keys.removeAll()
+        caches.sessionsChanged()
         return Response(status: .noContent)
     }
 

@@ -4,6 +4,10 @@ public import Foundation
 /// as RFC 3339 in UTC with milliseconds on output; on input fractional seconds and
 /// offsets are optional.
 public enum WireJSON {
+    /// Shared instances for hot paths; they are not reconfigured after creation.
+    public static let sharedEncoder = encoder()
+    public static let sharedDecoder = decoder()
+
     public static func encoder(sortedKeys: Bool = false) -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
