@@ -58,6 +58,9 @@ struct MessageIntake: Sendable {
             requestHash: request.fingerprint, session: session.id, messageClass: envelope.messageClass,
             to: recipient, type: envelope.type, campaign: envelope.campaign, expiresAt: envelope.expiresAt,
             createdAt: now)
+        if request.id == nil, idempotencyKey == nil {
+            return try await publishFresh(envelope, claim: claim, now: now)
+        }
         let outcome: ClaimOutcome
         do { outcome = try await messages.claim(claim, staleAfter: staleClaimAfter) } catch {
             throw Self.problem(error)
@@ -84,39 +87,81 @@ struct MessageIntake: Sendable {
         return try await publish(toPublish, now: now)
     }
 
-    /// Act: publish with confirm, then record; a failed publish frees the key (or
-    /// leaves it resumable when its outcome is unknown).
+    /// Act, for a message under a key: publish with confirm (its claim is held), then
+    /// record it as queued.
     private func publish(_ envelope: OutboundEnvelope, now: Date) async throws(Problem) -> Accepted {
-        // Built only when a line is logged (the logger takes it as an autoclosure).
-        var metadata: Logger.Metadata { Self.metadata(of: envelope) }
+        if let error = await publishWithConfirm(envelope, now: now) {
+            throw await settleFailedPublish(envelope, error)
+        }
+        return await recordQueued(envelope)
+    }
+
+    /// Act, for a message with an id made here and no idempotency key: no other request
+    /// can hold its key, so nothing is claimed first; once the broker confirmed it, it is
+    /// recorded as queued in one batched insert. (Were this process to die between the
+    /// two, the message would still be sent; only its status would be unknown here.)
+    private func publishFresh(_ envelope: OutboundEnvelope, claim: MessageClaim, now: Date)
+        async throws(Problem) -> Accepted
+    {
+        if let error = await publishWithConfirm(envelope, now: now) { throw Self.problem(error, envelope) }
+        let acceptedAt = Date()
+        await messages.recordQueued(claim, at: acceptedAt)
+        logger.debug("message queued", metadata: Self.metadata(of: envelope))
+        return Accepted(receipt: MessageReceipt(envelope: envelope, session: envelope.session!, acceptedAt: acceptedAt),
+                        replayed: false)
+    }
+
+    /// Publishes to `sb.outbound` and waits for the broker's confirm; nil once confirmed.
+    private func publishWithConfirm(_ envelope: OutboundEnvelope, now: Date) async -> AMQPError? {
         let body: Data
         do { body = try envelope.wireBody() } catch {
-            throw .internalError
+            return AMQPError(.protocolError, "the envelope could not be encoded: \(error)")
         }
         do {
             try await publisher.publish(body, exchange: exchange, routingKey: envelope.routingKey,
                                         properties: envelope.amqpProperties(at: now))
+            return nil
         } catch {
-            switch error.code {
-            case .connectionLost:
-                try? await messages.markUnconfirmed(envelope.id, of: envelope.tenant)
-                logger.warning("publish outcome unknown", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-                throw .brokerUnavailable(
-                    "the connection to the broker dropped before it confirmed the message; retry with the same "
-                        + "Idempotency-Key (or id) to publish it at most once more", messageID: envelope.id)
-            case .publishNacked:
-                try? await messages.releaseClaim(envelope.id, of: envelope.tenant)
-                logger.notice("publish refused: backlog quota", metadata: metadata)
-                throw .backlogFull(envelope.tenant)
-            default:
-                try? await messages.releaseClaim(envelope.id, of: envelope.tenant)
-                logger.warning("publish failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-                throw .brokerUnavailable("the message was not published: \(error.message)")
+            var metadata = Self.metadata(of: envelope)
+            metadata["error"] = "\(error)"
+            if error.code == .publishNacked {
+                logger.notice("publish refused: the tenant's backlog quota is full", metadata: metadata)
+            } else {
+                logger.warning("publish failed", metadata: metadata)
             }
+            return error
         }
+    }
+
+    /// A failed publish frees the claim, or leaves it resumable when its outcome is
+    /// unknown; returns the answer for the caller.
+    private func settleFailedPublish(_ envelope: OutboundEnvelope, _ error: AMQPError) async -> Problem {
+        switch error.code {
+        case .connectionLost:
+            try? await messages.markUnconfirmed(envelope.id, of: envelope.tenant)
+        default:
+            try? await messages.releaseClaim(envelope.id, of: envelope.tenant)
+        }
+        return Self.problem(error, envelope)
+    }
+
+    private static func problem(_ error: AMQPError, _ envelope: OutboundEnvelope) -> Problem {
+        switch error.code {
+        case .connectionLost:
+            .brokerUnavailable(
+                "the connection to the broker dropped before it confirmed the message; retry with the same "
+                    + "Idempotency-Key (or id) to publish it at most once more", messageID: envelope.id)
+        case .publishNacked:
+            .backlogFull(envelope.tenant)
+        default:
+            .brokerUnavailable("the message was not published: \(error.message)")
+        }
+    }
+
+    private func recordQueued(_ envelope: OutboundEnvelope) async -> Accepted {
         let acceptedAt = Date()
         await messages.markQueued(envelope.id, of: envelope.tenant, at: acceptedAt)
-        logger.debug("message queued", metadata: metadata)
+        logger.debug("message queued", metadata: Self.metadata(of: envelope))
         return Accepted(receipt: MessageReceipt(envelope: envelope, session: envelope.session!, acceptedAt: acceptedAt),
                         replayed: false)
     }

@@ -124,8 +124,11 @@ public struct RabbitMQManagement: Sendable {
                        json: ["configure": ".*", "write": ".*", "read": ".*"])
     }
 
+    /// Deletes a virtual host with everything in it; with thousands of queues the broker
+    /// takes a while, so this waits longer than other calls.
     public func deleteVirtualHost(_ name: String) async throws(BrokerError) {
-        try await send(.DELETE, "/api/vhosts/\(Self.escape(name))", json: nil as String?, allowNotFound: true)
+        try await send(.DELETE, "/api/vhosts/\(Self.escape(name))", json: nil as String?, allowNotFound: true,
+                       timeout: .seconds(180))
     }
 
     // MARK: HTTP
@@ -144,7 +147,7 @@ public struct RabbitMQManagement: Sendable {
     }
 
     private func send(_ method: HTTPMethod, _ path: String, json body: (some Encodable)?,
-                      allowNotFound: Bool = false) async throws(BrokerError)
+                      allowNotFound: Bool = false, timeout: TimeAmount = .seconds(30)) async throws(BrokerError)
     {
         var request = request(method, path)
         if let body {
@@ -155,12 +158,14 @@ public struct RabbitMQManagement: Sendable {
             }
             request.headers.add(name: "Content-Type", value: "application/json")
         }
-        _ = try await execute(request, allowNotFound: allowNotFound)
+        _ = try await execute(request, allowNotFound: allowNotFound, timeout: timeout)
     }
 
-    private func execute(_ request: HTTPClientRequest, allowNotFound: Bool) async throws(BrokerError) -> Data {
+    private func execute(_ request: HTTPClientRequest, allowNotFound: Bool, timeout: TimeAmount = .seconds(30))
+        async throws(BrokerError) -> Data
+    {
         do {
-            let response = try await http.execute(request, timeout: .seconds(30))
+            let response = try await http.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: 64 << 20)
             let status = Int(response.status.code)
             if (200..<300).contains(status) || (allowNotFound && status == 404) {

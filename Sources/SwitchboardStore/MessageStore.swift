@@ -100,6 +100,10 @@ public protocol MessageStore: Sendable {
     /// the request sees it in progress); a failure is logged, as the broker has the
     /// message either way.
     func markQueued(_ id: String, of tenant: TenantID, at: Date) async
+    /// Records a message that no other request can claim (its id was made by the caller
+    /// and it has no idempotency key) once the broker confirmed it: one insert, `queued`,
+    /// batched like `markQueued` and logged if it fails.
+    func recordQueued(_ message: MessageClaim, at: Date) async
     /// The publish's outcome is unknown; a retry of the same request may publish again.
     func markUnconfirmed(_ id: String, of tenant: TenantID) async throws(StoreError)
     /// The publish certainly failed (refused, broker unreachable): frees the key so a

@@ -111,6 +111,29 @@ extension SQLiteStore: MessageStore {
         })
     }
 
+    public func recordQueued(_ message: MessageClaim, at: Date) async {
+        let logger = logger
+        let arguments: StatementArguments = [
+            message.tenant.rawValue, message.id, message.idempotencyKey, message.requestHash, message.session.rawValue,
+            message.messageClass.rawValue, message.to.e164, message.type.rawValue, message.campaign,
+            MessageState.queued.rawValue, nil, nil, message.expiresAt?.timeIntervalSince1970,
+            message.createdAt.timeIntervalSince1970, at.timeIntervalSince1970,
+        ]
+        let event: StatementArguments = [
+            message.tenant.rawValue, message.id, MessageState.queued.rawValue, at.timeIntervalSince1970,
+        ]
+        await groupCommit.writeBehind({ db in
+            try db.cachedStatement(sql: "INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .execute(arguments: arguments)
+            try db.cachedStatement(sql: "INSERT INTO message_events (tenant_id, message_id, state, at) VALUES (?, ?, ?, ?)")
+                .execute(arguments: event)
+        }, onFailure: { error in
+            logger.error("message queued but not recorded", metadata: [
+                "tenant": "\(message.tenant)", "message_id": "\(message.id)", "error": "\(error)",
+            ])
+        })
+    }
+
     public func markUnconfirmed(_ id: String, of tenant: TenantID) async throws(StoreError) {
         try await write { db in
             try db.execute(sql: """
