@@ -7,8 +7,10 @@ import Synchronization
 ///
 /// There is no background task: the first caller to find no batch running leads,
 /// running batches until its own write is done, then hands the lead to the next caller
-/// that waits. `writeBehind` adds a write without waiting for it while a leader is
-/// there to run it (under load), and leads itself otherwise.
+/// that waits. `writeBehind` adds a write without waiting while a leader runs; a leader
+/// left with only such writes keeps draining them until the next caller relieves it,
+/// so no caller leads for longer than about one batch under steady load, and no write
+/// is left behind when the load stops.
 final class GroupCommit: Sendable {
     private typealias Work = @Sendable (Database) throws -> any Sendable
     private typealias Outcome = Result<any Sendable, any Error>
@@ -24,13 +26,17 @@ final class GroupCommit: Sendable {
     /// What a waiter is woken with: its write's outcome, or the duty to lead.
     private enum Turn {
         case done(Outcome)
-        case lead
+        case lead(generation: UInt64)
     }
 
     private struct State {
         var waiting: [Waiter] = []
         /// Invariant: when no one leads, no write is waiting.
         var leading = false
+        /// Bumped at every change of leader; a leader whose generation is past stops.
+        var generation: UInt64 = 0
+        /// The leader's own write is done; it drains only for others and may be relieved.
+        var leaderMayBeRelieved = false
         var nextID: UInt64 = 0
     }
 
@@ -51,89 +57,105 @@ final class GroupCommit: Sendable {
             return state.nextID
         }
         let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
-            let lead = state.withLock { state in
+            let generation = state.withLock { state -> UInt64? in
                 state.waiting.append(Waiter(id: id, work: work, continuation: continuation, onFailure: nil))
-                guard !state.leading else { return false }
+                guard !state.leading else { return nil }
                 state.leading = true
-                return true
+                state.generation += 1
+                return state.generation
             }
-            if lead { continuation.resume(returning: .lead) }
+            if let generation { continuation.resume(returning: .lead(generation: generation)) }
         }
         let outcome = switch turn {
         case .done(let outcome): outcome
-        case .lead: await lead(ownID: id)
+        case .lead(let generation): await lead(ownID: id, generation: generation)
         }
         return try outcome.get() as! T
     }
 
     /// Queues `work` for the running leader's next batch and returns at once; with no
-    /// leader, runs it (and whatever else waits) before returning. `onFailure` hears of
-    /// a write that failed after its caller moved on.
+    /// leader, or one that only drains for others, leads until it has run. `onFailure`
+    /// hears of a write that failed after its caller moved on.
     func writeBehind(_ work: @escaping @Sendable (Database) throws -> Void,
                      onFailure: @escaping @Sendable (any Error) -> Void) async {
-        let (id, leads) = state.withLock { state in
+        let (id, generation) = state.withLock { state -> (UInt64, UInt64?) in
             state.nextID += 1
-            state.waiting.append(Waiter(id: state.nextID, work: work, continuation: nil, onFailure: onFailure))
-            guard !state.leading else { return (state.nextID, false) }
-            state.leading = true
-            return (state.nextID, true)
+            let waiter = Waiter(id: state.nextID, work: work, continuation: nil, onFailure: onFailure)
+            if !state.leading {
+                state.waiting.append(waiter)
+                state.leading = true
+            } else if state.leaderMayBeRelieved {
+                // Relieve the leader: this write goes first, so this caller's first batch holds it.
+                state.waiting.insert(waiter, at: 0)
+                state.leaderMayBeRelieved = false
+            } else {
+                state.waiting.append(waiter)
+                return (state.nextID, nil)
+            }
+            state.generation += 1
+            return (state.nextID, state.generation)
         }
-        guard leads else { return }
-        if case .failure(let error) = await lead(ownID: id) { onFailure(error) }
+        guard let generation else { return }
+        if case .failure(let error) = await lead(ownID: id, generation: generation) { onFailure(error) }
     }
 
-    private enum HandOver {
+    private enum Step {
         case finish
-        case handTo(CheckedContinuation<Turn, Never>)
-        case drainMore
+        case handTo(CheckedContinuation<Turn, Never>, generation: UInt64)
+        case run([Waiter])
     }
 
     /// Runs batches until the leader's own write is done (it is first in line, so the
-    /// first batch holds it), then hands the lead to a waiting caller; write-behinds
-    /// with no waiting caller to take over are drained by this leader.
-    private func lead(ownID: UInt64) async -> Outcome {
+    /// first batch holds it), then hands the lead to a waiting caller; with only
+    /// write-behinds left it drains them until relieved or until none is left. Each
+    /// decision and the batch it takes happen under one lock, so a relieved leader
+    /// never takes its successor's write.
+    private func lead(ownID: UInt64, generation: UInt64) async -> Outcome {
         var own: Outcome?
         while true {
-            if let own {
-                let next = state.withLock { state -> HandOver in
+            let done = own != nil
+            let step = state.withLock { state -> Step in
+                if done {
+                    // A newer leader took over; the writes still waiting are its own.
+                    guard state.generation == generation else { return .finish }
                     guard !state.waiting.isEmpty else {
                         state.leading = false
+                        state.leaderMayBeRelieved = false
                         return .finish
                     }
-                    guard let index = state.waiting.firstIndex(where: { $0.continuation != nil }) else {
-                        return .drainMore
+                    if let index = state.waiting.firstIndex(where: { $0.continuation != nil }) {
+                        // The successor's own write goes first, so its first batch holds it.
+                        let successor = state.waiting.remove(at: index)
+                        state.waiting.insert(successor, at: 0)
+                        state.generation += 1
+                        state.leaderMayBeRelieved = false
+                        return .handTo(successor.continuation!, generation: state.generation)
                     }
-                    // The successor's own write goes first, so its first batch holds it.
-                    let successor = state.waiting.remove(at: index)
-                    state.waiting.insert(successor, at: 0)
-                    return .handTo(successor.continuation!)
+                    state.leaderMayBeRelieved = true
                 }
-                switch next {
-                case .finish:
-                    return own
-                case .handTo(let successor):
-                    successor.resume(returning: .lead)
-                    return own
-                case .drainMore:
-                    break
-                }
-            }
-            let batch = state.withLock { state in
                 let batch = Array(state.waiting.prefix(maximumBatch))
                 state.waiting.removeFirst(batch.count)
-                return batch
+                return .run(batch)
             }
-            let outcomes = await run(batch)
-            for (waiter, outcome) in zip(batch, outcomes) {
-                if waiter.id == ownID {
-                    own = outcome
-                } else if let continuation = waiter.continuation {
-                    continuation.resume(returning: .done(outcome))
-                } else if case .failure(let error) = outcome {
-                    waiter.onFailure?(error)
+            switch step {
+            case .finish:
+                return own!
+            case .handTo(let successor, let generation):
+                successor.resume(returning: .lead(generation: generation))
+                return own!
+            case .run(let batch):
+                let outcomes = await run(batch)
+                for (waiter, outcome) in zip(batch, outcomes) {
+                    if waiter.id == ownID {
+                        own = outcome
+                    } else if let continuation = waiter.continuation {
+                        continuation.resume(returning: .done(outcome))
+                    } else if case .failure(let error) = outcome {
+                        waiter.onFailure?(error)
+                    }
                 }
+                precondition(own != nil, "a leader's own write is first in line")
             }
-            precondition(own != nil, "a leader's own write is first in line")
         }
     }
 

@@ -124,6 +124,30 @@ struct MessageStoreTests {
         }
     }
 
+    @Test func writeBehindsUnderLoadAllLandAndNoCallerLeadsForever() async throws {
+        try await withStore { store in
+            let acme = try TenantID("acme")
+            // 2,000 write-behind inserts and 200 waited-for claims, all at once.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<2_200 {
+                    group.addTask {
+                        if index % 11 == 0 {
+                            #expect(try await store.claim(try claim("c\(index)"), staleAfter: .seconds(60)) == .claimed)
+                        } else {
+                            await store.recordQueued(try claim("r\(index)"), at: now)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // The load has stopped: nothing may be left waiting for a next caller.
+            for index in 0..<2_200 {
+                let state = try await store.message(index % 11 == 0 ? "c\(index)" : "r\(index)", of: acme)?.state
+                #expect(state == (index % 11 == 0 ? .accepting : .queued), "message \(index): \(String(describing: state))")
+            }
+        }
+    }
+
     @Test func messagesSurviveReopeningTheFile() async throws {
         let temporary = try TemporaryStore()
         defer { temporary.remove() }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs Switchboard locally: system packages, the project-local RabbitMQ
-# node, a release build, the topology applied and verified, a demo tenant, and a check
-# that the client publishes with a confirm and reads it back. Later services join here.
+# node, a release build, the topology applied and verified, a demo tenant with a
+# simulator session and keys, then the services in the foreground (Ctrl-C stops them
+# gracefully). Later services join here.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -9,9 +10,35 @@ deploy/local/install-deps.sh
 deploy/local/rabbitmq.sh start
 swift build -c release --product switchboard
 sb=.build/release/switchboard
+listen=${SWITCHBOARD_API_LISTEN:-127.0.0.1:8080}
 $sb topology apply
-$sb tenant provision demo
-$sb topology verify
 $sb broker check
-echo "broker running with the Switchboard topology; management UI http://127.0.0.1:15672 (guest/guest)"
-echo "stop it with: deploy/local/rabbitmq.sh stop"
+
+# The demo tenant and its keys, made once and kept in .local/demo.env (keys are shown
+# only when created).
+demo=.local/demo.env
+if [ ! -f "$demo" ] || ! $sb tenant list | grep -q '^demo'; then
+  $sb tenant create demo --name "Demo tenant" --session-rate 20 --bulk-share 0.5 2>/dev/null || true
+  $sb session add demo-main --tenant demo --provider simulator --phone +14155550100 --primary >/dev/null 2>&1 || true
+  admin=$($sb key create --admin --label demo-admin | grep -o 'sb_[A-Za-z0-9_-]*' | head -1)
+  tenant=$($sb key create --tenant demo --label demo | grep -o 'sb_[A-Za-z0-9_-]*' | head -1)
+  umask 077
+  printf 'SWITCHBOARD_ADMIN_KEY=%s\nSWITCHBOARD_API_KEY=%s\n' "$admin" "$tenant" > "$demo"
+fi
+$sb topology verify
+# shellcheck disable=SC1090
+. "$demo"
+cat <<INFO
+
+Switchboard api on http://$listen (OpenAPI: http://$listen/openapi.json)
+  demo tenant key: $SWITCHBOARD_API_KEY
+  admin key:       $SWITCHBOARD_ADMIN_KEY      (both in $demo)
+Send a message:
+  curl -s -X POST http://$listen/v1/messages -H "Authorization: Bearer $SWITCHBOARD_API_KEY" \\
+       -H 'Content-Type: application/json' -d '{"to":"+14155550123","text":"Your code is 123456"}'
+Read its status:
+  curl -s http://$listen/v1/messages/<id> -H "Authorization: Bearer $SWITCHBOARD_API_KEY"
+RabbitMQ management: http://127.0.0.1:15672 (guest/guest); stop the node with deploy/local/rabbitmq.sh stop
+
+INFO
+exec $sb serve api --listen "$listen" --skip-topology
