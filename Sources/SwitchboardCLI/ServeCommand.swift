@@ -14,11 +14,12 @@ import SwitchboardStore
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run services: api (more follow as they are built).")
+        abstract: "Run services: api, or all (more follow as they are built).")
 
-    /// The services this binary can run.
+    /// The services this binary can run; `all` is every one of them.
     enum Service: String, ExpressibleByArgument, CaseIterable {
         case api
+        case all
     }
 
     @OptionGroup var amqp: AMQPOptions
@@ -33,7 +34,11 @@ struct ServeCommand: AsyncParsableCommand {
     var skipTopology = false
     @Option(help: "Seconds to keep trying to reach the broker at start.") var connectTimeout = 60
 
+    /// The services to run, `all` expanded.
+    var selected: Set<Service> { services.contains(.all) ? [.api] : Set(services) }
+
     func run() async throws {
+        guard selected.contains(.api) else { throw ValidationError("nothing to run") }
         let settings = Settings()
         let logger = logging.makeLogger(label: "switchboard.serve")
         let (host, port) = try Self.parseListen(settings.value(listen, .apiListen, default: Settings.Default.apiListen))
