@@ -13,6 +13,8 @@ import PackageDescription
 /// - `SwitchboardStore`: the registry's state in SQLite (GRDB), behind protocols per concern.
 /// - `SwitchboardRegistry`: tenant lifecycle, keeping the store and the broker in step.
 /// - `SwitchboardAPI`: the `api` service (Hummingbird): REST for publishers and admins.
+/// - `SwitchboardSimulator`: the `simulator` service, a provider stand-in (WasenderAPI- and
+///   Meta-shaped send endpoints, limits, failures, signed status webhooks).
 /// - `SwitchboardBench`: the `switchboard bench …` scenarios.
 /// - `SwitchboardCLI`: the one thin executable, `switchboard`.
 let strictSwift: [SwiftSetting] = [
@@ -122,6 +124,20 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "SwitchboardSimulator",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "SwitchboardBench",
             dependencies: [
                 "SwitchboardAMQP",
@@ -155,6 +171,20 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "SimulatorTests",
+            dependencies: [
+                "SwitchboardSimulator",
+                "SwitchboardCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSwift
         ),

@@ -1,0 +1,63 @@
+/// The send pace of one session: at most `rate` messages in any one-second window, of
+/// which bulk may take only its share. Transactional messages draw on the session's
+/// whole rate; bulk must also fit its own, slower pace, so a campaign can never crowd
+/// out a one-time password. Pure: the caller supplies the clock and waits.
+///
+/// Sends are spaced evenly (one every `1 / rate` seconds, no burst): spacing is what
+/// makes "no one-second window above the rate" hold exactly, where a bucket with burst
+/// capacity `b` would allow `rate + b` in a window.
+public struct SessionThrottle: Sendable, Hashable {
+    /// Messages per second for the session.
+    public private(set) var rate: Double
+    /// The share of `rate` bulk may use (0…1).
+    public private(set) var bulkShare: Double
+    /// When the session may send next (seconds on the caller's clock).
+    private var nextSession: Double = -.infinity
+    /// When bulk may send next.
+    private var nextBulk: Double = -.infinity
+
+    /// Spacing is widened by this factor so rounding never puts `rate + 1` sends in a
+    /// window.
+    static let safety = 1.000_5
+
+    public init(rate: Double, bulkShare: Double) {
+        precondition(rate > 0 && rate.isFinite, "a session rate is positive")
+        self.rate = rate
+        self.bulkShare = min(max(bulkShare, 0), 1)
+    }
+
+    /// Changes the pace from now on (a tenant's limits were updated).
+    public mutating func update(rate: Double, bulkShare: Double) {
+        precondition(rate > 0 && rate.isFinite, "a session rate is positive")
+        self.rate = rate
+        self.bulkShare = min(max(bulkShare, 0), 1)
+    }
+
+    /// The earliest time at or after `now` when a message of `messageClass` may be sent,
+    /// without reserving it. `nil` when bulk has no share at all.
+    public func earliest(_ messageClass: MessageClass, now: Double) -> Double? {
+        switch messageClass {
+        case .transactional:
+            return max(now, nextSession)
+        case .bulk:
+            guard bulkShare > 0 else { return nil }
+            return max(now, nextSession, nextBulk)
+        }
+    }
+
+    /// Reserves the next slot for a message of `messageClass` and returns when it is
+    /// (the caller waits until then, then sends). `nil` when bulk has no share at all.
+    public mutating func reserve(_ messageClass: MessageClass, now: Double) -> Double? {
+        guard let at = earliest(messageClass, now: now) else { return nil }
+        nextSession = at + Self.safety / rate
+        if messageClass == .bulk { nextBulk = at + Self.safety / (rate * bulkShare) }
+        return at
+    }
+
+    /// Gives back a slot reserved at `at` that was not used (the send was skipped), if
+    /// nothing was reserved after it.
+    public mutating func release(_ messageClass: MessageClass, reservedAt at: Double) {
+        if nextSession == at + Self.safety / rate { nextSession = at }
+        if messageClass == .bulk, nextBulk == at + Self.safety / (rate * bulkShare) { nextBulk = at }
+    }
+}

@@ -1,0 +1,4 @@
+import Testing
+
+@Suite("The provider simulator")
+struct SimulatorTests {}
