@@ -13,6 +13,8 @@ import PackageDescription
 /// - `SwitchboardStore`: the registry's state in SQLite (GRDB), behind protocols per concern.
 /// - `SwitchboardRegistry`: tenant lifecycle, keeping the store and the broker in step.
 /// - `SwitchboardAPI`: the `api` service (Hummingbird): REST for publishers and admins.
+/// - `SwitchboardProviders`: the provider adapters (WasenderAPI, Meta Cloud API) over
+///   AsyncHTTPClient, each classifying failures as transient or permanent.
 /// - `SwitchboardSimulator`: the `simulator` service, a provider stand-in (WasenderAPI- and
 ///   Meta-shaped send endpoints, limits, failures, signed status webhooks).
 /// - `SwitchboardBench`: the `switchboard bench …` scenarios.
@@ -124,6 +126,18 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "SwitchboardProviders",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "SwitchboardSimulator",
             dependencies: [
                 "SwitchboardCore",
@@ -171,6 +185,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "SwitchboardProvidersTests",
+            dependencies: [
+                "SwitchboardProviders",
+                "SwitchboardCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSwift
         ),

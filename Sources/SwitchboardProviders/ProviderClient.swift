@@ -1,0 +1,110 @@
+public import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+public import SwitchboardCore
+
+/// What the dispatcher needs of a provider: send one message for a session, or say
+/// why not in terms it can act on (transient or permanent).
+public protocol ProviderClient: Sendable {
+    func send(_ envelope: OutboundEnvelope, through session: Session, secrets: SessionSecrets)
+        async throws(SendFailure) -> ProviderReceipt
+}
+
+/// A provider's acceptance of a message.
+public struct ProviderReceipt: Sendable, Hashable {
+    /// The provider's id for it (WasenderAPI `msgId`, Meta `wamid…`).
+    public let providerMessageID: String
+
+    public init(providerMessageID: String) {
+        self.providerMessageID = providerMessageID
+    }
+}
+
+/// The adapters by provider kind, sharing one HTTP client. A session may point its
+/// adapter elsewhere with the credential `base_url` (tests, the simulator, a proxy).
+public struct ProviderDirectory: Sendable {
+    public let wasender: WasenderClient
+    public let meta: MetaCloudClient
+    /// `simulator` sessions speak the WasenderAPI shape to the simulator.
+    public let simulator: WasenderClient
+
+    public init(http: HTTPClient, simulatorBaseURL: String = "http://127.0.0.1:8090/api",
+                timeout: Duration = .seconds(10)) {
+        wasender = WasenderClient(http: http, timeout: timeout)
+        meta = MetaCloudClient(http: http, timeout: timeout)
+        simulator = WasenderClient(http: http, defaultBaseURL: simulatorBaseURL, timeout: timeout)
+    }
+
+    public func client(for provider: ProviderKind) -> any ProviderClient {
+        switch provider {
+        case .wasender: wasender
+        case .meta: meta
+        case .simulator: simulator
+        }
+    }
+}
+
+// MARK: Shared HTTP handling
+
+/// One provider call: a JSON POST with a Bearer token, answered with status, headers
+/// and body, or a transient failure when no answer came.
+struct ProviderCall {
+    let http: HTTPClient
+    let timeout: Duration
+
+    struct Answer {
+        let status: Int
+        let headers: HTTPHeaders
+        let body: Data
+    }
+
+    func post(_ url: String, token: String, json: Data) async throws(SendFailure) -> Answer {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.body = .bytes(ByteBuffer(data: json))
+        do {
+            let response = try await http.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            return Answer(status: Int(response.status.code), headers: response.headers, body: Data(buffer: body))
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout
+            || error == .connectTimeout
+        {
+            throw SendFailure(.transient, code: "timeout", detail: "no answer within \(timeout)")
+        } catch {
+            throw SendFailure(.transient, code: "connection", detail: "\(error)")
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is read as "soon": 1 s).
+func retryAfter(_ headers: HTTPHeaders) -> Duration? {
+    guard let value = headers.first(name: "Retry-After") else { return nil }
+    if let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 {
+        return .milliseconds(Int64(seconds * 1000))
+    }
+    return .seconds(1)
+}
+
+/// A JSON object read leniently: providers change shapes, and an unexpected one must
+/// still classify (the adapters log what they did not expect).
+typealias JSONObject = [String: Any]
+
+func jsonObject(_ data: Data) -> JSONObject? {
+    (try? JSONSerialization.jsonObject(with: data)) as? JSONObject
+}
+
+func text(_ data: Data, limit: Int = 300) -> String {
+    String(decoding: data.prefix(limit), as: UTF8.self)
+}

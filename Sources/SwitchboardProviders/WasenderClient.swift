@@ -1,0 +1,89 @@
+public import AsyncHTTPClient
+import Foundation
+public import SwitchboardCore
+
+/// WasenderAPI (PROVIDERS.md): `POST {base}/send-message` with the session's API key
+/// as Bearer token; text, media by URL (the text is the caption), location. It has no
+/// templates.
+public struct WasenderClient: ProviderClient {
+    public static let productionBaseURL = "https://www.wasenderapi.com/api"
+
+    let call: ProviderCall
+    let defaultBaseURL: String
+
+    public init(http: HTTPClient, defaultBaseURL: String = Self.productionBaseURL, timeout: Duration = .seconds(10)) {
+        call = ProviderCall(http: http, timeout: timeout)
+        self.defaultBaseURL = defaultBaseURL
+    }
+
+    public func send(_ envelope: OutboundEnvelope, through session: Session, secrets: SessionSecrets)
+        async throws(SendFailure) -> ProviderReceipt
+    {
+        guard let token = secrets.credentials["api_key"] else {
+            throw SendFailure(.permanent, code: "no-credentials", detail: "session \(session.id) has no api_key")
+        }
+        let body = try Self.body(for: envelope)
+        let json: Data
+        do { json = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]) } catch {
+            throw SendFailure(.permanent, code: "unencodable", detail: "\(error)")
+        }
+        let base = secrets.credentials["base_url"] ?? defaultBaseURL
+        let answer = try await call.post("\(base)/send-message", token: token, json: json)
+        return try Self.receipt(from: answer)
+    }
+
+    /// The request body for an envelope.
+    static func body(for envelope: OutboundEnvelope) throws(SendFailure) -> JSONObject {
+        var body: JSONObject = ["to": envelope.to.e164]
+        if let text = envelope.text { body["text"] = text }
+        switch envelope.type {
+        case .text:
+            break
+        case .image, .video, .document, .audio:
+            guard let media = envelope.media else {
+                throw SendFailure(.permanent, code: "invalid-message", detail: "\(envelope.type.rawValue) without media")
+            }
+            let key = ["image": "imageUrl", "video": "videoUrl", "document": "documentUrl", "audio": "audioUrl"]
+            body[key[envelope.type.rawValue]!] = media.url
+            if envelope.type == .document, let filename = media.filename { body["fileName"] = filename }
+        case .location:
+            guard let location = envelope.location else {
+                throw SendFailure(.permanent, code: "invalid-message", detail: "location without coordinates")
+            }
+            var place: JSONObject = ["latitude": location.latitude, "longitude": location.longitude]
+            place["name"] = location.name
+            place["address"] = location.address
+            body["location"] = place
+        case .template:
+            throw SendFailure(.permanent, code: "unsupported", detail: "WasenderAPI sends no templates")
+        }
+        return body
+    }
+
+    /// Reads an answer: `{"success":true,"data":{"msgId":…}}`, or classifies the failure.
+    static func receipt(from answer: ProviderCall.Answer) throws(SendFailure) -> ProviderReceipt {
+        let object = jsonObject(answer.body)
+        if (200..<300).contains(answer.status) {
+            let data = object?["data"] as? JSONObject
+            // `msgId` is an integer in the documentation; accept a string too.
+            if let id = (data?["msgId"] as? NSNumber)?.stringValue ?? data?["msgId"] as? String,
+               object?["success"] as? Bool != false
+            {
+                return ProviderReceipt(providerMessageID: id)
+            }
+            throw SendFailure(.transient, code: "unexpected-answer", detail: text(answer.body))
+        }
+        let message = object?["message"] as? String ?? text(answer.body)
+        if answer.status == 429 {
+            let seconds = (object?["retry_after"] as? NSNumber)?.doubleValue
+            let wait = seconds.map { Duration.milliseconds(Int64($0 * 1000)) } ?? retryAfter(answer.headers)
+            throw SendFailure(.transient, code: "rate-limited", detail: message, retryAfter: wait)
+        }
+        if answer.status == 422 || answer.status == 400,
+           let errors = object?["errors"] as? JSONObject, errors["to"] != nil
+        {
+            throw SendFailure(.permanent, code: "invalid-recipient", detail: message)
+        }
+        throw SendFailure.http(status: answer.status, detail: message, retryAfter: retryAfter(answer.headers))
+    }
+}
