@@ -15,6 +15,8 @@ import PackageDescription
 /// - `SwitchboardAPI`: the `api` service (Hummingbird): REST for publishers and admins.
 /// - `SwitchboardProviders`: the provider adapters (WasenderAPI, Meta Cloud API) over
 ///   AsyncHTTPClient, each classifying failures as transient or permanent.
+/// - `SwitchboardDispatcher`: the `dispatcher` service: tenant queues → throttle → provider,
+///   retries through the delay tiers, dead letters, status events.
 /// - `SwitchboardSimulator`: the `simulator` service, a provider stand-in (WasenderAPI- and
 ///   Meta-shaped send endpoints, limits, failures, signed status webhooks).
 /// - `SwitchboardBench`: the `switchboard bench …` scenarios.
@@ -71,6 +73,7 @@ let package = Package(
             name: "SwitchboardCore",
             dependencies: [
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSwift
         ),
@@ -134,6 +137,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "SwitchboardDispatcher",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardBroker",
+                "SwitchboardCore",
+                "SwitchboardProviders",
+                "SwitchboardStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSwift
         ),

@@ -74,10 +74,11 @@ public enum APIServer {
         router.get("openapi.json") { _, _ in OpenAPIDocument() }
 
         let caches = APICaches(timeToLive: configuration.cacheTimeToLive)
+        let control = ControlAnnouncer(publisher: dependencies.publisher, logger: logger)
         let v1 = router.group("v1").add(middleware: APIKeyAuthenticator(keys: dependencies.keys, cache: caches.keys))
-        TenantRoutes(registry: dependencies.tenants, caches: caches).addRoutes(to: v1)
-        SessionRoutes(tenants: dependencies.tenants.store, sessions: dependencies.sessions, caches: caches)
-            .addRoutes(to: v1)
+        TenantRoutes(registry: dependencies.tenants, caches: caches, control: control).addRoutes(to: v1)
+        SessionRoutes(tenants: dependencies.tenants.store, sessions: dependencies.sessions, caches: caches,
+                      control: control).addRoutes(to: v1)
         APIKeyRoutes(tenants: dependencies.tenants.store, keys: dependencies.keys, caches: caches).addRoutes(to: v1)
         let intake = MessageIntake(
             sessions: dependencies.sessions, messages: dependencies.messages, publisher: dependencies.publisher,

@@ -109,6 +109,16 @@ public protocol MessageStore: Sendable {
     /// The publish certainly failed (refused, broker unreachable): frees the key so a
     /// retry starts afresh.
     func releaseClaim(_ id: String, of tenant: TenantID) async throws(StoreError)
+    /// The provider's id when a provider already accepted the message (sent or later):
+    /// a redelivered message with one is not sent again.
+    func providerAcceptance(of id: String, tenant: TenantID) async throws(StoreError) -> String?
+    /// The provider accepted the message: `sent`, with the provider's id. Creates the
+    /// record of a message that came straight over AMQP. Never moves a message back.
+    func recordSent(_ envelope: OutboundEnvelope, session: SessionID, providerMessageID: String, at: Date)
+        async throws(StoreError)
+    /// The message will not be sent: `failed`, `expired` or `suppressed`, and why.
+    func recordUnsent(_ envelope: OutboundEnvelope, session: SessionID?, state: MessageState, code: String,
+                      detail: String, at: Date) async throws(StoreError)
     /// The message with its history, or nil when the tenant has none with this id.
     func message(_ id: String, of tenant: TenantID) async throws(StoreError) -> StoredMessage?
 }

@@ -134,6 +134,67 @@ extension SQLiteStore: MessageStore {
         })
     }
 
+    public func providerAcceptance(of id: String, tenant: TenantID) async throws(StoreError) -> String? {
+        try await read { db in
+            try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT provider_message_id FROM messages
+                WHERE tenant_id = ? AND id = ? AND state IN ('sent', 'delivered', 'read', 'played')
+                """), arguments: [tenant.rawValue, id]).map { ($0["provider_message_id"] as String?) ?? "" }
+        }
+    }
+
+    public func recordSent(_ envelope: OutboundEnvelope, session: SessionID, providerMessageID: String, at: Date)
+        async throws(StoreError)
+    {
+        try await record(envelope, session: session, state: .sent, providerMessageID: providerMessageID,
+                         error: nil, detail: providerMessageID, at: at)
+    }
+
+    public func recordUnsent(_ envelope: OutboundEnvelope, session: SessionID?, state: MessageState, code: String,
+                             detail: String, at: Date) async throws(StoreError)
+    {
+        try await record(envelope, session: session ?? envelope.session, state: state, providerMessageID: nil,
+                         error: "\(code): \(detail)", detail: code, at: at)
+    }
+
+    /// Moves a message forward to `state` (from accepting, unconfirmed or queued only),
+    /// creating its row if it came over AMQP, and adds the step to its history.
+    private func record(_ envelope: OutboundEnvelope, session: SessionID?, state: MessageState,
+                        providerMessageID: String?, error: String?, detail: String?, at: Date) async throws(StoreError)
+    {
+        let seconds = at.timeIntervalSince1970
+        let tenant = envelope.tenant.rawValue
+        let insert: StatementArguments = [
+            tenant, envelope.id, "amqp:\(envelope.id)", Data(), session?.rawValue ?? "",
+            envelope.messageClass.rawValue, envelope.to.e164, envelope.type.rawValue, envelope.campaign,
+            state.rawValue, providerMessageID, error, envelope.expiresAt?.timeIntervalSince1970, seconds, seconds,
+        ]
+        let update: StatementArguments = [state.rawValue, providerMessageID, error, seconds, tenant, envelope.id]
+        let event: StatementArguments = [tenant, envelope.id, state.rawValue, seconds, detail]
+        do {
+            try await groupCommit.write { db in
+                try db.cachedStatement(sql: """
+                    INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (tenant_id, id) DO NOTHING
+                    """).execute(arguments: insert)
+                let inserted = db.changesCount > 0
+                if !inserted {
+                    try db.cachedStatement(sql: """
+                        UPDATE messages SET state = ?, provider_message_id = coalesce(?, provider_message_id),
+                            error = ?, updated_at = ?
+                        WHERE tenant_id = ? AND id = ? AND state IN ('accepting', 'unconfirmed', 'queued')
+                        """).execute(arguments: update)
+                    guard db.changesCount > 0 else { return }  // already further on: never backwards
+                }
+                try db.cachedStatement(sql: """
+                    INSERT INTO message_events (tenant_id, message_id, state, at, detail) VALUES (?, ?, ?, ?, ?)
+                    """).execute(arguments: event)
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
     public func markUnconfirmed(_ id: String, of tenant: TenantID) async throws(StoreError) {
         try await write { db in
             try db.execute(sql: """

@@ -10,6 +10,7 @@ struct SessionRoutes: Sendable {
     let tenants: any TenantStore
     let sessions: any SessionStore
     let caches: APICaches
+    let control: ControlAnnouncer
 
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.post("tenants/{tenant}/sessions", use: create)
@@ -41,6 +42,7 @@ struct SessionRoutes: Sendable {
             try await sessions.addSession(session, secrets: secrets)
         }
         caches.sessionsChanged()
+        await control.announce(ControlEvent(.sessionChanged, tenant: tenant, session: id))
         let stored = try await self.session(id, for: context)
         context.logger.info("session added", metadata: ["session": "\(id)", "tenant": "\(tenant)"])
         return JSONResponse(status: .created, headers: [.location: "/v1/sessions/\(id)"],
@@ -83,14 +85,18 @@ struct SessionRoutes: Sendable {
             }
         }
         caches.sessionsChanged()
-        return JSONResponse(value: SessionResource(try await session(id, for: context)))
+        let changed = try await session(id, for: context)
+        await control.announce(ControlEvent(.sessionChanged, tenant: changed.tenant, session: id))
+        return JSONResponse(value: SessionResource(changed))
     }
 
     @Sendable func delete(_ request: Request, context: APIRequestContext) async throws -> Response {
         try context.requireAdmin()
         let id = try context.parameters.id("session", as: SessionID.self, what: "session")
+        let deleted = try await session(id, for: context)
         try await TenantRoutes.store { () async throws(StoreError) in try await sessions.deleteSession(id) }
         caches.sessionsChanged()
+        await control.announce(ControlEvent(.sessionChanged, tenant: deleted.tenant, session: id))
         return Response(status: .noContent)
     }
 

@@ -9,6 +9,7 @@ import SwitchboardStore
 struct TenantRoutes: Sendable {
     let registry: TenantRegistry
     let caches: APICaches
+    let control: ControlAnnouncer
 
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.post("tenants", use: create)
@@ -32,6 +33,7 @@ struct TenantRoutes: Sendable {
         let tenant = try await Self.run { () async throws(RegistryFailure) in
             try await registry.create(Tenant(id: id, name: body.name, limits: limits))
         }
+        await control.announce(ControlEvent(.tenantCreated, tenant: id))
         return JSONResponse(status: .created, headers: [.location: "/v1/tenants/\(id)"], value: TenantResource(tenant))
     }
 
@@ -66,6 +68,7 @@ struct TenantRoutes: Sendable {
         }
         do { _ = try tenant.limits.validated() } catch { throw Problem.validation(field: error.field, error.reason) }
         try await Self.run { () async throws(RegistryFailure) in try await registry.update(tenant) }
+        await control.announce(ControlEvent(.tenantUpdated, tenant: id))
         return JSONResponse(value: TenantResource(tenant))
     }
 
@@ -77,6 +80,7 @@ struct TenantRoutes: Sendable {
         // Its keys and sessions went with it.
         caches.keys.removeAll()
         caches.sessionsChanged()
+        await control.announce(ControlEvent(.tenantDeleted, tenant: id))
         return Response(status: .noContent)
     }
 

@@ -1,0 +1,25 @@
+import Logging
+import SwitchboardAMQP
+import SwitchboardCore
+
+/// Tells the other services on `sb.control` that a tenant or session changed, so a
+/// dispatcher starts a new tenant or pauses one at once. Best effort: the change is
+/// already stored, and receivers refresh periodically, so a failed announcement is
+/// logged, not answered as an error.
+struct ControlAnnouncer: Sendable {
+    let publisher: AMQPConnection
+    let logger: Logger
+
+    func announce(_ event: ControlEvent) async {
+        do {
+            var properties = AMQPMessageProperties(contentType: "application/json")
+            properties.type = event.type.rawValue
+            try await publisher.publish(try WireJSON.sharedEncoder.encode(event), exchange: "sb.control", routingKey: "",
+                                        properties: properties)
+        } catch {
+            logger.warning("control event not announced", metadata: [
+                "tenant": "\(event.tenant)", "type": "\(event.type.rawValue)", "error": "\(error)",
+            ])
+        }
+    }
+}

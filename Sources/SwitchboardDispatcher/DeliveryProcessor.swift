@@ -1,0 +1,217 @@
+import Foundation
+import Logging
+import SwitchboardAMQP
+import SwitchboardBroker
+import SwitchboardCore
+import SwitchboardProviders
+import SwitchboardStore
+
+/// One delivery from a tenant queue, from receipt to acknowledgement: decode, decide
+/// (expired, unknown session, already sent), wait for the session's slot, send, then
+/// record the outcome durably (store, `sb.events`, `sb.retry` or `sb.dlx`, each with a
+/// confirm) and only then ack. A crash anywhere before the ack means a redelivery,
+/// which the store's record of the provider's acceptance turns into a no-op.
+struct DeliveryProcessor: Sendable {
+    let book: SessionBook
+    let pacer: SessionPacer
+    let providers: ProviderDirectory
+    let messages: any MessageStore
+    let publisher: AMQPConnection
+    let topology: Topology
+    let schedule: RetrySchedule
+    let logger: Logger
+
+    /// What became of a delivery, for counters and tests.
+    enum Outcome: Sendable, Hashable {
+        case sent, alreadySent, retried, deadLettered(String), requeued
+    }
+
+    func process(_ delivery: AMQPDelivery, tenant: TenantID) async -> Outcome {
+        do {
+            let outcome = try await handle(delivery, tenant: tenant)
+            if outcome == .requeued {
+                // Not sendable right now (its session paused a moment ago, its tenant not
+                // read yet): back to the queue, after a pause so it does not spin.
+                try? await Task.sleep(for: .milliseconds(500))
+                try await delivery.nack(requeue: true)
+            } else {
+                try await delivery.ack()
+            }
+            return outcome
+        } catch {
+            // Nothing durable happened, or the broker went away: leave the delivery
+            // unacknowledged; the broker redelivers it (after a reconnect, to us or to
+            // another instance) and the store makes a repeated send a no-op.
+            logger.warning("delivery left for redelivery", metadata: [
+                "tenant": "\(tenant)", "message_id": "\(delivery.properties.messageID ?? "")", "error": "\(error)",
+            ])
+            try? await Task.sleep(for: .milliseconds(500))
+            try? await delivery.nack(requeue: true)
+            return .requeued
+        }
+    }
+
+    private func handle(_ delivery: AMQPDelivery, tenant: TenantID) async throws -> Outcome {
+        let now = Date()
+        let envelope: OutboundEnvelope
+        do {
+            envelope = try WireJSON.sharedDecoder.decode(OutboundEnvelope.self, from: delivery.body)
+        } catch {
+            try await deadLetter(delivery, tenant: tenant, envelope: nil, code: DeadLetterReason.malformed,
+                                 detail: "not an outbound envelope: \(error)", attempts: 0, at: now)
+            return .deadLettered(DeadLetterReason.malformed)
+        }
+        var metadata: Logger.Metadata { ["tenant": "\(tenant)", "message_id": "\(envelope.id)"] }
+        guard envelope.tenant == tenant else {
+            try await deadLetter(delivery, tenant: tenant, envelope: nil, code: DeadLetterReason.malformed,
+                                 detail: "envelope of tenant \(envelope.tenant) in tenant \(tenant)'s queue", attempts: 0,
+                                 at: now)
+            return .deadLettered(DeadLetterReason.malformed)
+        }
+        let attempt = Self.attempt(of: delivery)
+        if let expiresAt = envelope.expiresAt, expiresAt <= now {
+            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterReason.expired,
+                                 detail: "expired at \(WireJSON.format(expiresAt)) before it could be sent",
+                                 attempts: attempt - 1, at: now, state: .expired)
+            return .deadLettered(DeadLetterReason.expired)
+        }
+        guard let entry = book.entry(tenant) else {
+            // Not in the picture yet (created a moment ago): try again shortly.
+            return .requeued
+        }
+        guard let session = envelope.session.flatMap({ entry.sessions[$0] }) ?? (envelope.session == nil ? entry.primary : nil)
+        else {
+            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterReason.unknownSession,
+                                 detail: "tenant \(tenant) has no session \(envelope.session.map(\.rawValue) ?? "(primary)")",
+                                 attempts: attempt - 1, at: now)
+            return .deadLettered(DeadLetterReason.unknownSession)
+        }
+        guard session.status == .connected else { return .requeued }
+        if let providerID = try await messages.providerAcceptance(of: envelope.id, tenant: tenant) {
+            logger.info("already accepted by the provider; not sent again",
+                        metadata: metadata.merging(["provider_message_id": "\(providerID)"]) { $1 })
+            return .alreadySent
+        }
+
+        // Act: the session's slot, then the provider.
+        let limits = entry.tenant.limits
+        guard try await pacer.waitForSlot(session.id, envelope.messageClass, rate: limits.sessionRate,
+                                          bulkShare: limits.bulkShare)
+        else {
+            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: "bulk-not-allowed",
+                                 detail: "tenant \(tenant) gives bulk no share of its rate", attempts: attempt - 1, at: now)
+            return .deadLettered("bulk-not-allowed")
+        }
+        if let expiresAt = envelope.expiresAt, expiresAt <= Date() {
+            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterReason.expired,
+                                 detail: "expired while waiting for its session's slot", attempts: attempt - 1,
+                                 at: Date(), state: .expired)
+            return .deadLettered(DeadLetterReason.expired)
+        }
+        let secrets = try await book.secrets(of: session.id)
+        let sentAt: Date
+        let receipt: ProviderReceipt
+        do {
+            receipt = try await providers.client(for: session.provider).send(envelope, through: session, secrets: secrets)
+            sentAt = Date()
+        } catch {
+            return try await failed(delivery, envelope: envelope, session: session, attempt: attempt, failure: error)
+        }
+
+        // Acknowledge only after the acceptance is durable: store first (it is what stops
+        // a second send), then the status event.
+        try await messages.recordSent(envelope, session: session.id, providerMessageID: receipt.providerMessageID,
+                                      at: sentAt)
+        try await publishEvent(.messageStatus(
+            .init(status: "sent", messageID: envelope.id, providerMessageID: receipt.providerMessageID),
+            tenant: tenant, session: session.id, provider: session.provider, at: sentAt))
+        logger.debug("sent", metadata: metadata.merging(["session": "\(session.id)",
+                                                         "provider_message_id": "\(receipt.providerMessageID)"]) { $1 })
+        return .sent
+    }
+
+    /// A failed send: a transient failure goes to the retry tier its attempt (or the
+    /// provider's Retry-After) calls for; a permanent one, or the last attempt, to sb.dlx.
+    private func failed(_ delivery: AMQPDelivery, envelope: OutboundEnvelope, session: Session, attempt: Int,
+                        failure: SendFailure) async throws -> Outcome {
+        let now = Date()
+        let metadata: Logger.Metadata = [
+            "tenant": "\(envelope.tenant)", "session": "\(session.id)", "message_id": "\(envelope.id)",
+            "attempt": "\(attempt)", "error": "\(failure)",
+        ]
+        if failure.isTransient, case .retry(let tier) = schedule.decision(afterAttempt: attempt,
+                                                                         retryAfter: failure.retryAfter) {
+            var properties = delivery.properties
+            var headers = delivery.headers
+            headers[topology.retry.header] = .string(tier.name)
+            headers[OutboundHeader.attempt] = .int32(Int32(attempt + 1))
+            if headers[OutboundHeader.firstFailedAt] == nil {
+                headers[OutboundHeader.firstFailedAt] = .string(WireJSON.format(now))
+            }
+            headers[OutboundHeader.lastFailedAt] = .string(WireJSON.format(now))
+            headers[OutboundHeader.errorCode] = .string(failure.code)
+            headers[OutboundHeader.errorDetail] = .string(failure.detail)
+            properties.headers = headers
+            try await publisher.publish(delivery.body, exchange: topology.retry.exchange, routingKey: delivery.routingKey,
+                                        properties: properties)
+            logger.info("send failed; retrying", metadata: metadata.merging(["tier": "\(tier.name)"]) { $1 })
+            return .retried
+        }
+        let code = failure.isTransient ? "\(DeadLetterReason.retriesExhausted):\(failure.code)" : failure.code
+        logger.notice("send failed for good", metadata: metadata)
+        try await deadLetter(delivery, tenant: envelope.tenant, envelope: envelope, code: code, detail: failure.detail,
+                             attempts: attempt, at: now, session: session)
+        return .deadLettered(code)
+    }
+
+    /// Publishes the delivery to `sb.dlx` under `<tenant>.<reason>` with the reason
+    /// headers and its original routing key (with confirm), records it as unsent and
+    /// emits a `failed` status event.
+    private func deadLetter(_ delivery: AMQPDelivery, tenant: TenantID, envelope: OutboundEnvelope?, code: String,
+                            detail: String, attempts: Int, at now: Date, state: MessageState = .failed,
+                            session: Session? = nil) async throws {
+        var properties = delivery.properties
+        var headers = delivery.headers
+        headers[OutboundHeader.errorCode] = .string(code)
+        headers[OutboundHeader.errorDetail] = .string(String(detail.prefix(500)))
+        headers[OutboundHeader.attempts] = .int32(Int32(attempts))
+        if headers[OutboundHeader.firstFailedAt] == nil {
+            headers[OutboundHeader.firstFailedAt] = .string(WireJSON.format(now))
+        }
+        headers[OutboundHeader.lastFailedAt] = .string(WireJSON.format(now))
+        headers[OutboundHeader.originalRoutingKey] = .string(delivery.routingKey)
+        headers[topology.retry.header] = nil
+        properties.headers = headers
+        let reason = code.split(separator: ":").first.map(String.init) ?? code
+        try await publisher.publish(delivery.body, exchange: "sb.dlx", routingKey: "\(tenant).\(reason)",
+                                    properties: properties)
+        guard let envelope else { return }
+        try await messages.recordUnsent(envelope, session: session?.id ?? envelope.session, state: state, code: code,
+                                        detail: detail, at: now)
+        try await publishEvent(.messageStatus(
+            .init(status: "failed", messageID: envelope.id, providerMessageID: nil, errorCode: code, errorDetail: detail),
+            tenant: tenant, session: session?.id ?? envelope.session, provider: session?.provider, at: now))
+    }
+
+    private func publishEvent(_ event: NormalizedEvent) async throws {
+        var properties = AMQPMessageProperties.persistent(contentType: "application/json")
+        properties.messageID = event.id
+        properties.type = event.type.rawValue
+        properties.timestamp = event.occurredAt
+        properties.headers = [OutboundHeader.tenant: .string(event.tenant.rawValue)]
+        try await publisher.publish(try WireJSON.sharedEncoder.encode(event), exchange: "sb.events",
+                                    routingKey: event.type.rawValue, properties: properties)
+    }
+
+    /// `sb-attempt` as publishers, the api and the retry path set it (1 if absent).
+    static func attempt(of delivery: AMQPDelivery) -> Int {
+        switch delivery.headers[OutboundHeader.attempt] {
+        case .int8(let value): Int(value)
+        case .int16(let value): Int(value)
+        case .int32(let value): Int(value)
+        case .int64(let value): Int(value)
+        case .string(let value): Int(value) ?? 1
+        default: 1
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+public import Logging
+public import ServiceLifecycle
+public import SwitchboardAMQP
+import SwitchboardBroker
+public import SwitchboardCore
+public import SwitchboardProviders
+public import SwitchboardStore
+import Synchronization
+
+/// The `dispatcher` service: consumes every dispatchable tenant's queue (single active
+/// consumer, so one instance owns a tenant at a time), sends each message through its
+/// session's provider at the session's pace, and settles it (sent, retried, dead-
+/// lettered) before acknowledging. Tenants and sessions are re-read on every
+/// `sb.control` event and every `refreshInterval`, so tenants created later are picked
+/// up and a disconnected session pauses its tenant without a restart.
+public final class Dispatcher: Service, Sendable {
+    /// How the dispatcher paces and retries.
+    public struct Configuration: Sendable {
+        /// Deliveries a tenant may have in flight (its consumer's prefetch): a
+        /// transactional message waits behind at most this many of its tenant's bulk
+        /// messages already fetched.
+        public var inFlightPerTenant: UInt16
+        /// How often tenants and sessions are read again without a control event.
+        public var refreshInterval: Duration
+        /// Sends in all before a transiently failing message is dead-lettered.
+        public var maximumAttempts: Int
+
+        public init(inFlightPerTenant: UInt16 = 8, refreshInterval: Duration = .seconds(5), maximumAttempts: Int = 6) {
+            self.inFlightPerTenant = inFlightPerTenant
+            self.refreshInterval = refreshInterval
+            self.maximumAttempts = maximumAttempts
+        }
+    }
+
+    private let configuration: Configuration
+    private let connection: AMQPConnection
+    private let store: SQLiteStore
+    private let topology: Topology
+    private let processor: DeliveryProcessor
+    private let book: SessionBook
+    private let logger: Logger
+    /// The consumers running now, by tenant, to cancel one when its tenant pauses.
+    private let consumers = Mutex<[TenantID: AMQPConsumer]>([:])
+    private let instance = UUID().uuidString.prefix(8).lowercased()
+
+    public init(configuration: Configuration = Configuration(), connection: AMQPConnection, store: SQLiteStore,
+                providers: ProviderDirectory, topology: Topology, logger: Logger) {
+        self.configuration = configuration
+        self.connection = connection
+        self.store = store
+        self.topology = topology
+        self.logger = logger
+        book = SessionBook(store: store)
+        processor = DeliveryProcessor(
+            book: book, pacer: SessionPacer(), providers: providers, messages: store, publisher: connection,
+            topology: topology, schedule: RetrySchedule(tiers: topology.retry.tiers,
+                                                        maximumAttempts: configuration.maximumAttempts),
+            logger: logger)
+    }
+
+    /// The tenants being consumed now.
+    public var activeTenants: Set<TenantID> { consumers.withLock { Set($0.keys) } }
+
+    public func run() async throws {
+        let (changes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        // The outer group holds one task per dispatched tenant; it is never cancelled, so
+        // at shutdown the deliveries in flight finish and are acknowledged.
+        await withDiscardingTaskGroup { dispatching in
+            await withTaskGroup(of: Void.self) { background in
+                background.addTask { await self.listenForControlEvents(wake) }
+                background.addTask {
+                    // The periodic refresh: a lost control event only delays a change.
+                    while (try? await Task.sleep(for: self.configuration.refreshInterval)) != nil {
+                        wake.yield()
+                    }
+                }
+                wake.yield()
+                // Reconcile on every wake: start tenants that became dispatchable, stop the rest.
+                for await _ in changes.cancelOnGracefulShutdown() {
+                    let picture: [TenantID: SessionBook.Entry]
+                    do { picture = try await book.refresh() } catch {
+                        logger.error("cannot read tenants", metadata: ["error": "\(error)"])
+                        continue
+                    }
+                    let wanted = Set(picture.filter { $0.value.isDispatchable }.keys)
+                    let running = activeTenants
+                    for tenant in running.subtracting(wanted) {
+                        await stop(tenant)
+                    }
+                    for tenant in wanted.subtracting(running) {
+                        guard let consumer = await start(tenant) else { continue }
+                        dispatching.addTask { await self.dispatch(consumer, tenant: tenant) }
+                    }
+                }
+                background.cancelAll()
+            }
+            // Graceful shutdown: stop fetching; what is in flight finishes.
+            for tenant in activeTenants { await stop(tenant) }
+        }
+        logger.info("dispatcher stopped")
+    }
+
+    private func start(_ tenant: TenantID) async -> AMQPConsumer? {
+        do {
+            let consumer = try await connection.consume(
+                queue: topology.tenantQueue(tenant), options: AMQPConsumeOptions(prefetch: configuration.inFlightPerTenant))
+            consumers.withLock { $0[tenant] = consumer }
+            logger.info("dispatching tenant", metadata: ["tenant": "\(tenant)"])
+            return consumer
+        } catch {
+            logger.warning("cannot consume tenant queue", metadata: ["tenant": "\(tenant)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    private func stop(_ tenant: TenantID) async {
+        guard let consumer = consumers.withLock({ $0.removeValue(forKey: tenant) }) else { return }
+        await consumer.cancel()
+        logger.info("tenant paused", metadata: ["tenant": "\(tenant)"])
+    }
+
+    /// One tenant's deliveries, processed concurrently (the prefetch bounds how many).
+    private func dispatch(_ consumer: AMQPConsumer, tenant: TenantID) async {
+        await withDiscardingTaskGroup { group in
+            do {
+                for try await delivery in consumer {
+                    group.addTask { _ = await self.processor.process(delivery, tenant: tenant) }
+                }
+            } catch {
+                logger.warning("tenant consumer ended", metadata: ["tenant": "\(tenant)", "error": "\(error)"])
+            }
+        }
+        // Ended by the broker (queue deleted) rather than by us: forget it so a refresh
+        // can start it again.
+        consumers.withLock { current in
+            if current[tenant]?.consumerTag == consumer.consumerTag { current[tenant] = nil }
+        }
+    }
+
+    /// Binds this instance's own control queue to `sb.control`; every event wakes a
+    /// refresh. The client re-declares the queue and resubscribes after a reconnect; a
+    /// failure to set it up at all is retried.
+    private func listenForControlEvents(_ wake: AsyncStream<Void>.Continuation) async {
+        let queue = "sb.control.dispatcher.\(instance)"
+        while !Task.isCancelled {
+            do {
+                _ = try await connection.declareQueue(AMQPQueueDeclaration(name: queue, durable: false, exclusive: true,
+                                                                           autoDelete: true))
+                try await connection.bind(AMQPBinding(exchange: "sb.control", queue: queue))
+                let events = try await connection.consume(queue: queue, options: AMQPConsumeOptions(prefetch: 10,
+                                                                                                     autoAck: true))
+                for try await delivery in events {
+                    if let event = try? WireJSON.sharedDecoder.decode(ControlEvent.self, from: delivery.body) {
+                        logger.debug("control event", metadata: ["tenant": "\(event.tenant)",
+                                                                 "type": "\(event.type.rawValue)"])
+                    }
+                    wake.yield()
+                }
+                return  // cancelled
+            } catch {
+                logger.warning("control queue unavailable; relying on the periodic refresh",
+                               metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(2))
+            }
+        }
+    }
+}
