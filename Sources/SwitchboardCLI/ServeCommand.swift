@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -6,19 +7,24 @@ import SwitchboardAMQP
 import SwitchboardAPI
 import SwitchboardBroker
 import SwitchboardCore
+import SwitchboardDispatcher
+import SwitchboardProviders
 import SwitchboardRegistry
+import SwitchboardSimulator
 import SwitchboardStore
 
 /// `switchboard serve <service>…`: runs services in this process until SIGTERM or
-/// SIGINT, then shuts them down gracefully (requests in flight finish).
+/// SIGINT, then shuts them down gracefully (requests and deliveries in flight finish,
+/// broker connections close last).
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run services: api, or all (more follow as they are built).")
+        abstract: "Run services: api, dispatcher, simulator, or all (more follow as they are built).")
 
     /// The services this binary can run; `all` is every one of them.
     enum Service: String, ExpressibleByArgument, CaseIterable {
-        case api
+        case api, dispatcher, simulator
+        /// Every gateway service; the simulator is not one (it stands in for providers).
         case all
     }
 
@@ -30,38 +36,100 @@ struct ServeCommand: AsyncParsableCommand {
     var services: [Service] = [.api]
     @Option(help: "Where the api listens, host:port (else SWITCHBOARD_API_LISTEN, else \(Settings.Default.apiListen)).")
     var listen: String?
+    @Option(help: "Base URL for sessions of provider 'simulator' (else SWITCHBOARD_SIMULATOR_URL, else \(Settings.Default.simulatorURL)).")
+    var simulatorURL: String?
+    @Option(help: "Where the simulator listens, host:port (else SWITCHBOARD_SIMULATOR_LISTEN, else \(Settings.Default.simulatorListen)).")
+    var simulatorListen: String?
+    @Option(help: "Deliveries a tenant may have in flight in the dispatcher (its prefetch).")
+    var inFlightPerTenant: UInt16 = 8
     @Flag(help: "Do not apply the topology at start (it is idempotent, so the default applies it).")
     var skipTopology = false
     @Option(help: "Seconds to keep trying to reach the broker at start.") var connectTimeout = 60
 
     /// The services to run, `all` expanded.
-    var selected: Set<Service> { services.contains(.all) ? [.api] : Set(services) }
+    var selected: Set<Service> {
+        services.contains(.all) ? Set(services).subtracting([.all]).union([.api, .dispatcher]) : Set(services)
+    }
 
     func run() async throws {
-        guard selected.contains(.api) else { throw ValidationError("nothing to run") }
         let settings = Settings()
         let logger = logging.makeLogger(label: "switchboard.serve")
-        let (host, port) = try Self.parseListen(settings.value(listen, .apiListen, default: Settings.Default.apiListen))
+        if selected == [.simulator] {
+            // The simulator alone needs neither the broker nor the store.
+            return try await runSimulatorOnly(settings: settings, logger: logger)
+        }
         let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.store"))
-        let connection = try await AMQPConnection.connect(
-            try amqp.configuration(connectionName: "switchboard-api"), retryingFor: .seconds(connectTimeout),
-            logger: logging.makeLogger(label: "switchboard.amqp"))
-        let applier = TopologyApplier(topology: try topology.load(), connection: connection,
-                                      management: try topology.management(), logger: logger)
+        let definition = try topology.load()
+        var group: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var running: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var httpClient: HTTPClient?
+
+        func connect(_ name: String) async throws -> AMQPConnection {
+            let connection = try await AMQPConnection.connect(
+                try amqp.configuration(connectionName: name), retryingFor: .seconds(connectTimeout),
+                logger: logging.makeLogger(label: "switchboard.amqp"))
+            // Connections are listed first so they shut down last, after what uses them.
+            group.append(.init(service: connection))
+            return connection
+        }
+
+        let control = try await connect("switchboard-\(selected.map(\.rawValue).sorted().joined(separator: "-"))")
+        let applier = TopologyApplier(topology: definition, connection: control, management: try topology.management(),
+                                      logger: logger)
         if !skipTopology {
             try await applier.apply()
             logger.info("topology applied")
         }
-        let registry = TenantRegistry(store: store, broker: applier, logger: logging.makeLogger(label: "switchboard.registry"))
-        let api = APIServer.application(
-            APIServer.Configuration(host: host, port: port),
-            APIServer.Dependencies(store: store, registry: registry, publisher: connection),
-            logger: logging.makeLogger(label: "switchboard.api")) { port in
-                logger.info("api listening", metadata: ["port": "\(port)"])
+        if selected.contains(.dispatcher) {
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            httpClient = http
+            let providers = ProviderDirectory(
+                http: http, simulatorBaseURL: settings.value(simulatorURL, .simulatorURL, default: Settings.Default.simulatorURL))
+            let dispatcher = Dispatcher(
+                configuration: Dispatcher.Configuration(inFlightPerTenant: inFlightPerTenant),
+                connection: try await connect("switchboard-dispatcher"), store: store, providers: providers,
+                topology: definition, logger: logging.makeLogger(label: "switchboard.dispatcher"))
+            running.append(.init(service: dispatcher))
+        }
+        if selected.contains(.api) {
+            let (host, port) = try Self.parseListen(settings.value(listen, .apiListen, default: Settings.Default.apiListen))
+            let registry = TenantRegistry(store: store, broker: applier,
+                                          logger: logging.makeLogger(label: "switchboard.registry"))
+            let api = APIServer.application(
+                APIServer.Configuration(host: host, port: port),
+                APIServer.Dependencies(store: store, registry: registry, publisher: control),
+                logger: logging.makeLogger(label: "switchboard.api")) { port in
+                    logger.info("api listening", metadata: ["port": "\(port)"])
+                }
+            running.append(.init(service: api))
+        }
+        if selected.contains(.simulator) {
+            running.insert(.init(service: try simulator(settings: settings, logger: logger)), at: 0)
+        }
+        let serviceGroup = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: group + running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await serviceGroup.run()
+        } catch {
+            try? await httpClient?.shutdown()
+            throw error
+        }
+        try await httpClient?.shutdown()
+    }
+
+    private func simulator(settings: Settings, logger: Logger) throws -> some ServiceLifecycle.Service {
+        let (host, port) = try Self.parseListen(settings.value(simulatorListen, .simulatorListen,
+                                                               default: Settings.Default.simulatorListen))
+        return SimulatorServer.application(
+            SimulatorServer.Configuration(host: host, port: port), state: SimulatorState(),
+            logger: logging.makeLogger(label: "switchboard.simulator")) { port in
+                logger.info("simulator listening", metadata: ["port": "\(port)"])
             }
-        // The connection is listed first so it shuts down last, after the server drained.
+    }
+
+    private func runSimulatorOnly(settings: Settings, logger: Logger) async throws {
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: connection), .init(service: api)],
+            services: [.init(service: try simulator(settings: settings, logger: logger))],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

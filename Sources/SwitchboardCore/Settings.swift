@@ -17,6 +17,10 @@ public struct Settings: Sendable {
         case apiURL = "SWITCHBOARD_API_URL"
         /// The key clients present to the api service.
         case apiKey = "SWITCHBOARD_API_KEY"
+        /// The base URL sessions of provider `simulator` send to (WasenderAPI-shaped).
+        case simulatorURL = "SWITCHBOARD_SIMULATOR_URL"
+        /// Where the simulator service listens, `host:port`.
+        case simulatorListen = "SWITCHBOARD_SIMULATOR_LISTEN"
     }
 
     /// Defaults for a developer machine running `deploy/local/rabbitmq.sh start`.
@@ -27,6 +31,8 @@ public struct Settings: Sendable {
         public static let database = ".local/switchboard.sqlite"
         public static let apiListen = "127.0.0.1:8080"
         public static let apiURL = "http://127.0.0.1:8080"
+        public static let simulatorURL = "http://127.0.0.1:8090/api"
+        public static let simulatorListen = "127.0.0.1:8090"
     }
 
     public let environment: [String: String]

@@ -25,11 +25,16 @@ public final class Dispatcher: Service, Sendable {
         public var refreshInterval: Duration
         /// Sends in all before a transiently failing message is dead-lettered.
         public var maximumAttempts: Int
+        /// The wait before the first retry (each later one is four times longer, rounded
+        /// up to a tier): 5 s by default, so 6 attempts span about 1 h 13 min.
+        public var firstRetryDelay: Duration
 
-        public init(inFlightPerTenant: UInt16 = 8, refreshInterval: Duration = .seconds(5), maximumAttempts: Int = 6) {
+        public init(inFlightPerTenant: UInt16 = 8, refreshInterval: Duration = .seconds(5), maximumAttempts: Int = 6,
+                    firstRetryDelay: Duration = .seconds(5)) {
             self.inFlightPerTenant = inFlightPerTenant
             self.refreshInterval = refreshInterval
             self.maximumAttempts = maximumAttempts
+            self.firstRetryDelay = firstRetryDelay
         }
     }
 
@@ -55,7 +60,8 @@ public final class Dispatcher: Service, Sendable {
         processor = DeliveryProcessor(
             book: book, pacer: SessionPacer(), providers: providers, messages: store, publisher: connection,
             topology: topology, schedule: RetrySchedule(tiers: topology.retry.tiers,
-                                                        maximumAttempts: configuration.maximumAttempts),
+                                                        maximumAttempts: configuration.maximumAttempts,
+                                                        firstDelay: configuration.firstRetryDelay),
             logger: logger)
     }
 

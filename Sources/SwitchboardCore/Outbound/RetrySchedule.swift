@@ -5,12 +5,15 @@ public struct RetrySchedule: Sendable, Hashable {
     public let tiers: [RetryTier]
     /// Sends in all, the first included.
     public let maximumAttempts: Int
+    /// The wait before the first retry; each later one waits four times longer.
+    public let firstDelay: Duration
 
     /// The default: 6 attempts, waiting 5 s, 30 s, 2 min, 10 min and 1 h between them
     /// (about 1 h 13 min in all) with the topology's tiers.
-    public init(tiers: [RetryTier], maximumAttempts: Int = 6) {
+    public init(tiers: [RetryTier], maximumAttempts: Int = 6, firstDelay: Duration = .seconds(5)) {
         self.tiers = tiers.sorted { $0.milliseconds < $1.milliseconds }
         self.maximumAttempts = max(1, maximumAttempts)
+        self.firstDelay = firstDelay
     }
 
     /// What to do after attempt number `attempt` (1-based) failed transiently.
@@ -32,10 +35,12 @@ public struct RetrySchedule: Sendable, Hashable {
     }
 
     /// Exponential: retry n (1-based) waits in the tier whose delay is the first at or
-    /// above 5 s × 4^(n-1), so the defaults give 5 s, 30 s, 2 min, 10 min, 1 h.
+    /// above `firstDelay` × 4^(n-1), so the defaults give 5 s, 30 s, 2 min, 10 min, 1 h.
     public func tier(forRetry retry: Int) -> RetryTier {
         let exponent = Double(max(0, retry - 1))
-        let wanted = 5_000 * pow4(exponent)
+        let (seconds, attoseconds) = firstDelay.components
+        let first = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        let wanted = first * pow4(exponent)
         return tiers.first { Double($0.milliseconds) >= wanted } ?? tiers[tiers.count - 1]
     }
 

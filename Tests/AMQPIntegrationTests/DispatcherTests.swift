@@ -1,0 +1,140 @@
+import Foundation
+import SwitchboardAMQP
+import SwitchboardCore
+import SwitchboardDispatcher
+import SwitchboardSimulator
+import SwitchboardStore
+import Testing
+
+@Suite("The dispatcher against a real broker and the provider simulator")
+struct DispatcherTests {
+    @Test(.timeLimit(.minutes(2)))
+    func sendsEachMessageOnceRecordsItAndEmitsASentEvent() async throws {
+        try await TestOutbound.with { outbound in
+            let acme = try await outbound.addTenant("acme")
+            var ids: [String] = []
+            for index in 0..<20 {
+                let envelope = try outbound.envelope("acme", "hello \(index)")
+                ids.append(envelope.id)
+                try await outbound.publish(envelope)
+            }
+            #expect(await eventually { outbound.accepted("acme-main") == 20 })
+            #expect(await outbound.scratch.waitForDepth("sb.events.logger", 20))
+            #expect(try await eventually { try await outbound.scratch.depth("sb.outbound.acme") == 0 })
+            for id in ids {
+                let stored = try #require(try await outbound.store.message(id, of: acme))
+                #expect(stored.state == .sent)
+                #expect(stored.providerMessageID != nil)
+            }
+            let event = try #require(try await outbound.scratch.connection.get(queue: "sb.events.logger", autoAck: true))
+            let decoded = try WireJSON.decoder().decode(NormalizedEvent.self, from: event.body)
+            #expect(decoded.type == .messageStatus)
+            #expect(decoded.status?.status == "sent")
+            #expect(decoded.tenant == acme)
+            #expect(Set(outbound.simulator.state.messages(session: "acme-main").map(\.text)).count == 20)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func noSecondHoldsMoreThanTheSessionRateAndTheProviderNeverSays429() async throws {
+        try await TestOutbound.with { outbound in
+            try await outbound.addTenant("acme", rate: 5, bulkShare: 1, simulatorRate: 5)
+            for index in 0..<15 {
+                try await outbound.publish(try outbound.envelope("acme", "paced \(index)",
+                                                                 messageClass: index % 2 == 0 ? .bulk : .transactional))
+            }
+            #expect(await eventually(timeout: .seconds(30)) { outbound.accepted("acme-main") == 15 })
+            let stats = outbound.simulator.state.stats(session: "acme-main")
+            #expect(stats.maxPerSecond <= 5, "\(stats)")
+            #expect(stats.rateLimited == 0)
+            let messages = outbound.simulator.state.messages(session: "acme-main")
+            let span = messages.last!.acceptedAt.timeIntervalSince(messages.first!.acceptedAt)
+            #expect(span >= 2.5, "15 messages at 5/s take about 3 s, took \(span)")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func transientFailuresGoThroughTheRetryTiersThenToTheDeadLetterQueue() async throws {
+        try await TestOutbound.with(.init(refreshInterval: .milliseconds(200), maximumAttempts: 3,
+                                          firstRetryDelay: .milliseconds(1))) { outbound in
+            try await outbound.addTenant("acme", behaviour: SimulatorBehaviour(errorRate: 1))
+            let envelope = try outbound.envelope("acme", "never lands")
+            try await outbound.publish(envelope)
+            #expect(await outbound.scratch.waitForDepth("sb.dead", 1, timeout: .seconds(30)))
+            let dead = try #require(try await outbound.scratch.connection.get(queue: "sb.dead", autoAck: true))
+            #expect(dead.properties.messageID == envelope.id)
+            #expect(dead.routingKey == "acme.retries-exhausted")
+            let headers = dead.headers
+            guard case .string(let code)? = headers[OutboundHeader.errorCode] else {
+                Issue.record("no \(OutboundHeader.errorCode) header: \(headers)")
+                return
+            }
+            #expect(code.hasPrefix("retries-exhausted:"))
+            #expect(headers[OutboundHeader.attempts] == .int32(3))
+            #expect(headers[OutboundHeader.originalRoutingKey] == .string("acme.transactional"))
+            #expect(headers[OutboundHeader.firstFailedAt] != nil)
+            #expect(headers[OutboundHeader.lastFailedAt] != nil)
+            #expect(outbound.simulator.state.stats(session: "acme-main").errors == 3)
+            #expect(try await outbound.store.message(envelope.id, of: try TenantID("acme"))?.state == .failed)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func permanentFailuresAndExpiredMessagesAreDeadLetteredAtOnce() async throws {
+        try await TestOutbound.with { outbound in
+            try await outbound.addTenant("acme", behaviour: SimulatorBehaviour(invalidNumberPrefixes: ["+1999"]))
+            let invalid = try outbound.envelope("acme", "to nobody", to: "+19995550000")
+            let expired = try outbound.envelope("acme", "too late", expiresAt: Date().addingTimeInterval(-1))
+            try await outbound.publish(invalid)
+            try await outbound.publish(expired)
+            #expect(await outbound.scratch.waitForDepth("sb.dead", 2))
+            var reasons: [String: AMQPTable] = [:]
+            while let dead = try await outbound.scratch.connection.get(queue: "sb.dead", autoAck: true) {
+                reasons[dead.routingKey] = dead.headers
+            }
+            #expect(reasons["acme.invalid-recipient"]?[OutboundHeader.attempts] == .int32(1))
+            #expect(reasons["acme.expired"]?[OutboundHeader.attempts] == .int32(0))
+            // The expired one never reached the provider.
+            #expect(outbound.accepted("acme-main") == 0)
+            #expect(try await outbound.store.message(expired.id, of: try TenantID("acme"))?.state == .expired)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aDisconnectedSessionPausesItsTenantAndNothingIsLostOnResume() async throws {
+        try await TestOutbound.with { outbound in
+            try await outbound.addTenant("acme")
+            try await outbound.addTenant("globex")
+            let session = try SessionID("acme-main")
+            try await outbound.store.setStatus(.disconnected, of: session)
+            try await Task.sleep(for: .milliseconds(600))  // a refresh or two
+            for index in 0..<10 {
+                try await outbound.publish(try outbound.envelope("acme", "waiting \(index)"))
+                try await outbound.publish(try outbound.envelope("globex", "flowing \(index)"))
+            }
+            #expect(await eventually { outbound.accepted("globex-main") == 10 })
+            #expect(outbound.accepted("acme-main") == 0)
+            #expect(try await outbound.scratch.depth("sb.outbound.acme") == 10)
+            try await outbound.store.setStatus(.connected, of: session)
+            #expect(await eventually { outbound.accepted("acme-main") == 10 })
+            #expect(Set(outbound.simulator.state.messages(session: "acme-main").map(\.text)).count == 10)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aMessageTheStoreRecordsAsSentIsNotSentAgain() async throws {
+        try await TestOutbound.with { outbound in
+            let acme = try await outbound.addTenant("acme")
+            let envelope = try outbound.envelope("acme", "sent before a crash")
+            try await outbound.store.recordSent(envelope, session: try SessionID("acme-main"), providerMessageID: "42",
+                                                at: Date())
+            try await outbound.publish(envelope)
+            let control = try outbound.envelope("acme", "fresh")
+            try await outbound.publish(control)
+            #expect(await eventually { outbound.accepted("acme-main") == 1 })
+            #expect(try await eventually { try await outbound.scratch.depth("sb.outbound.acme") == 0 })
+            #expect(outbound.simulator.state.messages(session: "acme-main").map(\.text) == ["fresh"])
+            #expect(try await outbound.store.message(envelope.id, of: acme)?.providerMessageID == "42")
+        }
+    }
+}
