@@ -70,9 +70,10 @@ struct DeliveryProcessor: Sendable {
         }
         let attempt = Self.attempt(of: delivery)
         if let expiresAt = envelope.expiresAt, expiresAt <= now {
+            let session = envelope.session.flatMap { book.entry(tenant)?.sessions[$0] } ?? book.entry(tenant)?.primary
             try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterReason.expired,
                                  detail: "expired at \(WireJSON.format(expiresAt)) before it could be sent",
-                                 attempts: attempt - 1, at: now, state: .expired)
+                                 attempts: attempt - 1, at: now, state: .expired, session: session)
             return .deadLettered(DeadLetterReason.expired)
         }
         guard let entry = book.entry(tenant) else {
@@ -105,7 +106,7 @@ struct DeliveryProcessor: Sendable {
         if let expiresAt = envelope.expiresAt, expiresAt <= Date() {
             try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterReason.expired,
                                  detail: "expired while waiting for its session's slot", attempts: attempt - 1,
-                                 at: Date(), state: .expired)
+                                 at: Date(), state: .expired, session: session)
             return .deadLettered(DeadLetterReason.expired)
         }
         let secrets = try await book.secrets(of: session.id)

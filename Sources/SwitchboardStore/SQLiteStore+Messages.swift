@@ -164,6 +164,9 @@ extension SQLiteStore: MessageStore {
     {
         let seconds = at.timeIntervalSince1970
         let tenant = envelope.tenant.rawValue
+        // A message whose session is unknown cannot get a row of its own (every row names
+        // its session); an existing row is still moved on.
+        let insertable = session != nil
         let insert: StatementArguments = [
             tenant, envelope.id, "amqp:\(envelope.id)", Data(), session?.rawValue ?? "",
             envelope.messageClass.rawValue, envelope.to.e164, envelope.type.rawValue, envelope.campaign,
@@ -173,11 +176,14 @@ extension SQLiteStore: MessageStore {
         let event: StatementArguments = [tenant, envelope.id, state.rawValue, seconds, detail]
         do {
             try await groupCommit.write { db in
-                try db.cachedStatement(sql: """
-                    INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (tenant_id, id) DO NOTHING
-                    """).execute(arguments: insert)
-                let inserted = db.changesCount > 0
+                var inserted = false
+                if insertable {
+                    try db.cachedStatement(sql: """
+                        INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (tenant_id, id) DO NOTHING
+                        """).execute(arguments: insert)
+                    inserted = db.changesCount > 0
+                }
                 if !inserted {
                     try db.cachedStatement(sql: """
                         UPDATE messages SET state = ?, provider_message_id = coalesce(?, provider_message_id),

@@ -25,8 +25,8 @@ struct OutboundPolicyTests {
             now = at  // the caller waits until its slot
         }
         #expect(busiestSecond(times) <= Int(rate))
-        // And it does not go much slower than the rate either.
-        #expect(times.last! < 5.01)
+        // And it does not go much slower than the rate either (the 5 % margin).
+        #expect(times.last! < 5.3)
     }
 
     @Test func bulkUsesOnlyItsShareWhileTransactionalMayUseEverything() {
@@ -43,6 +43,20 @@ struct OutboundPolicyTests {
         let next = mixed.reserve(.transactional, now: 0)!
         #expect(next < 0.11)
         #expect(SessionThrottle(rate: 10, bulkShare: 0).earliest(.bulk, now: 0) == nil)
+    }
+
+    @Test func theMarginAbsorbsArrivalJitter() {
+        // Sent a full interval apart, arriving up to 20 ms early or late: still no
+        // second holds more than the rate.
+        var throttle = SessionThrottle(rate: 50, bulkShare: 1)
+        var generator = SystemRandomNumberGenerator()
+        var arrivals: [Double] = []
+        var now = 0.0
+        for _ in 0..<500 {
+            now = throttle.reserve(.bulk, now: now)!
+            arrivals.append(now + Double.random(in: -0.02...0.02, using: &generator))
+        }
+        #expect(busiestSecond(arrivals.sorted()) <= 50)
     }
 
     @Test func anUnusedSlotIsGivenBack() {

@@ -3,9 +3,11 @@
 /// whole rate; bulk must also fit its own, slower pace, so a campaign can never crowd
 /// out a one-time password. Pure: the caller supplies the clock and waits.
 ///
-/// Sends are spaced evenly (one every `1 / rate` seconds, no burst): spacing is what
-/// makes "no one-second window above the rate" hold exactly, where a bucket with burst
-/// capacity `b` would allow `rate + b` in a window.
+/// Sends are spaced evenly (one every `(1 + margin) / rate` seconds, no burst): spacing
+/// is what makes "no one-second window above the rate" hold, where a bucket with burst
+/// capacity `b` would allow `rate + b` in a window. The margin (5 % by default) absorbs
+/// the jitter between our clock and the provider's: two requests sent a full interval
+/// apart may arrive a few milliseconds closer together.
 public struct SessionThrottle: Sendable, Hashable {
     /// Messages per second for the session.
     public private(set) var rate: Double
@@ -15,15 +17,15 @@ public struct SessionThrottle: Sendable, Hashable {
     private var nextSession: Double = -.infinity
     /// When bulk may send next.
     private var nextBulk: Double = -.infinity
+    /// The spacing is `(1 + margin) / rate`.
+    public let margin: Double
+    private var safety: Double { 1 + margin }
 
-    /// Spacing is widened by this factor so rounding never puts `rate + 1` sends in a
-    /// window.
-    static let safety = 1.000_5
-
-    public init(rate: Double, bulkShare: Double) {
+    public init(rate: Double, bulkShare: Double, margin: Double = 0.05) {
         precondition(rate > 0 && rate.isFinite, "a session rate is positive")
         self.rate = rate
         self.bulkShare = min(max(bulkShare, 0), 1)
+        self.margin = max(0.000_5, margin)
     }
 
     /// Changes the pace from now on (a tenant's limits were updated).
@@ -49,15 +51,15 @@ public struct SessionThrottle: Sendable, Hashable {
     /// (the caller waits until then, then sends). `nil` when bulk has no share at all.
     public mutating func reserve(_ messageClass: MessageClass, now: Double) -> Double? {
         guard let at = earliest(messageClass, now: now) else { return nil }
-        nextSession = at + Self.safety / rate
-        if messageClass == .bulk { nextBulk = at + Self.safety / (rate * bulkShare) }
+        nextSession = at + safety / rate
+        if messageClass == .bulk { nextBulk = at + safety / (rate * bulkShare) }
         return at
     }
 
     /// Gives back a slot reserved at `at` that was not used (the send was skipped), if
     /// nothing was reserved after it.
     public mutating func release(_ messageClass: MessageClass, reservedAt at: Double) {
-        if nextSession == at + Self.safety / rate { nextSession = at }
-        if messageClass == .bulk, nextBulk == at + Self.safety / (rate * bulkShare) { nextBulk = at }
+        if nextSession == at + safety / rate { nextSession = at }
+        if messageClass == .bulk, nextBulk == at + safety / (rate * bulkShare) { nextBulk = at }
     }
 }
