@@ -66,6 +66,7 @@ struct MessageIntake: Sendable {
             throw Self.problem(error)
         }
         var toPublish = envelope
+        var resumed = false
         switch outcome {
         case .claimed:
             break
@@ -75,6 +76,7 @@ struct MessageIntake: Sendable {
             // Same request, unknown outcome before: publish again under the first id.
             toPublish.id = first.id
             toPublish.session = first.session
+            resumed = true
             logger.info("resuming an unconfirmed message", metadata: Self.metadata(of: toPublish))
         case .inProgress(let first):
             throw .conflict("in-progress", "a request with this idempotency key is being processed (message \(first.id))")
@@ -84,13 +86,13 @@ struct MessageIntake: Sendable {
         case .idTaken:
             throw .conflict("id-taken", "message id '\(envelope.id)' is taken by another message of this tenant")
         }
-        return try await publish(toPublish, now: now)
+        return try await publish(toPublish, now: now, republished: resumed)
     }
 
     /// Act, for a message under a key: publish with confirm (its claim is held), then
     /// record it as queued.
-    private func publish(_ envelope: OutboundEnvelope, now: Date) async throws(Problem) -> Accepted {
-        if let error = await publishWithConfirm(envelope, now: now) {
+    private func publish(_ envelope: OutboundEnvelope, now: Date, republished: Bool) async throws(Problem) -> Accepted {
+        if let error = await publishWithConfirm(envelope, now: now, republished: republished) {
             throw await settleFailedPublish(envelope, error)
         }
         return await recordQueued(envelope)
@@ -112,14 +114,16 @@ struct MessageIntake: Sendable {
     }
 
     /// Publishes to `sb.outbound` and waits for the broker's confirm; nil once confirmed.
-    private func publishWithConfirm(_ envelope: OutboundEnvelope, now: Date) async -> AMQPError? {
+    private func publishWithConfirm(_ envelope: OutboundEnvelope, now: Date, republished: Bool = false) async
+        -> AMQPError?
+    {
         let body: Data
         do { body = try envelope.wireBody() } catch {
             return AMQPError(.protocolError, "the envelope could not be encoded: \(error)")
         }
         do {
             try await publisher.publish(body, exchange: exchange, routingKey: envelope.routingKey,
-                                        properties: envelope.amqpProperties(at: now))
+                                        properties: envelope.amqpProperties(at: now, republished: republished))
             return nil
         } catch {
             var metadata = Self.metadata(of: envelope)

@@ -5,12 +5,18 @@ public import SwitchboardCore
 extension OutboundEnvelope {
     /// The AMQP properties of ARCHITECTURE.md's contract: `message_id`, JSON,
     /// persistent, the class's priority, the time, and headers `sb-attempt`, `sb-tenant`.
-    public func amqpProperties(attempt: Int32 = 1, at date: Date = Date()) -> AMQPMessageProperties {
+    /// `republished` marks a second publish of the same message (its first publish's
+    /// outcome unknown), so the dispatcher checks for a send of the first copy.
+    public func amqpProperties(attempt: Int32 = 1, at date: Date = Date(), republished: Bool = false)
+        -> AMQPMessageProperties
+    {
         var properties = AMQPMessageProperties.persistent(contentType: "application/json")
         properties.messageID = id
         properties.priority = messageClass.priority
         properties.timestamp = date
-        properties.headers = ["sb-attempt": .int32(attempt), "sb-tenant": .string(tenant.rawValue)]
+        var headers: AMQPTable = [OutboundHeader.attempt: .int32(attempt), OutboundHeader.tenant: .string(tenant.rawValue)]
+        if republished { headers[OutboundHeader.republished] = .bool(true) }
+        properties.headers = headers
         return properties
     }
 

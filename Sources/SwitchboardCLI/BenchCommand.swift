@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput and latency against the real broker.",
-        subcommands: [AMQP.self, TopologyBench.self, API.self]
+        subcommands: [AMQP.self, TopologyBench.self, API.self, Outbound.self]
     )
 
     struct AMQP: AsyncParsableCommand {
@@ -87,6 +87,51 @@ extension BenchCommand {
             options.externalURL = url
             options.apiKey = key
             let benchmark = APIBenchmark(
+                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
+                management: try topology.management(), topology: try topology.load(), options: options,
+                logger: logging.makeLogger(label: "switchboard.bench"))
+            try emit(try await benchmark.run(), json: json)
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Outbound: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "outbound",
+            abstract: "The outbound path against the simulator: throughput, or isolation of transactional from bulk.")
+
+        @OptionGroup var amqp: AMQPOptions
+        @OptionGroup var topology: TopologyOptions
+        @OptionGroup var logging: LoggingOptions
+        @Option(help: "throughput or isolation.") var scenario: String = "throughput"
+        @Option(help: "Tenants (isolation: with campaigns; two quiet tenants are added).") var tenants = 10
+        @Option(help: "Throughput: messages in all.") var messages = 50_000
+        @Option(help: "Isolation: bulk messages per tenant.") var campaign = 5_000
+        @Option(help: "Isolation: messages/s per session (also the simulator's limit).") var sessionRate = 50.0
+        @Option(help: "Isolation: the share of the rate bulk may use.") var bulkShare = 0.8
+        @Option(help: "Isolation: the simulator's latency in ms.") var latency = 20
+        @Option(help: "Isolation: transactional messages per second.") var transactionalRate = 5.0
+        @Option(help: "Isolation: seconds of transactional traffic measured.") var seconds = 30
+        @Option(help: "Deliveries in flight per tenant in the dispatcher.") var inFlight: UInt16 = 8
+        @Flag(help: "Print one JSON object instead of text.") var json = false
+
+        func run() async throws {
+            guard let scenario = OutboundBenchmark.Scenario(rawValue: scenario) else {
+                throw ValidationError("--scenario must be throughput or isolation")
+            }
+            var options = OutboundBenchmark.Options()
+            options.scenario = scenario
+            options.tenants = tenants
+            options.messages = messages
+            options.campaign = campaign
+            options.sessionRate = sessionRate
+            options.bulkShare = bulkShare
+            options.simulatorLatencyMs = latency
+            options.transactionalPerSecond = transactionalRate
+            options.seconds = seconds
+            options.inFlightPerTenant = inFlight
+            let benchmark = OutboundBenchmark(
                 configuration: try amqp.configuration(connectionName: "switchboard-bench"),
                 management: try topology.management(), topology: try topology.load(), options: options,
                 logger: logging.makeLogger(label: "switchboard.bench"))

@@ -88,7 +88,12 @@ struct DeliveryProcessor: Sendable {
             return .deadLettered(DeadLetterReason.unknownSession)
         }
         guard session.status == .connected else { return .requeued }
-        if let providerID = try await messages.providerAcceptance(of: envelope.id, tenant: tenant) {
+        // Only a copy that may have been handled before needs the store's word: one the
+        // broker redelivers, or one a publisher sent again under the same id. (A retry
+        // comes back only after a failed send.)
+        if delivery.redelivered || delivery.headers[OutboundHeader.republished] != nil,
+           let providerID = try await messages.providerAcceptance(of: envelope.id, tenant: tenant)
+        {
             logger.info("already accepted by the provider; not sent again",
                         metadata: metadata.merging(["provider_message_id": "\(providerID)"]) { $1 })
             return .alreadySent

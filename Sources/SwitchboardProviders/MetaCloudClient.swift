@@ -26,59 +26,101 @@ public struct MetaCloudClient: ProviderClient {
             throw SendFailure(.permanent, code: "no-credentials",
                               detail: "session \(session.id) needs access_token and phone_number_id")
         }
-        let json: Data
-        do {
-            json = try JSONSerialization.data(withJSONObject: try Self.body(for: envelope), options: [.sortedKeys])
-        } catch let failure as SendFailure {
-            throw failure
-        } catch {
-            throw SendFailure(.permanent, code: "unencodable", detail: "\(error)")
-        }
+        let json = try Self.body(for: envelope)
         let base = secrets.credentials["base_url"] ?? Self.productionBaseURL
         let version = secrets.credentials["api_version"] ?? Self.defaultVersion
         let answer = try await call.post("\(base)/\(version)/\(phoneNumberID)/messages", token: token, json: json)
         return try Self.receipt(from: answer)
     }
 
-    static func body(for envelope: OutboundEnvelope) throws(SendFailure) -> JSONObject {
-        var body: JSONObject = [
-            "messaging_product": "whatsapp", "recipient_type": "individual",
-            // Meta's examples use the number without '+'.
-            "to": String(envelope.to.e164.dropFirst()), "type": envelope.type.rawValue,
-        ]
+    /// `POST /{phone_number_id}/messages`'s body.
+    struct SendRequest: Encodable {
+        struct Text: Encodable {
+            let body: String
+            let preview_url: Bool
+        }
+
+        struct Media: Encodable {
+            let link: String
+            var caption: String?
+            var filename: String?
+        }
+
+        struct Location: Encodable {
+            let latitude: Double
+            let longitude: Double
+            let name: String?
+            let address: String?
+        }
+
+        struct Template: Encodable {
+            struct Language: Encodable { let code: String }
+            struct Component: Encodable {
+                struct Parameter: Encodable {
+                    let type = "text"
+                    let text: String
+                }
+
+                let type = "body"
+                let parameters: [Parameter]
+            }
+
+            let name: String
+            let language: Language
+            let components: [Component]?
+        }
+
+        let messaging_product = "whatsapp"
+        let recipient_type = "individual"
+        let to: String
+        let type: String
+        var text: Text?
+        var image: Media?
+        var video: Media?
+        var document: Media?
+        var audio: Media?
+        var location: Location?
+        var template: Template?
+    }
+
+    static func body(for envelope: OutboundEnvelope) throws(SendFailure) -> Data {
+        // Meta's examples use the number without '+'.
+        var request = SendRequest(to: String(envelope.to.e164.dropFirst()), type: envelope.type.rawValue)
         switch envelope.type {
         case .text:
-            body["text"] = ["body": envelope.text ?? "", "preview_url": false] as JSONObject
+            request.text = .init(body: envelope.text ?? "", preview_url: false)
         case .image, .video, .document, .audio:
             guard let media = envelope.media else {
                 throw SendFailure(.permanent, code: "invalid-message", detail: "\(envelope.type.rawValue) without media")
             }
-            var object: JSONObject = ["link": media.url]
-            if envelope.type != .audio, let caption = envelope.text { object["caption"] = caption }
-            if envelope.type == .document, let filename = media.filename { object["filename"] = filename }
-            body[envelope.type.rawValue] = object
+            var object = SendRequest.Media(link: media.url)
+            if envelope.type != .audio { object.caption = envelope.text }
+            switch envelope.type {
+            case .image: request.image = object
+            case .video: request.video = object
+            case .audio: request.audio = object
+            default:
+                object.filename = media.filename
+                request.document = object
+            }
         case .location:
             guard let location = envelope.location else {
                 throw SendFailure(.permanent, code: "invalid-message", detail: "location without coordinates")
             }
-            var place: JSONObject = ["latitude": location.latitude, "longitude": location.longitude]
-            place["name"] = location.name
-            place["address"] = location.address
-            body["location"] = place
+            request.location = .init(latitude: location.latitude, longitude: location.longitude, name: location.name,
+                                     address: location.address)
         case .template:
             guard let template = envelope.template else {
                 throw SendFailure(.permanent, code: "invalid-message", detail: "template without a name")
             }
-            var object: JSONObject = ["name": template.name, "language": ["code": template.language]]
-            if let parameters = template.parameters, !parameters.isEmpty {
-                object["components"] = [[
-                    "type": "body",
-                    "parameters": parameters.map { ["type": "text", "text": $0] },
-                ] as JSONObject]
-            }
-            body["template"] = object
+            let parameters = template.parameters ?? []
+            request.template = .init(
+                name: template.name, language: .init(code: template.language),
+                components: parameters.isEmpty ? nil : [.init(parameters: parameters.map { .init(text: $0) })])
         }
-        return body
+        do { return try jsonEncoder.encode(request) } catch {
+            throw SendFailure(.permanent, code: "unencodable", detail: "\(error)")
+        }
     }
 
     /// Reads `{"messages":[{"id":"wamid…"}]}`, or classifies `{"error":{code,message,…}}`.

@@ -97,6 +97,13 @@ func retryAfter(_ headers: HTTPHeaders) -> Duration? {
     return .seconds(1)
 }
 
+/// Request bodies: plain JSON, keys as the providers spell them.
+let jsonEncoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return encoder
+}()
+
 /// A JSON object read leniently: providers change shapes, and an unexpected one must
 /// still classify (the adapters log what they did not expect).
 typealias JSONObject = [String: Any]

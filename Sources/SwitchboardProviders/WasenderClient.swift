@@ -22,20 +22,34 @@ public struct WasenderClient: ProviderClient {
         guard let token = secrets.credentials["api_key"] else {
             throw SendFailure(.permanent, code: "no-credentials", detail: "session \(session.id) has no api_key")
         }
-        let body = try Self.body(for: envelope)
-        let json: Data
-        do { json = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]) } catch {
-            throw SendFailure(.permanent, code: "unencodable", detail: "\(error)")
-        }
+        let json = try Self.body(for: envelope)
         let base = secrets.credentials["base_url"] ?? defaultBaseURL
         let answer = try await call.post("\(base)/send-message", token: token, json: json)
         return try Self.receipt(from: answer)
     }
 
-    /// The request body for an envelope.
-    static func body(for envelope: OutboundEnvelope) throws(SendFailure) -> JSONObject {
-        var body: JSONObject = ["to": envelope.to.e164]
-        if let text = envelope.text { body["text"] = text }
+    /// `POST /send-message`'s body.
+    struct SendRequest: Encodable {
+        struct Location: Encodable {
+            let latitude: Double
+            let longitude: Double
+            let name: String?
+            let address: String?
+        }
+
+        let to: String
+        var text: String?
+        var imageUrl: String?
+        var videoUrl: String?
+        var documentUrl: String?
+        var fileName: String?
+        var audioUrl: String?
+        var location: Location?
+    }
+
+    /// The request body for an envelope, as JSON.
+    static func body(for envelope: OutboundEnvelope) throws(SendFailure) -> Data {
+        var request = SendRequest(to: envelope.to.e164, text: envelope.text)
         switch envelope.type {
         case .text:
             break
@@ -43,21 +57,26 @@ public struct WasenderClient: ProviderClient {
             guard let media = envelope.media else {
                 throw SendFailure(.permanent, code: "invalid-message", detail: "\(envelope.type.rawValue) without media")
             }
-            let key = ["image": "imageUrl", "video": "videoUrl", "document": "documentUrl", "audio": "audioUrl"]
-            body[key[envelope.type.rawValue]!] = media.url
-            if envelope.type == .document, let filename = media.filename { body["fileName"] = filename }
+            switch envelope.type {
+            case .image: request.imageUrl = media.url
+            case .video: request.videoUrl = media.url
+            case .audio: request.audioUrl = media.url
+            default:
+                request.documentUrl = media.url
+                request.fileName = media.filename
+            }
         case .location:
             guard let location = envelope.location else {
                 throw SendFailure(.permanent, code: "invalid-message", detail: "location without coordinates")
             }
-            var place: JSONObject = ["latitude": location.latitude, "longitude": location.longitude]
-            place["name"] = location.name
-            place["address"] = location.address
-            body["location"] = place
+            request.location = .init(latitude: location.latitude, longitude: location.longitude, name: location.name,
+                                     address: location.address)
         case .template:
             throw SendFailure(.permanent, code: "unsupported", detail: "WasenderAPI sends no templates")
         }
-        return body
+        do { return try jsonEncoder.encode(request) } catch {
+            throw SendFailure(.permanent, code: "unencodable", detail: "\(error)")
+        }
     }
 
     /// Reads an answer: `{"success":true,"data":{"msgId":…}}`, or classifies the failure.

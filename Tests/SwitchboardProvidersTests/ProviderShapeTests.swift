@@ -14,21 +14,25 @@ struct ProviderShapeTests {
                          location: location, template: template)
     }
 
+    private func object(_ data: Data) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
     private func answer(_ status: Int, _ body: String, headers: [(String, String)] = []) -> ProviderCall.Answer {
         ProviderCall.Answer(status: status, headers: HTTPHeaders(headers), body: Data(body.utf8))
     }
 
     @Test func wasenderBodies() throws {
-        let text = try WasenderClient.body(for: try envelope())
+        let text = try object(try WasenderClient.body(for: try envelope()))
         #expect(text["to"] as? String == "+14155550123")
         #expect(text["text"] as? String == "hi")
-        let document = try WasenderClient.body(for: try envelope(.document, text: "invoice",
-                                                                 media: MessageMedia(url: "https://x/a.pdf", filename: "a.pdf")))
+        let document = try object(try WasenderClient.body(for: try envelope(.document, text: "invoice",
+                                                                 media: MessageMedia(url: "https://x/a.pdf", filename: "a.pdf"))))
         #expect(document["documentUrl"] as? String == "https://x/a.pdf")
         #expect(document["fileName"] as? String == "a.pdf")
         #expect(document["text"] as? String == "invoice")
-        let place = try WasenderClient.body(for: try envelope(.location, text: nil,
-                                                              location: MessageLocation(latitude: 1, longitude: 2)))
+        let place = try object(try WasenderClient.body(for: try envelope(.location, text: nil,
+                                                              location: MessageLocation(latitude: 1, longitude: 2))))
         #expect((place["location"] as? [String: Any])?["latitude"] as? Double == 1)
         #expect(throws: SendFailure.self) {
             _ = try WasenderClient.body(for: try envelope(.template, text: nil,
@@ -57,18 +61,19 @@ struct ProviderShapeTests {
     }
 
     @Test func metaBodies() throws {
-        let text = try MetaCloudClient.body(for: try envelope())
+        let text = try object(try MetaCloudClient.body(for: try envelope()))
         #expect(text["messaging_product"] as? String == "whatsapp")
         #expect(text["to"] as? String == "14155550123")
         #expect((text["text"] as? [String: Any])?["body"] as? String == "hi")
-        let template = try MetaCloudClient.body(for: try envelope(.template, text: nil,
-                                                                  template: MessageTemplate(name: "otp", language: "en_US", parameters: ["123456"])))
-        let object = try #require(template["template"] as? [String: Any])
-        #expect(object["name"] as? String == "otp")
-        #expect((object["language"] as? [String: Any])?["code"] as? String == "en_US")
-        let components = try #require(object["components"] as? [[String: Any]])
+        let template = try object(try MetaCloudClient.body(for: try envelope(.template, text: nil,
+                                                                  template: MessageTemplate(name: "otp", language: "en_US", parameters: ["123456"]))))
+        let templateObject = try #require(template["template"] as? [String: Any])
+        #expect(templateObject["name"] as? String == "otp")
+        #expect((templateObject["language"] as? [String: Any])?["code"] as? String == "en_US")
+        let components = try #require(templateObject["components"] as? [[String: Any]])
         #expect((components.first?["parameters"] as? [[String: Any]])?.first?["text"] as? String == "123456")
-        let image = try MetaCloudClient.body(for: try envelope(.image, text: "look", media: MessageMedia(url: "https://x/i.png")))
+        let image = try object(try MetaCloudClient.body(for: try envelope(.image, text: "look",
+                                                                          media: MessageMedia(url: "https://x/i.png"))))
         #expect((image["image"] as? [String: Any])?["caption"] as? String == "look")
     }
 

@@ -3,6 +3,10 @@ public enum OutboundHeader {
     /// Which send this is, from 1.
     public static let attempt = "sb-attempt"
     public static let tenant = "sb-tenant"
+    /// Set when a publisher sends a message again under the same id because it does not
+    /// know whether the first publish arrived: the dispatcher then checks the store for a
+    /// send of the first copy (it does that for every redelivery too).
+    public static let republished = "sb-republished"
     /// On a dead letter: why (`expired`, `invalid-recipient`, `http-503`, …), in words,
     /// how many sends were made, when the first and the last failed, and the routing
     /// key it was published with.

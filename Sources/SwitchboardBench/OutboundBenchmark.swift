@@ -1,0 +1,289 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+public import Logging
+import ServiceLifecycle
+public import SwitchboardAMQP
+public import SwitchboardBroker
+public import SwitchboardCore
+import SwitchboardDispatcher
+import SwitchboardProviders
+import SwitchboardRegistry
+import SwitchboardSimulator
+import SwitchboardStore
+
+/// `switchboard bench outbound`: the outbound path end to end (broker, dispatcher,
+/// provider simulator, all in a scratch virtual host and SQLite file).
+///
+/// - throughput: N messages over T tenants, no latency, no rate limit: messages/s from
+///   the first publish to the last provider acceptance.
+/// - isolation: T tenants each draining a bulk campaign at the session rate while
+///   transactional messages arrive at a steady pace for those and for quiet tenants:
+///   transactional latency from publish to provider acceptance, the busiest
+///   one-second window of any session, and the simulator's 429s.
+public struct OutboundBenchmark: Sendable {
+    public enum Scenario: String, Sendable, CaseIterable {
+        case throughput, isolation
+    }
+
+    public struct Options: Sendable {
+        public var scenario: Scenario = .throughput
+        public var tenants = 10
+        /// Throughput: messages in all.
+        public var messages = 50_000
+        /// Isolation: the bulk campaign of each tenant, the session rate, the simulator's
+        /// latency, the transactional pace and how long it is measured.
+        public var campaign = 5_000
+        public var sessionRate = 50.0
+        public var bulkShare = 0.8
+        public var simulatorLatencyMs = 20
+        public var transactionalPerSecond = 5.0
+        public var seconds = 30
+        public var inFlightPerTenant: UInt16 = 8
+
+        public init() {}
+    }
+
+    public struct Report: BenchReport {
+        public let scenario: String
+        public let messages: Int
+        public let seconds: Double
+        public let acceptedPerSecond: Double?
+        public let duplicates: Int
+        public let transactional: Int?
+        public let transactionalLatencyMs: LatencySummary?
+        public let simulatorLatencyMs: Int?
+        public let busiestSecond: Int
+        public let sessionRate: Double?
+        public let rateLimited: Int
+
+        public var summary: [String] {
+            var lines = ["outbound \(scenario): \(messages) messages in \(String(format: "%.2f", seconds)) s"]
+            if let acceptedPerSecond {
+                lines.append(String(format: "  publish → provider accepted: %.0f messages/s", acceptedPerSecond))
+            }
+            if let transactionalLatencyMs, let transactional, let simulatorLatencyMs {
+                lines.append(String(format: "  transactional (%d) publish → accepted ms: p50 %.1f  p99 %.1f  max %.1f (simulator latency %d ms)",
+                                    transactional, transactionalLatencyMs.p50, transactionalLatencyMs.p99,
+                                    transactionalLatencyMs.max, simulatorLatencyMs))
+            }
+            lines.append("  busiest one-second window of any session: \(busiestSecond)"
+                         + (sessionRate.map { String(format: " (rate %.0f/s)", $0) } ?? ""))
+            lines.append("  simulator 429s: \(rateLimited), duplicates: \(duplicates)")
+            return lines
+        }
+    }
+
+    public let configuration: AMQPConfiguration
+    public let management: RabbitMQManagement
+    public let topology: Topology
+    public let options: Options
+    public let logger: Logger
+
+    public init(configuration: AMQPConfiguration, management: RabbitMQManagement, topology: Topology, options: Options,
+                logger: Logger) {
+        self.configuration = configuration
+        self.management = management
+        self.topology = topology
+        self.options = options
+        self.logger = logger
+    }
+
+    public func run() async throws -> Report {
+        let vhost = "sb-bench-\(UUID().uuidString.prefix(8).lowercased())"
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(vhost)
+        try await management.createVirtualHost(vhost, grantingTo: configuration.user)
+        var configuration = self.configuration
+        configuration.virtualHost = vhost
+        configuration.connectionName = "bench-outbound"
+        let publisher = try await AMQPConnection.connect(configuration, logger: logger)
+        configuration.connectionName = "bench-dispatcher"
+        let consumer = try await AMQPConnection.connect(configuration, logger: logger)
+        let simulator = try await EmbeddedSimulator.start(logger: quiet)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        func cleanUp() async {
+            try? await http.shutdown()
+            try? await simulator.stop()
+            await publisher.close()
+            await consumer.close()
+            try? await management.deleteVirtualHost(vhost)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        do {
+            let applier = TopologyApplier(topology: topology, connection: publisher, management: management, logger: logger)
+            try await applier.apply()
+            let store = try SQLiteStore(path: directory.appendingPathComponent("bench.sqlite").path,
+                                        secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)), logger: quiet)
+            let bench = Run(options: options, store: store, registry: TenantRegistry(store: store, broker: applier, logger: quiet),
+                            simulator: simulator, publisher: publisher)
+            let dispatcher = Dispatcher(
+                configuration: .init(inFlightPerTenant: options.inFlightPerTenant, refreshInterval: .milliseconds(500)),
+                connection: consumer, store: store,
+                providers: ProviderDirectory(http: http, simulatorBaseURL: simulator.baseURL + "/api"),
+                topology: topology, logger: quiet)
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: [.init(service: dispatcher)], gracefulShutdownSignals: [], logger: quiet))
+            let running = Task { try await group.run() }
+            let report: Report
+            do {
+                report = switch options.scenario {
+                case .throughput: try await bench.throughput()
+                case .isolation: try await bench.isolation()
+                }
+            } catch {
+                running.cancel()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+            await cleanUp()
+            return report
+        } catch {
+            await cleanUp()
+            throw error
+        }
+    }
+
+    private var quiet: Logger {
+        var logger = logger
+        logger.logLevel = .warning
+        return logger
+    }
+
+    /// One run's tenants, publishing and measuring.
+    private struct Run {
+        let options: Options
+        let store: SQLiteStore
+        let registry: TenantRegistry
+        let simulator: EmbeddedSimulator
+        let publisher: AMQPConnection
+
+        func addTenant(_ id: String, rate: Double, bulkShare: Double, simulatorRate: Double?, latencyMs: Int) async throws {
+            let tenant = try TenantID(id)
+            _ = try await registry.create(Tenant(id: tenant, name: id,
+                                                 limits: TenantLimits(sessionRate: rate, bulkShare: bulkShare)))
+            try await store.addSession(
+                Session(id: try SessionID("\(id)-main"), tenant: tenant, provider: .simulator,
+                        phoneNumber: try PhoneNumber("+14155550100"), status: .connected, isPrimary: true),
+                secrets: SessionSecrets(credentials: ["api_key": "key-\(id)"], webhookSecret: "bench-\(id)-webhook-secret"))
+            try simulator.state.register(SimulatedSession(
+                id: "\(id)-main", flavor: .wasender, apiKey: "key-\(id)", ratePerSecond: simulatorRate,
+                behaviour: SimulatorBehaviour(latencyMs: latencyMs, statusDelaysMs: .none)))
+        }
+
+        func envelope(_ tenant: String, _ text: String, _ messageClass: MessageClass) throws -> OutboundEnvelope {
+            OutboundEnvelope(id: MessageID.make(), tenant: try TenantID(tenant), messageClass: messageClass,
+                             to: try PhoneNumber("+14155550123"), text: text)
+        }
+
+        /// Publishes with confirm from 64 concurrent publishers.
+        func publishAll(_ envelopes: [OutboundEnvelope]) async throws {
+            let counter = SharedCounter()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<64 {
+                    group.addTask {
+                        while let index = counter.next(below: envelopes.count) {
+                            let envelope = envelopes[index]
+                            try await publisher.publish(try envelope.wireBody(), exchange: "sb.outbound",
+                                                        routingKey: envelope.routingKey,
+                                                        properties: envelope.amqpProperties())
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+
+        func accepted() -> [SimulatedMessage] { simulator.state.messages() }
+
+        func waitForAccepted(_ count: Int, timeout: Duration) async throws {
+            let deadline = ContinuousClock.now + timeout
+            while simulator.state.stats().sessions.values.reduce(0, { $0 + $1.accepted }) < count {
+                guard ContinuousClock.now < deadline else {
+                    throw BenchError.timedOut("\(count) messages not all accepted by the simulator")
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+
+        func throughput() async throws -> Report {
+            let tenants = (0..<options.tenants).map { "bench-\($0)" }
+            for tenant in tenants {
+                try await addTenant(tenant, rate: 1000, bulkShare: 1, simulatorRate: nil, latencyMs: 0)
+            }
+            try await Task.sleep(for: .seconds(1))  // the dispatcher picks the tenants up
+            let envelopes = try (0..<options.messages).map { index in
+                try envelope(tenants[index % tenants.count], "m\(index)", .bulk)
+            }
+            let started = Date()
+            try await publishAll(envelopes)
+            try await waitForAccepted(options.messages, timeout: .seconds(600))
+            let messages = accepted()
+            let last = messages.map(\.acceptedAt).max() ?? Date()
+            let seconds = last.timeIntervalSince(started)
+            let stats = simulator.state.stats()
+            return Report(
+                scenario: "throughput", messages: options.messages, seconds: seconds,
+                acceptedPerSecond: Double(options.messages) / seconds,
+                duplicates: messages.count - Set(messages.compactMap(\.text)).count, transactional: nil,
+                transactionalLatencyMs: nil, simulatorLatencyMs: nil,
+                busiestSecond: stats.sessions.values.map(\.maxPerSecond).max() ?? 0, sessionRate: nil,
+                rateLimited: stats.sessions.values.reduce(0) { $0 + $1.rateLimited })
+        }
+
+        func isolation() async throws -> Report {
+            let campaigners = (0..<options.tenants).map { "campaign-\($0)" }
+            let quiet = ["quiet-0", "quiet-1"]
+            for tenant in campaigners + quiet {
+                try await addTenant(tenant, rate: options.sessionRate, bulkShare: options.bulkShare,
+                                    simulatorRate: options.sessionRate, latencyMs: options.simulatorLatencyMs)
+            }
+            try await Task.sleep(for: .seconds(1))
+            let campaign = try campaigners.flatMap { tenant in
+                try (0..<options.campaign).map { try envelope(tenant, "bulk \(tenant) \($0)", .bulk) }
+            }
+            try await publishAll(campaign)
+            // Transactional messages at a steady pace, round robin over every tenant.
+            let everyone = campaigners + quiet
+            var published: [String: Date] = [:]
+            let interval = Duration.milliseconds(Int64(1000 / options.transactionalPerSecond))
+            let count = Int(Double(options.seconds) * options.transactionalPerSecond)
+            let clock = ContinuousClock()
+            var next = clock.now
+            for index in 0..<count {
+                try await clock.sleep(until: next)
+                next += interval
+                let message = try envelope(everyone[index % everyone.count], "tx \(index)", .transactional)
+                published["tx \(index)"] = Date()
+                try await publisher.publish(try message.wireBody(), exchange: "sb.outbound",
+                                            routingKey: message.routingKey, properties: message.amqpProperties())
+            }
+            // Let the last transactional messages land.
+            let deadline = clock.now + .seconds(30)
+            var latencies: [Double] = []
+            while clock.now < deadline {
+                let arrived = accepted().filter { $0.text?.hasPrefix("tx ") == true }
+                if arrived.count >= count {
+                    latencies = arrived.compactMap { message in
+                        published[message.text ?? ""].map { message.acceptedAt.timeIntervalSince($0) * 1000 }
+                    }
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            guard !latencies.isEmpty else { throw BenchError.timedOut("transactional messages not all accepted") }
+            latencies.sort()
+            func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+            let stats = simulator.state.stats()
+            let all = accepted()
+            return Report(
+                scenario: "isolation", messages: all.count, seconds: Double(options.seconds), acceptedPerSecond: nil,
+                duplicates: all.count - Set(all.compactMap(\.text)).count, transactional: latencies.count,
+                transactionalLatencyMs: LatencySummary(p50: percentile(0.5), p90: percentile(0.9), p99: percentile(0.99),
+                                                       max: latencies.last ?? 0),
+                simulatorLatencyMs: options.simulatorLatencyMs,
+                busiestSecond: stats.sessions.values.map(\.maxPerSecond).max() ?? 0, sessionRate: options.sessionRate,
+                rateLimited: stats.sessions.values.reduce(0) { $0 + $1.rateLimited })
+        }
+    }
+}
