@@ -87,6 +87,8 @@ struct SessionCommand: AsyncParsableCommand {
         var credentials: [String] = []
         @Option(help: "Webhook secret (else a random one is made and printed once).") var webhookSecret: String?
         @Flag(help: "Make it the tenant's primary session.") var primary = false
+        @Option(help: "Its status until the provider reports one: connected, disconnected, … (a tenant is dispatched only while all its sessions are connected).")
+        var status: String = "disconnected"
 
         func run() async throws {
             guard let provider = ProviderKind(rawValue: provider) else {
@@ -99,8 +101,11 @@ struct SessionCommand: AsyncParsableCommand {
                 pairs[String(parts[0])] = String(parts[1])
             }
             let secret = webhookSecret ?? (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            guard let status = SessionStatus(providerValue: status) else {
+                throw ValidationError("--status must be one of \(SessionStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
             let session = Session(id: try SessionID(id), tenant: try TenantID(tenant), provider: provider,
-                                  phoneNumber: try PhoneNumber(phone), isPrimary: primary)
+                                  phoneNumber: try PhoneNumber(phone), status: status, isPrimary: primary)
             let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
             try await store.addSession(session, secrets: SessionSecrets(credentials: pairs, webhookSecret: secret))
             print("added session \(id) for tenant \(tenant)")

@@ -30,6 +30,8 @@ struct SendCommand: AsyncParsableCommand {
     @Option(help: "Message id, also the idempotency key (default: a new ULID).") var id: String?
     @Option(help: "Campaign name.") var campaign: String?
     @Option(help: "Do not send after this many seconds.") var expiresIn: Int?
+    @Option(help: "Over AMQP: publish this many messages (texts numbered '<text> 0', '<text> 1', …; a new id each).")
+    var count = 1
 
     func run() async throws {
         guard let messageClass = MessageClass(rawValue: messageClass) else {
@@ -73,21 +75,38 @@ struct SendCommand: AsyncParsableCommand {
 
     private func publish(_ messageClass: MessageClass, expiresAt: Date?) async throws {
         guard let tenant else { throw ValidationError("--tenant is required over AMQP") }
-        let envelope = OutboundEnvelope(
-            id: id ?? MessageID.make(), tenant: try TenantID(tenant), session: try session.map { try SessionID($0) },
-            messageClass: messageClass, to: try PhoneNumber(to), text: text, campaign: campaign, expiresAt: expiresAt)
-        let problems = envelope.problems()
+        guard count >= 1, count == 1 || id == nil else { throw ValidationError("--count must be 1 or more, and 1 with --id") }
+        let envelopes = try (0..<count).map { index in
+            OutboundEnvelope(
+                id: id ?? MessageID.make(), tenant: try TenantID(tenant), session: try session.map { try SessionID($0) },
+                messageClass: messageClass, to: try PhoneNumber(to), text: count == 1 ? text : "\(text) \(index)",
+                campaign: campaign, expiresAt: expiresAt)
+        }
+        let problems = envelopes[0].problems()
         guard problems.isEmpty else { throw ValidationError(problems.map(\.description).joined(separator: "; ")) }
         let connection = try await AMQPConnection.connect(
             try amqp.configuration(connectionName: "switchboard-send"), logger: logging.makeLogger(label: "switchboard.send"))
         do {
-            try await connection.publish(try envelope.wireBody(), exchange: "sb.outbound", routingKey: envelope.routingKey,
-                                         properties: envelope.amqpProperties())
+            // Up to 64 publishes awaiting their confirms at a time.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, envelope) in envelopes.enumerated() {
+                    if index >= 64 { try await group.next() }
+                    group.addTask {
+                        try await connection.publish(try envelope.wireBody(), exchange: "sb.outbound",
+                                                     routingKey: envelope.routingKey, properties: envelope.amqpProperties())
+                    }
+                }
+                try await group.waitForAll()
+            }
             await connection.close()
         } catch {
             await connection.close()
             throw error
         }
-        print(#"{"id":"\#(envelope.id)","tenant":"\#(tenant)","state":"queued"}"#)
+        if count == 1 {
+            print(#"{"id":"\#(envelopes[0].id)","tenant":"\#(tenant)","state":"queued"}"#)
+        } else {
+            print(#"{"published":\#(count),"tenant":"\#(tenant)","state":"queued"}"#)
+        }
     }
 }

@@ -19,7 +19,7 @@ $sb broker check
 demo=.local/demo.env
 if [ ! -f "$demo" ] || ! $sb tenant list | grep -q '^demo'; then
   $sb tenant create demo --name "Demo tenant" --session-rate 20 --bulk-share 0.5 2>/dev/null || true
-  $sb session add demo-main --tenant demo --provider simulator --phone +14155550100 --primary >/dev/null 2>&1 || true
+  $sb session add demo-main --tenant demo --provider simulator --phone +14155550100 --primary --status connected >/dev/null 2>&1 || true
   admin=$($sb key create --admin --label demo-admin | grep -o 'sb_[A-Za-z0-9_-]*' | head -1)
   tenant=$($sb key create --tenant demo --label demo | grep -o 'sb_[A-Za-z0-9_-]*' | head -1)
   umask 077
