@@ -104,7 +104,17 @@ struct ServeCommand: AsyncParsableCommand {
             running.append(.init(service: api))
         }
         if selected.contains(.simulator) {
-            running.insert(.init(service: try simulator(settings: settings, logger: logger)), at: 0)
+            // Beside the gateway, the simulator knows the store's `simulator` sessions from
+            // the start, so a development setup sends end to end without registering them.
+            let state = SimulatorState()
+            for tenant in try await store.tenants() {
+                for session in try await store.sessions(of: tenant.id) where session.provider == .simulator {
+                    let secrets = try await store.secrets(of: session.id)
+                    try state.register(SimulatedSession(id: session.id.rawValue, flavor: .wasender,
+                                                        apiKey: secrets.credentials["api_key"] ?? session.id.rawValue))
+                }
+            }
+            running.insert(.init(service: try simulator(settings: settings, state: state, logger: logger)), at: 0)
         }
         let serviceGroup = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: group + running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -117,11 +127,13 @@ struct ServeCommand: AsyncParsableCommand {
         try await httpClient?.shutdown()
     }
 
-    private func simulator(settings: Settings, logger: Logger) throws -> some ServiceLifecycle.Service {
+    private func simulator(settings: Settings, state: SimulatorState = SimulatorState(), logger: Logger) throws
+        -> some ServiceLifecycle.Service
+    {
         let (host, port) = try Self.parseListen(settings.value(simulatorListen, .simulatorListen,
                                                                default: Settings.Default.simulatorListen))
         return SimulatorServer.application(
-            SimulatorServer.Configuration(host: host, port: port), state: SimulatorState(),
+            SimulatorServer.Configuration(host: host, port: port), state: state,
             logger: logging.makeLogger(label: "switchboard.simulator")) { port in
                 logger.info("simulator listening", metadata: ["port": "\(port)"])
             }

@@ -75,7 +75,8 @@ struct DispatcherTests {
             #expect(headers[OutboundHeader.firstFailedAt] != nil)
             #expect(headers[OutboundHeader.lastFailedAt] != nil)
             #expect(outbound.simulator.state.stats(session: "acme-main").errors == 3)
-            #expect(try await outbound.store.message(envelope.id, of: try TenantID("acme"))?.state == .failed)
+            // Recorded right after the dead letter is published.
+            #expect(try await eventually { try await outbound.store.message(envelope.id, of: try TenantID("acme"))?.state == .failed })
         }
     }
 
@@ -96,7 +97,7 @@ struct DispatcherTests {
             #expect(reasons["acme.expired"]?[OutboundHeader.attempts] == .int32(0))
             // The expired one never reached the provider.
             #expect(outbound.accepted("acme-main") == 0)
-            #expect(try await outbound.store.message(expired.id, of: try TenantID("acme"))?.state == .expired)
+            #expect(try await eventually { try await outbound.store.message(expired.id, of: try TenantID("acme"))?.state == .expired })
         }
     }
 

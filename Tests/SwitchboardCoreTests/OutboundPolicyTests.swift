@@ -25,8 +25,8 @@ struct OutboundPolicyTests {
             now = at  // the caller waits until its slot
         }
         #expect(busiestSecond(times) <= Int(rate))
-        // And it does not go much slower than the rate either (the 5 % margin).
-        #expect(times.last! < 5.3)
+        // And it does not go much slower than the rate either (the 10 % margin).
+        #expect(times.last! < 5.6)
     }
 
     @Test func bulkUsesOnlyItsShareWhileTransactionalMayUseEverything() {
@@ -41,12 +41,13 @@ struct OutboundPolicyTests {
         var mixed = SessionThrottle(rate: 10, bulkShare: 0.2)
         _ = mixed.reserve(.bulk, now: 0)
         let next = mixed.reserve(.transactional, now: 0)!
-        #expect(next < 0.11)
+        // One session interval (0.11 s with the margin), not bulk's 0.55 s.
+        #expect(next < 0.12)
         #expect(SessionThrottle(rate: 10, bulkShare: 0).earliest(.bulk, now: 0) == nil)
     }
 
     @Test func theMarginAbsorbsArrivalJitter() {
-        // Sent a full interval apart, arriving up to 20 ms early or late: still no
+        // Sent a full interval apart, arriving up to 45 ms early or late: still no
         // second holds more than the rate.
         var throttle = SessionThrottle(rate: 50, bulkShare: 1)
         var generator = SystemRandomNumberGenerator()
@@ -54,7 +55,7 @@ struct OutboundPolicyTests {
         var now = 0.0
         for _ in 0..<500 {
             now = throttle.reserve(.bulk, now: now)!
-            arrivals.append(now + Double.random(in: -0.02...0.02, using: &generator))
+            arrivals.append(now + Double.random(in: -0.045...0.045, using: &generator))
         }
         #expect(busiestSecond(arrivals.sorted()) <= 50)
     }

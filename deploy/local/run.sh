@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs Switchboard locally: system packages, the project-local RabbitMQ
 # node, a release build, the topology applied and verified, a demo tenant with a
-# simulator session and keys, then the services in the foreground (Ctrl-C stops them
-# gracefully). Later services join here.
+# simulator session and keys, then the api, the dispatcher and the provider simulator
+# in the foreground (Ctrl-C stops them gracefully). Later services join here.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -19,7 +19,8 @@ $sb broker check
 demo=.local/demo.env
 if [ ! -f "$demo" ] || ! $sb tenant list | grep -q '^demo'; then
   $sb tenant create demo --name "Demo tenant" --session-rate 20 --bulk-share 0.5 2>/dev/null || true
-  $sb session add demo-main --tenant demo --provider simulator --phone +14155550100 --primary --status connected >/dev/null 2>&1 || true
+  $sb session add demo-main --tenant demo --provider simulator --phone +14155550100 --primary --status connected \
+      --credential api_key=demo-simulator-key >/dev/null 2>&1 || true
   admin=$($sb key create --admin --label demo-admin | grep -o 'sb_[A-Za-z0-9_-]*' | head -1)
   tenant=$($sb key create --tenant demo --label demo | grep -o 'sb_[A-Za-z0-9_-]*' | head -1)
   umask 077
@@ -30,7 +31,8 @@ $sb topology verify
 . "$demo"
 cat <<INFO
 
-Switchboard api on http://$listen (OpenAPI: http://$listen/openapi.json)
+Switchboard api on http://$listen (OpenAPI: http://$listen/openapi.json); dispatcher running;
+provider simulator on http://127.0.0.1:8090 (GET /_sim/messages shows what it accepted)
   demo tenant key: $SWITCHBOARD_API_KEY
   admin key:       $SWITCHBOARD_ADMIN_KEY      (both in $demo)
 Send a message:
@@ -41,4 +43,4 @@ Read its status:
 RabbitMQ management: http://127.0.0.1:15672 (guest/guest); stop the node with deploy/local/rabbitmq.sh stop
 
 INFO
-exec $sb serve api --listen "$listen" --skip-topology
+exec $sb serve api dispatcher simulator --listen "$listen" --skip-topology

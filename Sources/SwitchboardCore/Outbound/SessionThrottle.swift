@@ -5,9 +5,10 @@
 ///
 /// Sends are spaced evenly (one every `(1 + margin) / rate` seconds, no burst): spacing
 /// is what makes "no one-second window above the rate" hold, where a bucket with burst
-/// capacity `b` would allow `rate + b` in a window. The margin (5 % by default) absorbs
+/// capacity `b` would allow `rate + b` in a window. The margin (10 % by default) absorbs
 /// the jitter between our clock and the provider's: two requests sent a full interval
-/// apart may arrive a few milliseconds closer together.
+/// apart may arrive closer together (on a loaded machine by tens of milliseconds); at
+/// 10 % a window tolerates 100 ms of it.
 public struct SessionThrottle: Sendable, Hashable {
     /// Messages per second for the session.
     public private(set) var rate: Double
@@ -21,7 +22,7 @@ public struct SessionThrottle: Sendable, Hashable {
     public let margin: Double
     private var safety: Double { 1 + margin }
 
-    public init(rate: Double, bulkShare: Double, margin: Double = 0.05) {
+    public init(rate: Double, bulkShare: Double, margin: Double = 0.10) {
         precondition(rate > 0 && rate.isFinite, "a session rate is positive")
         self.rate = rate
         self.bulkShare = min(max(bulkShare, 0), 1)
