@@ -124,13 +124,15 @@ struct DeliveryProcessor: Sendable {
             return try await failed(delivery, envelope: envelope, session: session, attempt: attempt, failure: error)
         }
 
-        // Acknowledge only after the acceptance is durable: store first (it is what stops
-        // a second send), then the status event.
-        try await messages.recordSent(envelope, session: session.id, providerMessageID: receipt.providerMessageID,
-                                      at: sentAt)
+        // Acknowledge only after the acceptance is durable in the store (what stops a
+        // second send) and the status event is confirmed; the two are independent, so
+        // they are written at the same time.
+        async let recorded: Void = messages.recordSent(envelope, session: session.id,
+                                                       providerMessageID: receipt.providerMessageID, at: sentAt)
         try await publishEvent(.messageStatus(
             .init(status: "sent", messageID: envelope.id, providerMessageID: receipt.providerMessageID),
             tenant: tenant, session: session.id, provider: session.provider, at: sentAt))
+        try await recorded
         logger.debug("sent", metadata: metadata.merging(["session": "\(session.id)",
                                                          "provider_message_id": "\(receipt.providerMessageID)"]) { $1 })
         return .sent
