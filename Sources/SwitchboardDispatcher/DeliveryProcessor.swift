@@ -96,6 +96,11 @@ struct DeliveryProcessor: Sendable {
         {
             logger.info("already accepted by the provider; not sent again",
                         metadata: metadata.merging(["provider_message_id": "\(providerID)"]) { $1 })
+            // The first copy may have died between its record and its event: emit the event
+            // again (same id, so consumers that saw it drop the repeat).
+            try await publishEvent(.messageStatus(
+                .init(status: "sent", messageID: envelope.id, providerMessageID: providerID),
+                tenant: tenant, session: session.id, provider: session.provider, at: Date()))
             return .alreadySent
         }
 
