@@ -74,25 +74,11 @@ public struct APIBenchmark: Sendable {
             guard let key = options.apiKey else { throw BenchError.setup("--url needs --key (a tenant key)") }
             return try await load(baseURL: url, key: key, queuedAfterwards: { nil })
         }
-        let vhost = "sb-bench-\(UUID().uuidString.prefix(8).lowercased())"
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(vhost)
-        try await management.createVirtualHost(vhost, grantingTo: configuration.user)
-        var configuration = self.configuration
-        configuration.virtualHost = vhost
-        configuration.connectionName = "bench-api"
-        let connection = try await AMQPConnection.connect(configuration, logger: logger)
-        func cleanUp() async {
-            await connection.close()
-            try? await management.deleteVirtualHost(vhost)
-            try? FileManager.default.removeItem(at: directory)
-        }
-        do {
-            let report = try await inProcess(connection: connection, database: directory.appendingPathComponent("bench.sqlite").path)
-            await cleanUp()
-            return report
-        } catch {
-            await cleanUp()
-            throw error
+        return try await BenchScratch.with(configuration, management: management) { scratch in
+            try await scratch.withConnection("bench-api", logger: logger) { connection in
+                try await inProcess(connection: connection,
+                                    database: scratch.directory.appendingPathComponent("bench.sqlite").path)
+            }
         }
     }
 

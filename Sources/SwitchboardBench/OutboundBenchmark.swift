@@ -90,30 +90,28 @@ public struct OutboundBenchmark: Sendable {
     }
 
     public func run() async throws -> Report {
-        let vhost = "sb-bench-\(UUID().uuidString.prefix(8).lowercased())"
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(vhost)
-        try await management.createVirtualHost(vhost, grantingTo: configuration.user)
-        var configuration = self.configuration
-        configuration.virtualHost = vhost
-        configuration.connectionName = "bench-outbound"
-        let publisher = try await AMQPConnection.connect(configuration, logger: logger)
-        configuration.connectionName = "bench-dispatcher"
-        let consumer = try await AMQPConnection.connect(configuration, logger: logger)
+        try await BenchScratch.with(configuration, management: management) { scratch in
+            try await scratch.withConnection("bench-outbound", logger: logger) { publisher in
+                try await scratch.withConnection("bench-dispatcher", logger: logger) { consumer in
+                    try await measure(publisher: publisher, consumer: consumer,
+                                      database: scratch.directory.appendingPathComponent("bench.sqlite").path)
+                }
+            }
+        }
+    }
+
+    private func measure(publisher: AMQPConnection, consumer: AMQPConnection, database: String) async throws -> Report {
         let simulator = try await EmbeddedSimulator.start(logger: quiet)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         func cleanUp() async {
             try? await http.shutdown()
             try? await simulator.stop()
-            await publisher.close()
-            await consumer.close()
-            try? await management.deleteVirtualHost(vhost)
-            try? FileManager.default.removeItem(at: directory)
         }
         do {
             let applier = TopologyApplier(topology: topology, connection: publisher, management: management, logger: logger)
             try await applier.apply()
-            let store = try SQLiteStore(path: directory.appendingPathComponent("bench.sqlite").path,
-                                        secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)), logger: quiet)
+            let store = try SQLiteStore(path: database, secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)),
+                                        logger: quiet)
             let bench = Run(options: options, store: store, registry: TenantRegistry(store: store, broker: applier, logger: quiet),
                             simulator: simulator, publisher: publisher)
             let dispatcher = Dispatcher(
@@ -131,7 +129,8 @@ public struct OutboundBenchmark: Sendable {
                 case .isolation: try await bench.isolation()
                 }
             } catch {
-                running.cancel()
+                await group.triggerGracefulShutdown()
+                _ = try? await running.value
                 throw error
             }
             await group.triggerGracefulShutdown()

@@ -45,30 +45,8 @@ public struct TopologyBenchmark: Sendable {
     }
 
     public func run() async throws -> Report {
-        let vhost = "sb-bench-\(UUID().uuidString.prefix(8).lowercased())"
-        try await management.createVirtualHost(vhost, grantingTo: configuration.user)
-        do {
-            let report = try await measure(in: vhost)
-            try await management.deleteVirtualHost(vhost)
-            return report
-        } catch {
-            try? await management.deleteVirtualHost(vhost)
-            throw error
-        }
-    }
-
-    private func measure(in vhost: String) async throws -> Report {
-        var configuration = self.configuration
-        configuration.virtualHost = vhost
-        configuration.connectionName = "bench-topology"
-        let connection = try await AMQPConnection.connect(configuration, logger: logger)
-        do {
-            let report = try await measure(over: connection)
-            await connection.close()
-            return report
-        } catch {
-            await connection.close()
-            throw error
+        try await BenchScratch.with(configuration, management: management) { scratch in
+            try await scratch.withConnection("bench-topology", logger: logger) { try await measure(over: $0) }
         }
     }
 
