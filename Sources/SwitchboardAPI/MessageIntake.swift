@@ -63,7 +63,7 @@ struct MessageIntake: Sendable {
         }
         let outcome: ClaimOutcome
         do { outcome = try await messages.claim(claim, staleAfter: staleClaimAfter) } catch {
-            throw Self.problem(error)
+            throw Problem(error)
         }
         var toPublish = envelope
         var resumed = false
@@ -195,18 +195,9 @@ struct MessageIntake: Sendable {
         } catch let problem as Problem {
             throw problem
         } catch let error as StoreError {
-            throw Self.problem(error)
+            throw Problem(error)
         } catch {
             throw .internalError
-        }
-    }
-
-    static func problem(_ error: StoreError) -> Problem {
-        switch error {
-        case .notFound(let what): .notFound(what)
-        case .conflict(let what): .conflict("exists", "\(what) already exists")
-        case .invalid(let error): .validation(field: error.field, error.reason)
-        case .secrets, .database: .storeUnavailable("\(error)")
         }
     }
 }

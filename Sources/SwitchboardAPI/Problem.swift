@@ -4,6 +4,7 @@ public import Hummingbird
 import Logging
 import NIOCore
 public import SwitchboardCore
+import SwitchboardStore
 
 /// An error as RFC 9457 problem details (`application/problem+json`): what every
 /// failed API call answers, with a stable `type` per kind of problem.
@@ -124,6 +125,23 @@ extension Problem {
         Problem(.internalServerError, kind: "internal", title: "Internal error",
                 detail: "the failure is logged with this request's id")
     }
+}
+
+extension Problem {
+    /// A store failure as the caller sees it.
+    init(_ error: StoreError) {
+        switch error {
+        case .notFound(let what): self = .notFound(what)
+        case .conflict(let what): self = .conflict("exists", "\(what) already exists")
+        case .invalid(let error): self = .validation(field: error.field, error.reason)
+        case .secrets, .database: self = .storeUnavailable("\(error)")
+        }
+    }
+}
+
+/// Runs a store operation, turning its failure into problem details.
+func storeCall<T>(_ body: () async throws(StoreError) -> T) async throws(Problem) -> T {
+    do { return try await body() } catch { throw Problem(error) }
 }
 
 /// Turns every error a route or Hummingbird throws into problem details, so no caller

@@ -2,11 +2,18 @@ import Synchronization
 import SwitchboardCore
 
 /// The send pace of every session this dispatcher instance sends for: one
-/// `SessionThrottle` each, shared by all the deliveries in flight. A transactional
-/// message takes the next session slot at once; a bulk message waits until its slot
-/// comes and only then takes it, so a one-time password arriving meanwhile goes first.
+/// `SessionThrottle` each, shared by all the deliveries in flight. A slot is taken when
+/// it is due, at the moment of sending; while a transactional message waits for its
+/// session, bulk messages of that session stand back, so the one-time password goes
+/// first.
 final class SessionPacer: Sendable {
-    private let throttles = Mutex<[SessionID: SessionThrottle]>([:])
+    private struct Pace {
+        var throttle: SessionThrottle
+        /// Transactional messages waiting for this session's next slot.
+        var transactionalWaiting = 0
+    }
+
+    private let paces = Mutex<[SessionID: Pace]>([:])
     private let clock = ContinuousClock()
     private let origin: ContinuousClock.Instant
 
@@ -21,27 +28,34 @@ final class SessionPacer: Sendable {
     func waitForSlot(_ session: SessionID, _ messageClass: MessageClass, rate: Double, bulkShare: Double)
         async throws -> Bool
     {
+        var counted = false
+        defer {
+            if counted { paces.withLock { $0[session]?.transactionalWaiting -= 1 } }
+        }
         while true {
             let now = self.now
-            let decision = throttles.withLock { throttles -> (at: Double?, taken: Bool) in
-                var throttle = throttles[session] ?? SessionThrottle(rate: rate, bulkShare: bulkShare)
-                if throttle.rate != rate || throttle.bulkShare != bulkShare {
-                    throttle.update(rate: rate, bulkShare: bulkShare)
+            let next = paces.withLock { paces -> Double?? in
+                var pace = paces[session] ?? Pace(throttle: SessionThrottle(rate: rate, bulkShare: bulkShare))
+                defer { paces[session] = pace }
+                if pace.throttle.rate != rate || pace.throttle.bulkShare != bulkShare {
+                    pace.throttle.update(rate: rate, bulkShare: bulkShare)
                 }
-                defer { throttles[session] = throttle }
-                switch messageClass {
-                case .transactional:
-                    return (throttle.reserve(.transactional, now: now), true)
-                case .bulk:
-                    guard let earliest = throttle.earliest(.bulk, now: now) else { return (nil, false) }
-                    // Take the slot only when it is due; until then leave it to others.
-                    if earliest <= now { return (throttle.reserve(.bulk, now: now), true) }
-                    return (earliest, false)
+                guard let earliest = pace.throttle.earliest(messageClass, now: now) else { return .some(nil) }
+                if messageClass == .transactional, !counted {
+                    pace.transactionalWaiting += 1
+                    counted = true
                 }
+                // Bulk stands back while a transactional message waits for this session.
+                let yields = messageClass == .bulk && pace.transactionalWaiting > 0
+                if !yields, pace.throttle.take(messageClass, now: now) { return nil }
+                return .some(yields ? max(earliest, now + 0.005) : earliest)
             }
-            guard let at = decision.at else { return false }
-            if at > now { try await Task.sleep(for: .seconds(at - now)) }
-            if decision.taken { return true }
+            switch next {
+            case .none: return true            // taken
+            case .some(.none): return false    // bulk has no share
+            case .some(.some(let at)):
+                try await Task.sleep(for: .seconds(max(0, at - now)))
+            }
         }
     }
 }

@@ -25,7 +25,7 @@ struct APIKeyRoutes: Sendable {
 
     @Sendable func listAll(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<ListResource<APIKeyResource>> {
         try context.requireAdmin()
-        let found = try await TenantRoutes.store { () async throws(StoreError) in try await keys.keys(of: nil) }
+        let found = try await storeCall { () async throws(StoreError) in try await keys.keys(of: nil) }
         return JSONResponse(value: ListResource(key: "keys", items: found.map { APIKeyResource($0) }))
     }
 
@@ -38,9 +38,9 @@ struct APIKeyRoutes: Sendable {
     @Sendable func listTenantKeys(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<ListResource<APIKeyResource>> {
         let tenant = try context.parameters.id("tenant", as: TenantID.self, what: "tenant")
         try context.requireAccess(to: tenant)
-        guard try await TenantRoutes.store({ () async throws(StoreError) in try await tenants.tenant(tenant) }) != nil
+        guard try await storeCall({ () async throws(StoreError) in try await tenants.tenant(tenant) }) != nil
         else { throw Problem.notFound("tenant \(tenant)") }
-        let found = try await TenantRoutes.store { () async throws(StoreError) in try await keys.keys(of: tenant) }
+        let found = try await storeCall { () async throws(StoreError) in try await keys.keys(of: tenant) }
         return JSONResponse(value: ListResource(key: "keys", items: found.map { APIKeyResource($0) }))
     }
 
@@ -49,10 +49,10 @@ struct APIKeyRoutes: Sendable {
         guard let id = context.parameters.get("key") else { throw Problem.notFound("api key") }
         if case .tenant(let own) = caller.scope {
             // A tenant key may revoke its own tenant's keys only; others do not exist for it.
-            let owned = try await TenantRoutes.store { () async throws(StoreError) in try await keys.keys(of: own) }
+            let owned = try await storeCall { () async throws(StoreError) in try await keys.keys(of: own) }
             guard owned.contains(where: { $0.id == id }) else { throw Problem.notFound("api key \(id)") }
         }
-        try await TenantRoutes.store { () async throws(StoreError) in try await keys.revokeKey(id) }
+        try await storeCall { () async throws(StoreError) in try await keys.revokeKey(id) }
         caches.keys.removeAll()
         context.logger.info("api key revoked", metadata: ["revoked_key": "\(id)"])
         return Response(status: .noContent)
@@ -64,7 +64,7 @@ struct APIKeyRoutes: Sendable {
         let data = try await request.jsonBody(limit: APIServer.maximumBodySize)
         let body = data.isEmpty ? CreateKeyRequest() : try decodeJSONValue(CreateKeyRequest.self, from: data)
         if let label = body.label, label.count > 200 { throw Problem.validation(field: "label", "at most 200 characters") }
-        let issued = try await TenantRoutes.store { () async throws(StoreError) in
+        let issued = try await storeCall { () async throws(StoreError) in
             try await keys.createKey(scope: scope, label: body.label)
         }
         return JSONResponse(status: .created, value: APIKeyResource(issued.key, token: issued.token))

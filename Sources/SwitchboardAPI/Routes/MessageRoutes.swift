@@ -78,7 +78,7 @@ struct MessageRoutes: Sendable {
         guard let id = context.parameters.get("id"), MessageID.isValid(id) else {
             throw Problem.notFound("message \(context.parameters.get("id") ?? "")")
         }
-        let found = try await TenantRoutes.store { () async throws(StoreError) in
+        let found = try await storeCall { () async throws(StoreError) in
             try await intake.messages.message(id, of: tenant)
         }
         guard let found else { throw Problem.notFound("message \(id)") }

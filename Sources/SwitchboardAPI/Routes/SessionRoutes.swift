@@ -38,7 +38,7 @@ struct SessionRoutes: Sendable {
                               status: body.status ?? .disconnected, isPrimary: body.primary ?? false)
         let secrets = SessionSecrets(credentials: body.credentials ?? [:],
                                      webhookSecret: body.webhookSecret ?? generatedSecret!)
-        try await TenantRoutes.store { () async throws(StoreError) in
+        try await storeCall { () async throws(StoreError) in
             try await sessions.addSession(session, secrets: secrets)
         }
         caches.sessionsChanged()
@@ -52,9 +52,9 @@ struct SessionRoutes: Sendable {
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<ListResource<SessionResource>> {
         let tenant = try context.parameters.id("tenant", as: TenantID.self, what: "tenant")
         try context.requireAccess(to: tenant)
-        guard try await TenantRoutes.store({ () async throws(StoreError) in try await tenants.tenant(tenant) }) != nil
+        guard try await storeCall({ () async throws(StoreError) in try await tenants.tenant(tenant) }) != nil
         else { throw Problem.notFound("tenant \(tenant)") }
-        let found = try await TenantRoutes.store { () async throws(StoreError) in try await sessions.sessions(of: tenant) }
+        let found = try await storeCall { () async throws(StoreError) in try await sessions.sessions(of: tenant) }
         return JSONResponse(value: ListResource(key: "sessions", items: found.map { SessionResource($0) }))
     }
 
@@ -74,7 +74,7 @@ struct SessionRoutes: Sendable {
         if let secret = patch.webhookSecret, secret.count < 16 {
             throw Problem.validation(field: "webhook_secret", "must be at least 16 characters")
         }
-        try await TenantRoutes.store { () async throws(StoreError) in
+        try await storeCall { () async throws(StoreError) in
             if patch.primary == true { try await sessions.makePrimary(id) }
             if let status = patch.status { try await sessions.setStatus(status, of: id) }
             if patch.credentials != nil || patch.webhookSecret != nil {
@@ -94,7 +94,7 @@ struct SessionRoutes: Sendable {
         try context.requireAdmin()
         let id = try context.parameters.id("session", as: SessionID.self, what: "session")
         let deleted = try await session(id, for: context)
-        try await TenantRoutes.store { () async throws(StoreError) in try await sessions.deleteSession(id) }
+        try await storeCall { () async throws(StoreError) in try await sessions.deleteSession(id) }
         caches.sessionsChanged()
         await control.announce(ControlEvent(.sessionChanged, tenant: deleted.tenant, session: id))
         return Response(status: .noContent)
@@ -102,7 +102,7 @@ struct SessionRoutes: Sendable {
 
     /// The session, if the caller may see it: another tenant's is "not found".
     private func session(_ id: SessionID, for context: APIRequestContext) async throws(Problem) -> Session {
-        let found = try await TenantRoutes.store { () async throws(StoreError) in try await sessions.session(id) }
+        let found = try await storeCall { () async throws(StoreError) in try await sessions.session(id) }
         guard let found else { throw .notFound("session \(id)") }
         do { try context.requireAccess(to: found.tenant) } catch { throw .notFound("session \(id)") }
         return found

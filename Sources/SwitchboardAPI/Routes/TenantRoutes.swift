@@ -39,7 +39,7 @@ struct TenantRoutes: Sendable {
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<ListResource<TenantResource>> {
         try context.requireAdmin()
-        let tenants = try await Self.store { () async throws(StoreError) in try await registry.store.tenants() }
+        let tenants = try await storeCall { () async throws(StoreError) in try await registry.store.tenants() }
         return JSONResponse(value: ListResource(key: "tenants", items: tenants.map(TenantResource.init)))
     }
 
@@ -85,7 +85,7 @@ struct TenantRoutes: Sendable {
     }
 
     private func tenant(_ id: TenantID) async throws(Problem) -> Tenant {
-        guard let tenant = try await Self.store({ () async throws(StoreError) in try await registry.store.tenant(id) })
+        guard let tenant = try await storeCall({ () async throws(StoreError) in try await registry.store.tenant(id) })
         else { throw .notFound("tenant \(id)") }
         return tenant
     }
@@ -94,14 +94,10 @@ struct TenantRoutes: Sendable {
     static func run<T>(_ body: () async throws(RegistryFailure) -> T) async throws(Problem) -> T {
         do { return try await body() } catch {
             switch error {
-            case .store(let error): throw MessageIntake.problem(error)
+            case .store(let error): throw Problem(error)
             case .broker(let error): throw problem(error)
             }
         }
-    }
-
-    static func store<T>(_ body: () async throws(StoreError) -> T) async throws(Problem) -> T {
-        do { return try await body() } catch { throw MessageIntake.problem(error) }
     }
 
     static func problem(_ error: BrokerError) -> Problem {

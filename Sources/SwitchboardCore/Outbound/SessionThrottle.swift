@@ -5,22 +5,23 @@
 ///
 /// Sends are spaced evenly (one every `(1 + margin) / rate` seconds, no burst): spacing
 /// is what makes "no one-second window above the rate" hold, where a bucket with burst
-/// capacity `b` would allow `rate + b` in a window. The margin (10 % by default) absorbs
-/// the jitter between our clock and the provider's: two requests sent a full interval
-/// apart may arrive closer together (on a loaded machine by tens of milliseconds); at
-/// 10 % a window tolerates 100 ms of it.
+/// capacity `b` would allow `rate + b` in a window. A slot is taken at the moment of
+/// sending, never booked ahead, so a caller that wakes late (a stalled machine) cannot
+/// bunch up with others. The margin (10 % by default) absorbs the jitter between our
+/// clock and the provider's: requests sent a full interval apart may arrive closer
+/// together (on a loaded machine by tens of milliseconds); at 10 % a window tolerates
+/// 100 ms of it.
 public struct SessionThrottle: Sendable, Hashable {
     /// Messages per second for the session.
     public private(set) var rate: Double
     /// The share of `rate` bulk may use (0…1).
     public private(set) var bulkShare: Double
+    /// The spacing is `(1 + margin) / rate`.
+    public let margin: Double
     /// When the session may send next (seconds on the caller's clock).
     private var nextSession: Double = -.infinity
     /// When bulk may send next.
     private var nextBulk: Double = -.infinity
-    /// The spacing is `(1 + margin) / rate`.
-    public let margin: Double
-    private var safety: Double { 1 + margin }
 
     public init(rate: Double, bulkShare: Double, margin: Double = 0.10) {
         precondition(rate > 0 && rate.isFinite, "a session rate is positive")
@@ -36,8 +37,8 @@ public struct SessionThrottle: Sendable, Hashable {
         self.bulkShare = min(max(bulkShare, 0), 1)
     }
 
-    /// The earliest time at or after `now` when a message of `messageClass` may be sent,
-    /// without reserving it. `nil` when bulk has no share at all.
+    /// The earliest time at or after `now` when a message of `messageClass` may be sent.
+    /// `nil` when bulk has no share at all.
     public func earliest(_ messageClass: MessageClass, now: Double) -> Double? {
         switch messageClass {
         case .transactional:
@@ -48,19 +49,12 @@ public struct SessionThrottle: Sendable, Hashable {
         }
     }
 
-    /// Reserves the next slot for a message of `messageClass` and returns when it is
-    /// (the caller waits until then, then sends). `nil` when bulk has no share at all.
-    public mutating func reserve(_ messageClass: MessageClass, now: Double) -> Double? {
-        guard let at = earliest(messageClass, now: now) else { return nil }
-        nextSession = at + safety / rate
-        if messageClass == .bulk { nextBulk = at + safety / (rate * bulkShare) }
-        return at
-    }
-
-    /// Gives back a slot reserved at `at` that was not used (the send was skipped), if
-    /// nothing was reserved after it.
-    public mutating func release(_ messageClass: MessageClass, reservedAt at: Double) {
-        if nextSession == at + safety / rate { nextSession = at }
-        if messageClass == .bulk, nextBulk == at + safety / (rate * bulkShare) { nextBulk = at }
+    /// Takes the slot for a message of `messageClass` sent at `now`, if it is due;
+    /// false when it must wait until `earliest`.
+    public mutating func take(_ messageClass: MessageClass, now: Double) -> Bool {
+        guard let at = earliest(messageClass, now: now), at <= now else { return false }
+        nextSession = now + (1 + margin) / rate
+        if messageClass == .bulk { nextBulk = now + (1 + margin) / (rate * bulkShare) }
+        return true
     }
 }
