@@ -10,25 +10,81 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
         case sessionStatus = "session.status"
     }
 
-    /// A message as events carry it.
+    /// A message as events carry it. Numbers are E.164 (`+` and digits) where the
+    /// provider gave a phone number; `chat` is set for group messages (the group's id)
+    /// and `from` is then the participant who wrote.
     public struct Message: Sendable, Hashable, Codable {
         public var providerID: String?
         public var from: String?
         public var to: String?
+        /// `text`, `image`, `video`, `audio`, `document`, `sticker`, `location`,
+        /// `contact`, `reaction`, `interactive`, `button` or `unknown`.
         public var type: String?
+        /// The text, or a media item's caption.
         public var text: String?
+        /// True for a message the session's own number sent (from a phone or another app).
+        public var fromMe: Bool?
+        /// The group's id when the message was written in a group.
+        public var chat: String?
+        /// The sender's display name, when the provider tells it.
+        public var contactName: String?
+        public var media: Media?
+        public var location: Location?
 
         enum CodingKeys: String, CodingKey {
-            case from, to, type, text
-            case providerID = "provider_id"
+            case from, to, type, text, chat, media, location
+            case providerID = "provider_id", fromMe = "from_me", contactName = "contact_name"
         }
 
-        public init(providerID: String?, from: String?, to: String?, type: String?, text: String?) {
+        public init(providerID: String?, from: String?, to: String?, type: String?, text: String?,
+                    fromMe: Bool? = nil, chat: String? = nil, contactName: String? = nil, media: Media? = nil,
+                    location: Location? = nil) {
             self.providerID = providerID
             self.from = from
             self.to = to
             self.type = type
             self.text = text
+            self.fromMe = fromMe
+            self.chat = chat
+            self.contactName = contactName
+            self.media = media
+            self.location = location
+        }
+    }
+
+    /// A media item of a message: where to fetch it (a URL, or the provider's media id).
+    public struct Media: Sendable, Hashable, Codable {
+        public var url: String?
+        /// The provider's media id (Meta), to fetch it through the provider's API.
+        public var id: String?
+        public var mimeType: String?
+        public var fileName: String?
+
+        enum CodingKeys: String, CodingKey {
+            case url, id
+            case mimeType = "mime_type", fileName = "file_name"
+        }
+
+        public init(url: String? = nil, id: String? = nil, mimeType: String? = nil, fileName: String? = nil) {
+            self.url = url
+            self.id = id
+            self.mimeType = mimeType
+            self.fileName = fileName
+        }
+    }
+
+    /// A shared location.
+    public struct Location: Sendable, Hashable, Codable {
+        public var latitude: Double
+        public var longitude: Double
+        public var name: String?
+        public var address: String?
+
+        public init(latitude: Double, longitude: Double, name: String? = nil, address: String? = nil) {
+            self.latitude = latitude
+            self.longitude = longitude
+            self.name = name
+            self.address = address
         }
     }
 
