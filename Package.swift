@@ -12,11 +12,17 @@ import PackageDescription
 ///   topology over AMQP and the management HTTP API, provisioning tenants.
 /// - `SwitchboardStore`: the registry's state in SQLite (GRDB), behind protocols per concern.
 /// - `SwitchboardRegistry`: tenant lifecycle, keeping the store and the broker in step.
+/// - `SwitchboardHTTP`: what every HTTP service shares: RFC 9457 problem details and the
+///   middleware that turns every error into one.
 /// - `SwitchboardAPI`: the `api` service (Hummingbird): REST for publishers and admins.
 /// - `SwitchboardProviders`: the provider adapters (WasenderAPI, Meta Cloud API) over
 ///   AsyncHTTPClient, each classifying failures as transient or permanent.
 /// - `SwitchboardDispatcher`: the `dispatcher` service: tenant queues → throttle → provider,
 ///   retries through the delay tiers, dead letters, status events.
+/// - `SwitchboardWebhooks`: the `webhooks` service: provider webhooks checked, then
+///   published raw to `sb.inbound` with confirm before the provider gets its 200.
+/// - `SwitchboardInbound`: the `normalizer` (raw webhooks → deduplicated normalized events
+///   on `sb.events`) and `logger` (the message log) services.
 /// - `SwitchboardSimulator`: the `simulator` service, a provider stand-in (WasenderAPI- and
 ///   Meta-shaped send endpoints, limits, failures, signed status webhooks).
 /// - `SwitchboardBench`: the `switchboard bench …` scenarios.
@@ -111,11 +117,52 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "SwitchboardHTTP",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "SwitchboardWebhooks",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardBroker",
+                "SwitchboardCore",
+                "SwitchboardHTTP",
+                "SwitchboardStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "SwitchboardInbound",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardBroker",
+                "SwitchboardCore",
+                "SwitchboardStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "SwitchboardAPI",
             dependencies: [
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardCore",
+                "SwitchboardHTTP",
                 "SwitchboardRegistry",
                 "SwitchboardStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -175,6 +222,8 @@ let package = Package(
                 "SwitchboardBroker",
                 "SwitchboardCore",
                 "SwitchboardDispatcher",
+                "SwitchboardInbound",
+                "SwitchboardWebhooks",
                 "SwitchboardProviders",
                 "SwitchboardRegistry",
                 "SwitchboardSimulator",
@@ -198,6 +247,8 @@ let package = Package(
                 "SwitchboardBroker",
                 "SwitchboardCore",
                 "SwitchboardDispatcher",
+                "SwitchboardInbound",
+                "SwitchboardWebhooks",
                 "SwitchboardProviders",
                 "SwitchboardRegistry",
                 "SwitchboardSimulator",
@@ -256,6 +307,8 @@ let package = Package(
                 "SwitchboardAMQP",
                 "SwitchboardAPI",
                 "SwitchboardDispatcher",
+                "SwitchboardInbound",
+                "SwitchboardWebhooks",
                 "SwitchboardProviders",
                 "SwitchboardSimulator",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

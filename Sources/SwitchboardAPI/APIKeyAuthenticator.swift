@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import SwitchboardHTTP
 import SwitchboardStore
 
 /// Resolves `Authorization: Bearer sb_…` to the API key it belongs to and puts it in the

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOFoundationCompat
 import SwitchboardCore
+import SwitchboardHTTP
 public import SwitchboardStore
 
 /// The per-request state of the API: Hummingbird's core storage plus the key that
@@ -146,21 +147,5 @@ private func jsonName(of type: Any.Type) -> String {
     case is Int.Type, is Int64.Type, is Double.Type: "a number"
     case is [Any].Type: "an array"
     default: "an object"
-    }
-}
-
-// MARK: Responses
-
-/// A JSON response with a status, for routes whose answer is not a plain 200.
-struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator {
-    var status: HTTPResponse.Status = .ok
-    var headers: HTTPFields = [:]
-    let value: Value
-
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try WireJSON.sharedEncoder.encode(value)
-        var headers = headers
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
     }
 }

@@ -3,6 +3,7 @@ public import Logging
 import NIOCore
 public import SwitchboardAMQP
 import SwitchboardCore
+import SwitchboardHTTP
 public import SwitchboardRegistry
 public import SwitchboardStore
 

@@ -3,6 +3,7 @@ import Logging
 import SwitchboardAMQP
 import SwitchboardBroker
 import SwitchboardCore
+import SwitchboardHTTP
 import SwitchboardStore
 
 /// How a message enters the gateway over HTTP: check it, fill its defaults, claim its
@@ -56,7 +57,8 @@ struct MessageIntake: Sendable {
         let claim = MessageClaim(
             tenant: tenant, id: envelope.id, idempotencyKey: idempotencyKey ?? envelope.id,
             requestHash: request.fingerprint, session: session.id, messageClass: envelope.messageClass,
-            to: recipient, type: envelope.type, campaign: envelope.campaign, expiresAt: envelope.expiresAt,
+            to: recipient, type: envelope.type, campaign: envelope.campaign, text: envelope.text,
+            expiresAt: envelope.expiresAt,
             createdAt: now)
         if request.id == nil, idempotencyKey == nil {
             return try await publishFresh(envelope, claim: claim, now: now)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SwitchboardCore
+import SwitchboardHTTP
 import SwitchboardStore
 
 /// `POST /v1/messages`: the envelope as a publisher sends it, before defaults. Every

@@ -207,13 +207,7 @@ struct DeliveryProcessor: Sendable {
     }
 
     private func publishEvent(_ event: NormalizedEvent) async throws {
-        var properties = AMQPMessageProperties.persistent(contentType: "application/json")
-        properties.messageID = event.id
-        properties.type = event.type.rawValue
-        properties.timestamp = event.occurredAt
-        properties.headers = [OutboundHeader.tenant: .string(event.tenant.rawValue)]
-        try await publisher.publish(try WireJSON.sharedEncoder.encode(event), exchange: "sb.events",
-                                    routingKey: event.type.rawValue, properties: properties)
+        try await publisher.publish(event)
     }
 
     /// `sb-attempt` as publishers, the api and the retry path set it (1 if absent).

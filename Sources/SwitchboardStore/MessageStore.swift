@@ -16,11 +16,13 @@ public struct MessageClaim: Sendable, Hashable {
     public var to: PhoneNumber
     public var type: MessageType
     public var campaign: String?
+    /// The text, or a media item's caption, for the message log.
+    public var text: String?
     public var expiresAt: Date?
     public var createdAt: Date
 
     public init(tenant: TenantID, id: String, idempotencyKey: String, requestHash: Data, session: SessionID,
-                messageClass: MessageClass, to: PhoneNumber, type: MessageType, campaign: String?,
+                messageClass: MessageClass, to: PhoneNumber, type: MessageType, campaign: String?, text: String? = nil,
                 expiresAt: Date?, createdAt: Date) {
         self.tenant = tenant
         self.id = id
@@ -31,6 +33,7 @@ public struct MessageClaim: Sendable, Hashable {
         self.to = to
         self.type = type
         self.campaign = campaign
+        self.text = text
         self.expiresAt = expiresAt
         self.createdAt = createdAt
     }
@@ -77,6 +80,7 @@ public struct StoredMessage: Sendable, Hashable {
     public var to: PhoneNumber
     public var type: MessageType
     public var campaign: String?
+    public var text: String?
     public var state: MessageState
     /// The provider's id once sent.
     public var providerMessageID: String?

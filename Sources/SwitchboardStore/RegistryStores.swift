@@ -17,6 +17,8 @@ public protocol SessionStore: Sendable {
     /// the tenant's primary (the previous primary stops being one).
     func addSession(_ session: Session, secrets: SessionSecrets) async throws(StoreError)
     func session(_ id: SessionID) async throws(StoreError) -> Session?
+    /// Every session of every tenant (the webhook receiver's directory).
+    func allSessions() async throws(StoreError) -> [Session]
     func sessions(of tenant: TenantID) async throws(StoreError) -> [Session]
     func primarySession(of tenant: TenantID) async throws(StoreError) -> Session?
     /// The decrypted secrets, for the code that talks to the provider.

@@ -8,7 +8,7 @@ public import SwitchboardCore
 
 private let messageColumns = """
     tenant_id, id, idempotency_key, request_hash, session_id, class, recipient, type, campaign, state,
-    provider_message_id, error, expires_at, created_at, updated_at
+    provider_message_id, error, expires_at, created_at, updated_at, text
     """
 
 private func storedMessage(_ row: Row, history: [MessageStatusEntry]) throws -> StoredMessage {
@@ -21,7 +21,7 @@ private func storedMessage(_ row: Row, history: [MessageStatusEntry]) throws -> 
         tenant: try TenantID(row["tenant_id"] as String), id: id, idempotencyKey: row["idempotency_key"],
         requestHash: row["request_hash"], session: try SessionID(row["session_id"] as String),
         messageClass: messageClass, to: try PhoneNumber(row["recipient"] as String), type: type,
-        campaign: row["campaign"], state: state, providerMessageID: row["provider_message_id"], error: row["error"],
+        campaign: row["campaign"], text: row["text"], state: state, providerMessageID: row["provider_message_id"], error: row["error"],
         expiresAt: expiresAt.map(Date.init(timeIntervalSince1970:)),
         createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
         history: history)
@@ -56,9 +56,9 @@ extension SQLiteStore: MessageStore {
             tenant, claim.id, claim.idempotencyKey, claim.requestHash, claim.session.rawValue,
             claim.messageClass.rawValue, claim.to.e164, claim.type.rawValue, claim.campaign,
             MessageState.accepting.rawValue, nil, nil, claim.expiresAt?.timeIntervalSince1970,
-            claim.createdAt.timeIntervalSince1970, claim.createdAt.timeIntervalSince1970,
+            claim.createdAt.timeIntervalSince1970, claim.createdAt.timeIntervalSince1970, claim.text,
         ]
-        let insert = "INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let insert = "INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         do {
             return try await groupCommit.write { db -> ClaimOutcome in
                 // The common case is a new key: insert, and only look around on a conflict.
@@ -117,13 +117,13 @@ extension SQLiteStore: MessageStore {
             message.tenant.rawValue, message.id, message.idempotencyKey, message.requestHash, message.session.rawValue,
             message.messageClass.rawValue, message.to.e164, message.type.rawValue, message.campaign,
             MessageState.queued.rawValue, nil, nil, message.expiresAt?.timeIntervalSince1970,
-            message.createdAt.timeIntervalSince1970, at.timeIntervalSince1970,
+            message.createdAt.timeIntervalSince1970, at.timeIntervalSince1970, message.text,
         ]
         let event: StatementArguments = [
             message.tenant.rawValue, message.id, MessageState.queued.rawValue, at.timeIntervalSince1970,
         ]
         await groupCommit.writeBehind({ db in
-            try db.cachedStatement(sql: "INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            try db.cachedStatement(sql: "INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .execute(arguments: arguments)
             try db.cachedStatement(sql: "INSERT INTO message_events (tenant_id, message_id, state, at) VALUES (?, ?, ?, ?)")
                 .execute(arguments: event)
@@ -171,6 +171,7 @@ extension SQLiteStore: MessageStore {
             tenant, envelope.id, "amqp:\(envelope.id)", Data(), session?.rawValue ?? "",
             envelope.messageClass.rawValue, envelope.to.e164, envelope.type.rawValue, envelope.campaign,
             state.rawValue, providerMessageID, error, envelope.expiresAt?.timeIntervalSince1970, seconds, seconds,
+            envelope.text,
         ]
         let update: StatementArguments = [state.rawValue, providerMessageID, error, seconds, tenant, envelope.id]
         let event: StatementArguments = [tenant, envelope.id, state.rawValue, seconds, detail]
@@ -179,7 +180,7 @@ extension SQLiteStore: MessageStore {
                 var inserted = false
                 if insertable {
                     try db.cachedStatement(sql: """
-                        INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (tenant_id, id) DO NOTHING
                         """).execute(arguments: insert)
                     inserted = db.changesCount > 0
@@ -195,6 +196,10 @@ extension SQLiteStore: MessageStore {
                 try db.cachedStatement(sql: """
                     INSERT INTO message_events (tenant_id, message_id, state, at, detail) VALUES (?, ?, ?, ?, ?)
                     """).execute(arguments: event)
+                if let providerMessageID {
+                    try applyPendingStatuses(providerMessageID: providerMessageID, toMessage: envelope.id,
+                                             tenant: tenant, in: db)
+                }
             }
         } catch {
             throw Self.map(error)

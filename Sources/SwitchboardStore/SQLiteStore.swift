@@ -106,6 +106,42 @@ public final class SQLiteStore: Sendable {
             }
             try db.create(index: "message_events_message", on: "message_events", columns: ["tenant_id", "message_id"])
         }
+        migrator.registerMigration("v3: message text, provider ids, inbound log, event dedupe") { db in
+            try db.alter(table: "messages") { t in t.add(column: "text", .text) }
+            try db.create(index: "messages_provider_id", on: "messages", columns: ["tenant_id", "provider_message_id"])
+            try db.create(index: "messages_recipient", on: "messages", columns: ["tenant_id", "recipient", "created_at"])
+            // Provider statuses that arrived before the dispatcher recorded the provider's id.
+            try db.create(table: "pending_statuses") { t in
+                t.column("tenant_id", .text).notNull()
+                t.column("provider_message_id", .text).notNull()
+                t.column("state", .text).notNull()
+                t.primaryKey(["tenant_id", "provider_message_id", "state"])
+                t.column("at", .double).notNull()
+                t.column("detail", .text)
+                t.column("received_at", .double).notNull()
+            }
+            try db.create(table: "inbound_messages") { t in
+                t.column("tenant_id", .text).notNull().references("tenants", onDelete: .cascade)
+                t.column("event_id", .text).notNull()
+                t.primaryKey(["tenant_id", "event_id"])
+                t.column("session_id", .text)
+                t.column("provider", .text)
+                t.column("provider_message_id", .text)
+                t.column("contact", .text)
+                t.column("chat", .text)
+                t.column("type", .text)
+                t.column("text", .text)
+                t.column("message", .blob).notNull()
+                t.column("occurred_at", .double).notNull()
+                t.column("received_at", .double).notNull()
+            }
+            try db.create(index: "inbound_messages_contact", on: "inbound_messages",
+                          columns: ["tenant_id", "contact", "occurred_at"])
+            try db.create(table: "inbound_dedupe") { t in
+                t.primaryKey("event_id", .text)
+                t.column("expires_at", .double).notNull().indexed()
+            }
+        }
         return migrator
     }
 
@@ -292,6 +328,10 @@ extension SQLiteStore: SessionStore {
 
     public func session(_ id: SessionID) async throws(StoreError) -> Session? {
         try await read { db in try SessionRecord.fetchOne(db, key: id.rawValue)?.session() }
+    }
+
+    public func allSessions() async throws(StoreError) -> [Session] {
+        try await read { db in try SessionRecord.order(SessionRecord.Columns.id).fetchAll(db).map { try $0.session() } }
     }
 
     public func sessions(of tenant: TenantID) async throws(StoreError) -> [Session] {

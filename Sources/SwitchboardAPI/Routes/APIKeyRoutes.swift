@@ -1,5 +1,6 @@
 import Hummingbird
 import SwitchboardCore
+import SwitchboardHTTP
 import SwitchboardStore
 
 /// API keys: admins issue admin keys and any tenant's keys; a tenant key may issue,

@@ -1,5 +1,6 @@
 import Hummingbird
 import SwitchboardAMQP
+import SwitchboardHTTP
 import SwitchboardStore
 
 /// `/healthz` (the process answers) and `/readyz` (it can do its work: the broker

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import SwitchboardCore
+import SwitchboardHTTP
 import SwitchboardStore
 
 extension HTTPField.Name {

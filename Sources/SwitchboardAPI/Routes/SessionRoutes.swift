@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import SwitchboardCore
+import SwitchboardHTTP
 import SwitchboardStore
 
 /// Sessions: admins add and delete them; a tenant key lists, reads and changes its

@@ -1,6 +1,7 @@
 import Hummingbird
 import SwitchboardBroker
 import SwitchboardCore
+import SwitchboardHTTP
 import SwitchboardRegistry
 import SwitchboardStore
 

@@ -19,4 +19,37 @@ public enum MessageState: String, Sendable, Hashable, Codable, CaseIterable {
 
     /// True once the broker holds the message (the API's answer is settled).
     public var isAccepted: Bool { self != .accepting && self != .unconfirmed }
+
+    /// Whether a message in this state moves on to `next` when a status reports it:
+    /// statuses arrive out of order and never move a message backwards (`read` after
+    /// `delivered` stays `read`; a `read` may come without `delivered`). A provider's
+    /// evidence of delivery outranks our own `failed` (a send that timed out may still
+    /// have gone through); a message never sent (`expired`, `suppressed`) stays so.
+    public func advances(to next: MessageState) -> Bool {
+        switch (self, next) {
+        case (.expired, _), (.suppressed, _), (_, .accepting), (_, .unconfirmed):
+            false
+        case (.failed, _):
+            next.deliveryProgress >= MessageState.sent.deliveryProgress
+        case (_, .failed):
+            deliveryProgress <= MessageState.sent.deliveryProgress
+        case (_, .expired), (_, .suppressed):
+            deliveryProgress <= MessageState.queued.deliveryProgress
+        default:
+            next.deliveryProgress > deliveryProgress
+        }
+    }
+
+    /// How far along the path `queued → sent → delivered → read → played` a state is.
+    private var deliveryProgress: Int {
+        switch self {
+        case .accepting, .unconfirmed: 0
+        case .queued: 1
+        case .sent: 2
+        case .delivered: 3
+        case .read: 4
+        case .played: 5
+        case .failed, .expired, .suppressed: 0
+        }
+    }
 }

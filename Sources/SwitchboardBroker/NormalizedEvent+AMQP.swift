@@ -1,0 +1,28 @@
+import Foundation
+public import SwitchboardAMQP
+public import SwitchboardCore
+
+extension NormalizedEvent {
+    /// The exchange every normalized event is published to.
+    public static let exchange = "sb.events"
+
+    /// Persistent JSON with the event id as `message_id` (subscribers deduplicate on
+    /// it), the type as `type` and routing key, and `sb-tenant` so a subscriber's
+    /// binding or consumer can filter by tenant without parsing the body.
+    public var amqpProperties: AMQPMessageProperties {
+        var properties = AMQPMessageProperties.persistent(contentType: "application/json")
+        properties.messageID = id
+        properties.type = type.rawValue
+        properties.timestamp = occurredAt
+        properties.headers = [OutboundHeader.tenant: .string(tenant.rawValue)]
+        return properties
+    }
+}
+
+extension AMQPConnection {
+    /// Publishes `event` to `sb.events` and returns once the broker confirmed it.
+    public func publish(_ event: NormalizedEvent) async throws {
+        try await publish(try WireJSON.sharedEncoder.encode(event), exchange: NormalizedEvent.exchange,
+                          routingKey: event.type.rawValue, properties: event.amqpProperties)
+    }
+}

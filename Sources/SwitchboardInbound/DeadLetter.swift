@@ -1,0 +1,26 @@
+import Foundation
+import SwitchboardAMQP
+import SwitchboardCore
+
+/// Parks a delivery the service cannot use in `sb.dlx` under `<tenant>.<code>`, body
+/// intact, with the reason headers of the dead-letter contract, so operators can see
+/// why, fix, and replay it.
+struct DeadLetter: Sendable {
+    let publisher: AMQPConnection
+    let exchange: String
+
+    func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String) async throws(AMQPError) {
+        var properties = delivery.properties
+        var headers = delivery.headers
+        let now = AMQPFieldValue.string(WireJSON.format(Date()))
+        headers[OutboundHeader.errorCode] = .string(code)
+        headers[OutboundHeader.errorDetail] = .string(String(detail.prefix(1000)))
+        headers[OutboundHeader.attempts] = .int32(1)
+        headers[OutboundHeader.firstFailedAt] = now
+        headers[OutboundHeader.lastFailedAt] = now
+        headers[OutboundHeader.originalRoutingKey] = .string(delivery.routingKey)
+        properties.headers = headers
+        try await publisher.publish(delivery.body, exchange: exchange, routingKey: "\(tenant ?? "unknown").\(code)",
+                                    properties: properties)
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+public import Logging
+public import ServiceLifecycle
+public import SwitchboardAMQP
+import SwitchboardCore
+public import SwitchboardStore
+
+/// The `logger` service: keeps the message log per tenant from `sb.events.logger`:
+/// each `message.status` joins its message (by our id or the provider's) and moves it
+/// forward, never back; each `message.received` is recorded for the contact's thread.
+/// Every event is applied idempotently, so a redelivery changes nothing.
+public final class MessageLogger: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var queue: String
+        public var prefetch: UInt16
+        public var deadLetterExchange: String
+
+        public init(queue: String = "sb.events.logger", prefetch: UInt16 = 64, deadLetterExchange: String = "sb.dlx") {
+            self.queue = queue
+            self.prefetch = prefetch
+            self.deadLetterExchange = deadLetterExchange
+        }
+    }
+
+    private let configuration: Configuration
+    private let connection: AMQPConnection
+    private let log: any MessageLogStore
+    private let deadLetter: DeadLetter
+    private let logger: Logger
+
+    public init(configuration: Configuration = Configuration(), connection: AMQPConnection, log: any MessageLogStore,
+                logger: Logger) {
+        self.configuration = configuration
+        self.connection = connection
+        self.log = log
+        self.logger = logger
+        deadLetter = DeadLetter(publisher: connection, exchange: configuration.deadLetterExchange)
+    }
+
+    public func run() async throws {
+        await QueueWorker(connection: connection, queue: configuration.queue, prefetch: configuration.prefetch,
+                          logger: logger).run { delivery in await self.handle(delivery) }
+        logger.info("logger stopped")
+    }
+
+    func handle(_ delivery: AMQPDelivery) async {
+        let event: NormalizedEvent
+        do { event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body) } catch {
+            let tenant = delivery.headers[OutboundHeader.tenant]?.stringValue
+            do {
+                try await deadLetter.park(delivery, tenant: tenant, code: DeadLetterReason.malformed,
+                                          detail: "not a normalized event: \(error)")
+                try await delivery.ack()
+            } catch {
+                try? await delivery.nack(requeue: true)
+            }
+            logger.warning("event dead-lettered", metadata: ["tenant": "\(tenant ?? "-")", "error": "\(error)"])
+            return
+        }
+        let metadata: Logger.Metadata = ["tenant": "\(event.tenant)", "session": "\(event.session?.rawValue ?? "-")",
+                                         "event_id": "\(event.id)"]
+        do {
+            try await apply(event, metadata: metadata)
+            try? await delivery.ack()
+        } catch {
+            logger.error("event not logged; retrying", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            try? await Task.sleep(for: .milliseconds(500))
+            try? await delivery.nack(requeue: true)
+        }
+    }
+
+    private func apply(_ event: NormalizedEvent, metadata: Logger.Metadata) async throws(StoreError) {
+        switch event.type {
+        case .messageStatus:
+            guard let status = event.status, let state = MessageState(rawValue: status.status) else {
+                logger.debug("status event without a known status", metadata: metadata)
+                return
+            }
+            let detail = [status.errorCode, status.errorDetail].compactMap { $0 }.joined(separator: ": ")
+            let outcome = try await log.applyStatus(StatusReport(
+                tenant: event.tenant, messageID: status.messageID, providerMessageID: status.providerMessageID,
+                state: state, at: event.occurredAt, detail: detail.isEmpty ? status.providerMessageID : detail))
+            logger.debug("status logged", metadata: metadata.merging([
+                "message_id": "\(status.messageID ?? "-")", "state": "\(state)", "outcome": "\(outcome)",
+            ]) { $1 })
+        case .messageReceived:
+            guard event.message?.fromMe != true else {
+                // The session's own number wrote it (from a phone): not a contact's message.
+                logger.debug("own message not logged as inbound", metadata: metadata)
+                return
+            }
+            try await log.recordInbound(event)
+        case .sessionStatus:
+            break
+        }
+    }
+}

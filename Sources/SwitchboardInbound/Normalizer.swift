@@ -1,0 +1,201 @@
+import Foundation
+public import Logging
+public import ServiceLifecycle
+public import SwitchboardAMQP
+import SwitchboardBroker
+import SwitchboardCore
+public import SwitchboardStore
+
+/// The `normalizer` service: turns each raw webhook on `sb.inbound.raw` into normalized
+/// events on `sb.events`. Per webhook: parse (one webhook may hold many events), join
+/// provider statuses to our message ids, drop events published before (event ids come
+/// from provider ids, remembered in the store for `dedupeFor`), publish the rest with
+/// confirm, remember them, and only then acknowledge the raw webhook. A body it cannot
+/// parse is dead-lettered to `sb.dlx` as `<tenant>.unparseable`, intact.
+public final class Normalizer: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var queue: String
+        /// Webhooks handled at once.
+        public var prefetch: UInt16
+        /// How long an event id is remembered (Meta retries for up to 7 days).
+        public var dedupeFor: Duration
+        /// How often expired ids are forgotten.
+        public var purgeInterval: Duration
+        public var deadLetterExchange: String
+
+        public init(queue: String = "sb.inbound.raw", prefetch: UInt16 = 64, dedupeFor: Duration = .seconds(8 * 86_400),
+                    purgeInterval: Duration = .seconds(3600), deadLetterExchange: String = "sb.dlx") {
+            self.queue = queue
+            self.prefetch = prefetch
+            self.dedupeFor = dedupeFor
+            self.purgeInterval = purgeInterval
+            self.deadLetterExchange = deadLetterExchange
+        }
+    }
+
+    /// What became of one raw webhook.
+    public enum Outcome: Sendable, Hashable {
+        /// `published` new events, `duplicates` dropped as seen before.
+        case normalized(published: Int, duplicates: Int)
+        case deadLettered(code: String)
+        /// Not settled: handed back to the queue to try again.
+        case requeued
+    }
+
+    private let configuration: Configuration
+    private let connection: AMQPConnection
+    private let directory: SessionDirectory
+    private let dedupe: any EventDedupeStore
+    private let messageLog: any MessageLogStore
+    private let gate = KeyedGate()
+    private let deadLetter: DeadLetter
+    private let logger: Logger
+
+    public init(configuration: Configuration = Configuration(), connection: AMQPConnection, directory: SessionDirectory,
+                dedupe: any EventDedupeStore, messageLog: any MessageLogStore, logger: Logger) {
+        self.configuration = configuration
+        self.connection = connection
+        self.directory = directory
+        self.dedupe = dedupe
+        self.messageLog = messageLog
+        self.logger = logger
+        deadLetter = DeadLetter(publisher: connection, exchange: configuration.deadLetterExchange)
+    }
+
+    public func run() async throws {
+        let worker = QueueWorker(connection: connection, queue: configuration.queue, prefetch: configuration.prefetch,
+                                 logger: logger)
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.directory.refresh(every: .seconds(30)) }
+            group.addTask { await self.purgeExpired() }
+            await worker.run { delivery in _ = await self.handle(delivery) }
+            group.cancelAll()
+        }
+        logger.info("normalizer stopped")
+    }
+
+    /// Normalizes one raw webhook and settles it.
+    public func handle(_ delivery: AMQPDelivery) async -> Outcome {
+        let headers = delivery.headers
+        let tenantName = headers[InboundHeader.tenant]?.stringValue
+        var metadata: Logger.Metadata = ["tenant": "\(tenantName ?? "-")",
+                                         "session": "\(headers[InboundHeader.session]?.stringValue ?? "-")"]
+        guard let provider = headers[InboundHeader.provider]?.stringValue.flatMap(ProviderKind.init(rawValue:)),
+              let tenant = tenantName.flatMap({ try? TenantID($0) }),
+              let session = headers[InboundHeader.session]?.stringValue.flatMap({ try? SessionID($0) })
+        else {
+            return await park(delivery, tenant: tenantName, code: DeadLetterReason.malformed,
+                              detail: "the raw webhook lacks sb-provider, sb-tenant or sb-session", metadata: metadata)
+        }
+        metadata["provider"] = "\(provider)"
+        let receivedAt = headers[InboundHeader.receivedAt]?.intValue
+            .map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? delivery.properties.timestamp ?? Date()
+        let raw = RawWebhook(provider: provider, session: session, tenant: tenant, receivedAt: receivedAt,
+                             body: delivery.body)
+
+        var parsed: ParsedWebhook
+        do { parsed = try await parse(raw) } catch {
+            return await park(delivery, tenant: tenant.rawValue, code: error.code, detail: error.description,
+                              metadata: metadata)
+        }
+        for note in parsed.skipped { logger.debug("webhook part skipped", metadata: metadata.merging(["why": "\(note)"]) { $1 }) }
+        parsed.events = await joined(parsed.events)
+
+        let ids = parsed.events.map(\.id)
+        await gate.enter(ids)
+        defer { gate.leave(ids) }
+        let fresh: [NormalizedEvent]
+        do {
+            let seen = try await dedupe.seenEvents(among: ids)
+            var taken: Set<String> = []
+            fresh = parsed.events.filter { !seen.contains($0.id) && taken.insert($0.id).inserted }
+        } catch {
+            logger.error("cannot read the dedupe memory", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            return await requeue(delivery)
+        }
+        do {
+            for event in fresh { try await connection.publish(event) }
+        } catch {
+            logger.warning("events not published", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            return await requeue(delivery)
+        }
+        do {
+            try await dedupe.markEventsSeen(fresh.map(\.id), until: Date().addingTimeInterval(configuration.dedupeFor.timeInterval))
+        } catch {
+            // The events are out; only a replay of this webhook could repeat them now
+            // (subscribers see the same event id and can drop it).
+            logger.error("events published but not remembered", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+        do { try await delivery.ack() } catch {
+            logger.warning("raw webhook not acknowledged", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+        return .normalized(published: fresh.count, duplicates: parsed.events.count - fresh.count)
+    }
+
+    /// Parses with the sessions known now; if a Meta number was unknown, refreshes the
+    /// directory once and parses again.
+    private func parse(_ raw: RawWebhook) async throws(WebhookParseError) -> ParsedWebhook {
+        var missed: [String] = []
+        let parsed = try WebhookParser.parse(raw) { phoneNumberID in
+            let route = directory.knownRoute(forPhoneNumberID: phoneNumberID)
+            if route == nil { missed.append(phoneNumberID) }
+            return route
+        }
+        guard let first = missed.first, await directory.entry(forPhoneNumberID: first) != nil else { return parsed }
+        return try WebhookParser.parse(raw) { directory.knownRoute(forPhoneNumberID: $0) }
+    }
+
+    /// Provider statuses carry the provider's id; adds ours where the store knows it.
+    private func joined(_ events: [NormalizedEvent]) async -> [NormalizedEvent] {
+        var result = events
+        for index in result.indices {
+            guard var status = result[index].status, status.messageID == nil, let providerID = status.providerMessageID
+            else { continue }
+            status.messageID = try? await messageLog.messageID(forProviderID: providerID, tenant: result[index].tenant)
+            result[index].status = status
+        }
+        return result
+    }
+
+    private func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String,
+                      metadata: Logger.Metadata) async -> Outcome
+    {
+        do {
+            try await deadLetter.park(delivery, tenant: tenant, code: code, detail: detail)
+            try await delivery.ack()
+            logger.warning("raw webhook dead-lettered", metadata: metadata.merging(["code": "\(code)", "detail": "\(detail)"]) { $1 })
+            return .deadLettered(code: code)
+        } catch {
+            logger.error("cannot dead-letter a raw webhook", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            return await requeue(delivery)
+        }
+    }
+
+    private func requeue(_ delivery: AMQPDelivery) async -> Outcome {
+        // A short pause keeps a broker or store outage from spinning the queue.
+        try? await Task.sleep(for: .milliseconds(500))
+        try? await delivery.nack(requeue: true)
+        return .requeued
+    }
+
+    private func purgeExpired() async {
+        while (try? await Task.sleep(for: configuration.purgeInterval)) != nil {
+            let now = Date()
+            do {
+                let removed = try await dedupe.forgetExpired(
+                    before: now, pendingStatusesBefore: now.addingTimeInterval(-configuration.dedupeFor.timeInterval))
+                logger.debug("dedupe memory purged", metadata: ["rows": "\(removed)"])
+            } catch {
+                logger.warning("cannot purge the dedupe memory", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}
