@@ -50,6 +50,7 @@ public enum APIServer {
         public var sessions: any SessionStore
         public var keys: any APIKeyStore
         public var messages: any MessageStore
+        public var messageLog: any MessageLogStore
         public var store: SQLiteStore
         public var publisher: AMQPConnection
 
@@ -58,6 +59,7 @@ public enum APIServer {
             self.sessions = store
             self.keys = store
             self.messages = store
+        self.messageLog = store
             self.store = store
             self.publisher = publisher
         }
@@ -86,6 +88,7 @@ public enum APIServer {
             exchange: configuration.outboundExchange, staleClaimAfter: configuration.staleClaimAfter,
             caches: caches, logger: logger)
         MessageRoutes(intake: intake).addRoutes(to: v1)
+        ContactRoutes(log: dependencies.messageLog).addRoutes(to: v1)
         return router
     }
 

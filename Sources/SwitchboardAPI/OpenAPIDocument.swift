@@ -17,7 +17,7 @@ struct OpenAPIDocument: ResponseGenerator {
   "info": {
     "title": "Switchboard API",
     "version": "1.0.0",
-    "description": "The REST API of the Switchboard WhatsApp gateway: tenants, sessions, API keys, sending and message status. Errors are RFC 9457 problem details (application/problem+json)."
+    "description": "The REST API of the Switchboard WhatsApp gateway: tenants, sessions, API keys, sending, message status and the message log of a contact. Errors are RFC 9457 problem details (application/problem+json)."
   },
   "servers": [
     {
@@ -44,6 +44,9 @@ struct OpenAPIDocument: ResponseGenerator {
     },
     {
       "name": "messages"
+    },
+    {
+      "name": "contacts"
     }
   ],
   "paths": {
@@ -1359,6 +1362,90 @@ struct OpenAPIDocument: ResponseGenerator {
           }
         }
       }
+    },
+    "/v1/contacts/{number}/messages": {
+      "parameters": [
+        {
+          "name": "number",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The contact's number, E.164 (the + may be left out or sent as %2B)."
+        }
+      ],
+      "get": {
+        "operationId": "getContactMessages",
+        "summary": "The message log of one contact, both ways, newest first",
+        "tags": [
+          "contacts"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 500,
+              "default": 50
+            }
+          },
+          {
+            "name": "before",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "format": "date-time"
+            },
+            "description": "Only messages written before this time (a page's next_before)."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "One page of messages.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ContactThread"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "An invalid number, limit or before; or an admin key that names no tenant.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
     }
   },
   "components": {
@@ -1957,6 +2044,10 @@ struct OpenAPIDocument: ResponseGenerator {
           "campaign": {
             "type": "string"
           },
+          "text": {
+            "type": "string",
+            "description": "The text, or a media item's caption."
+          },
           "state": {
             "$ref": "#/components/schemas/MessageState"
           },
@@ -1999,6 +2090,68 @@ struct OpenAPIDocument: ResponseGenerator {
                 }
               }
             }
+          }
+        }
+      },
+      "ContactThread": {
+        "type": "object",
+        "required": [
+          "contact",
+          "messages"
+        ],
+        "properties": {
+          "contact": {
+            "type": "string",
+            "description": "The contact's number, E.164."
+          },
+          "messages": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "direction",
+                "id",
+                "at"
+              ],
+              "properties": {
+                "direction": {
+                  "type": "string",
+                  "enum": [
+                    "inbound",
+                    "outbound"
+                  ]
+                },
+                "id": {
+                  "type": "string",
+                  "description": "Our message id (outbound) or the event id (inbound)."
+                },
+                "session": {
+                  "type": "string"
+                },
+                "provider_message_id": {
+                  "type": "string"
+                },
+                "type": {
+                  "type": "string"
+                },
+                "text": {
+                  "type": "string"
+                },
+                "state": {
+                  "$ref": "#/components/schemas/MessageState",
+                  "description": "Outbound only."
+                },
+                "at": {
+                  "type": "string",
+                  "format": "date-time"
+                }
+              }
+            }
+          },
+          "next_before": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Pass as before for the next, older page; absent on the last page."
           }
         }
       },

@@ -114,6 +114,7 @@ struct MessageResource: Codable, Sendable {
     var to: String
     var type: MessageType
     var campaign: String?
+    var text: String?
     var state: MessageState
     var providerMessageID: String?
     var error: String?
@@ -123,7 +124,7 @@ struct MessageResource: Codable, Sendable {
     var history: [MessageStatusEntry]
 
     enum CodingKeys: String, CodingKey {
-        case id, tenant, session, to, type, campaign, state, error, history
+        case id, tenant, session, to, type, campaign, text, state, error, history
         case messageClass = "class", providerMessageID = "provider_message_id", expiresAt = "expires_at"
         case createdAt = "created_at", updatedAt = "updated_at"
     }
@@ -136,6 +137,7 @@ struct MessageResource: Codable, Sendable {
         to = message.to.e164
         type = message.type
         campaign = message.campaign
+        text = message.text
         state = message.state
         providerMessageID = message.providerMessageID
         error = message.error

@@ -8,10 +8,12 @@ import SwitchboardAPI
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardDispatcher
+import SwitchboardInbound
 import SwitchboardProviders
 import SwitchboardRegistry
 import SwitchboardSimulator
 import SwitchboardStore
+import SwitchboardWebhooks
 
 /// `switchboard serve <service>…`: runs services in this process until SIGTERM or
 /// SIGINT, then shuts them down gracefully (requests and deliveries in flight finish,
@@ -19,13 +21,15 @@ import SwitchboardStore
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run services: api, dispatcher, simulator, or all (more follow as they are built).")
+        abstract: "Run services: api, dispatcher, webhooks, normalizer, logger, simulator, or all.")
 
     /// The services this binary can run; `all` is every one of them.
     enum Service: String, ExpressibleByArgument, CaseIterable {
-        case api, dispatcher, simulator
+        case api, dispatcher, webhooks, normalizer, logger, simulator
         /// Every gateway service; the simulator is not one (it stands in for providers).
         case all
+
+        static let gateway: Set<Service> = [.api, .dispatcher, .webhooks, .normalizer, .logger]
     }
 
     @OptionGroup var amqp: AMQPOptions
@@ -40,6 +44,10 @@ struct ServeCommand: AsyncParsableCommand {
     var simulatorURL: String?
     @Option(help: "Where the simulator listens, host:port (else SWITCHBOARD_SIMULATOR_LISTEN, else \(Settings.Default.simulatorListen)).")
     var simulatorListen: String?
+    @Option(help: "Where the webhooks service listens, host:port (else SWITCHBOARD_WEBHOOKS_LISTEN, else \(Settings.Default.webhooksListen)).")
+    var webhooksListen: String?
+    @Option(help: "The webhooks service's base URL the simulator's sessions send to (else SWITCHBOARD_WEBHOOKS_URL, else \(Settings.Default.webhooksURL)).")
+    var webhooksURL: String?
     @Option(help: "Deliveries a tenant may have in flight in the dispatcher (its prefetch).")
     var inFlightPerTenant: UInt16 = 8
     @Flag(help: "Do not apply the topology at start (it is idempotent, so the default applies it).")
@@ -48,7 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// The services to run, `all` expanded.
     var selected: Set<Service> {
-        services.contains(.all) ? Set(services).subtracting([.all]).union([.api, .dispatcher]) : Set(services)
+        services.contains(.all) ? Set(services).subtracting([.all]).union(Service.gateway) : Set(services)
     }
 
     func run() async throws {
@@ -103,15 +111,45 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             running.append(.init(service: api))
         }
+        if selected.contains(.webhooks) {
+            let (host, port) = try Self.parseListen(settings.value(webhooksListen, .webhooksListen,
+                                                                   default: Settings.Default.webhooksListen))
+            let directory = SessionDirectory(store: store, logger: logging.makeLogger(label: "switchboard.webhooks"))
+            let verifyToken = settings.value(nil, .metaVerifyToken, default: "")
+            let webhooks = WebhooksServer.application(
+                WebhooksServer.Configuration(host: host, port: port,
+                                             metaVerifyToken: verifyToken.isEmpty ? nil : verifyToken),
+                directory: directory, publisher: try await connect("switchboard-webhooks"),
+                logger: logging.makeLogger(label: "switchboard.webhooks")) { port in
+                    logger.info("webhooks listening", metadata: ["port": "\(port)"])
+                }
+            running.append(.init(service: DirectoryRefresher(directory: directory)))
+            running.append(.init(service: webhooks))
+        }
+        if selected.contains(.normalizer) {
+            let normalizer = Normalizer(
+                connection: try await connect("switchboard-normalizer"),
+                directory: SessionDirectory(store: store, logger: logging.makeLogger(label: "switchboard.normalizer")),
+                dedupe: store, messageLog: store, logger: logging.makeLogger(label: "switchboard.normalizer"))
+            running.append(.init(service: normalizer))
+        }
+        if selected.contains(.logger) {
+            running.append(.init(service: MessageLogger(connection: try await connect("switchboard-logger"), log: store,
+                                                        logger: logging.makeLogger(label: "switchboard.logger"))))
+        }
         if selected.contains(.simulator) {
             // Beside the gateway, the simulator knows the store's `simulator` sessions from
             // the start, so a development setup sends end to end without registering them.
             let state = SimulatorState()
+            let webhooksBase = settings.value(webhooksURL, .webhooksURL, default: Settings.Default.webhooksURL)
             for tenant in try await store.tenants() {
                 for session in try await store.sessions(of: tenant.id) where session.provider == .simulator {
                     let secrets = try await store.secrets(of: session.id)
-                    try state.register(SimulatedSession(id: session.id.rawValue, flavor: .wasender,
-                                                        apiKey: secrets.credentials["api_key"] ?? session.id.rawValue))
+                    try state.register(SimulatedSession(
+                        id: session.id.rawValue, flavor: .simulator,
+                        apiKey: secrets.credentials["api_key"] ?? session.id.rawValue,
+                        webhookURL: "\(webhooksBase)/webhooks/simulator/\(session.id)",
+                        webhookSecret: secrets.webhookSecret, phoneNumber: session.phoneNumber.e164))
                 }
             }
             running.insert(.init(service: try simulator(settings: settings, state: state, logger: logger)), at: 0)
@@ -151,5 +189,14 @@ struct ServeCommand: AsyncParsableCommand {
               (0...65535).contains(port)
         else { throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:8080") }
         return (String(text[..<colon]), port)
+    }
+}
+
+/// Keeps the webhook receiver's session directory fresh while the service runs.
+struct DirectoryRefresher: ServiceLifecycle.Service {
+    let directory: SessionDirectory
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await directory.refresh(every: .seconds(30)) }
     }
 }

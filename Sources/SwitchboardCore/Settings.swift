@@ -21,6 +21,13 @@ public struct Settings: Sendable {
         case simulatorURL = "SWITCHBOARD_SIMULATOR_URL"
         /// Where the simulator service listens, `host:port`.
         case simulatorListen = "SWITCHBOARD_SIMULATOR_LISTEN"
+        /// Where the webhooks service listens, `host:port`.
+        case webhooksListen = "SWITCHBOARD_WEBHOOKS_LISTEN"
+        /// The webhooks service's public base URL: where providers (and the simulator)
+        /// send webhooks.
+        case webhooksURL = "SWITCHBOARD_WEBHOOKS_URL"
+        /// The `hub.verify_token` Meta's webhook subscription check must present.
+        case metaVerifyToken = "SWITCHBOARD_META_VERIFY_TOKEN"
     }
 
     /// Defaults for a developer machine running `deploy/local/rabbitmq.sh start`.
@@ -33,6 +40,8 @@ public struct Settings: Sendable {
         public static let apiURL = "http://127.0.0.1:8080"
         public static let simulatorURL = "http://127.0.0.1:8090/api"
         public static let simulatorListen = "127.0.0.1:8090"
+        public static let webhooksListen = "127.0.0.1:8070"
+        public static let webhooksURL = "http://127.0.0.1:8070"
     }
 
     public let environment: [String: String]
