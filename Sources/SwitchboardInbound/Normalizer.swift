@@ -99,7 +99,8 @@ public final class Normalizer: Service, Sendable {
                               metadata: metadata)
         }
         for note in parsed.skipped { logger.debug("webhook part skipped", metadata: metadata.merging(["why": "\(note)"]) { $1 }) }
-        parsed.events = await joined(parsed.events)
+        let (events, alreadyKnown) = await joined(parsed.events)
+        parsed.events = events
 
         let ids = parsed.events.map(\.id)
         await gate.enter(ids)
@@ -129,7 +130,7 @@ public final class Normalizer: Service, Sendable {
         do { try await delivery.ack() } catch {
             logger.warning("raw webhook not acknowledged", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         }
-        return .normalized(published: fresh.count, duplicates: parsed.events.count - fresh.count)
+        return .normalized(published: fresh.count, duplicates: parsed.events.count - fresh.count + alreadyKnown)
     }
 
     /// Parses with the sessions known now; if a Meta number was unknown, refreshes the
@@ -145,16 +146,27 @@ public final class Normalizer: Service, Sendable {
         return try WebhookParser.parse(raw) { directory.knownRoute(forPhoneNumberID: $0) }
     }
 
-    /// Provider statuses carry the provider's id; adds ours where the store knows it.
-    private func joined(_ events: [NormalizedEvent]) async -> [NormalizedEvent] {
-        var result = events
-        for index in result.indices {
-            guard var status = result[index].status, status.messageID == nil, let providerID = status.providerMessageID
-            else { continue }
-            status.messageID = try? await messageLog.messageID(forProviderID: providerID, tenant: result[index].tenant)
-            result[index].status = status
+    /// Provider statuses carry the provider's id: adds ours where the store knows it,
+    /// and leaves out a status the message's history already holds (the dispatcher's
+    /// own `sent` went out under the same event id).
+    private func joined(_ events: [NormalizedEvent]) async -> (events: [NormalizedEvent], known: Int) {
+        var result: [NormalizedEvent] = []
+        var known = 0
+        for var event in events {
+            if var status = event.status, status.messageID == nil, let providerID = status.providerMessageID,
+               let state = MessageState(rawValue: status.status),
+               let join = try? await messageLog.join(providerMessageID: providerID, state: state, tenant: event.tenant)
+            {
+                if join.recorded {
+                    known += 1
+                    continue
+                }
+                status.messageID = join.messageID
+                event.status = status
+            }
+            result.append(event)
         }
-        return result
+        return (result, known)
     }
 
     private func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String,

@@ -74,6 +74,11 @@ public struct ContactMessage: Sendable, Hashable {
 public protocol MessageLogStore: Sendable {
     /// Our id of the tenant's message the provider knows as `providerMessageID`.
     func messageID(forProviderID providerMessageID: String, tenant: TenantID) async throws(StoreError) -> String?
+    /// Our id of the tenant's message the provider knows as `providerMessageID`, and
+    /// whether its history already holds `state` (then an event saying so was published
+    /// before, e.g. the dispatcher's own `sent`).
+    func join(providerMessageID: String, state: MessageState, tenant: TenantID) async throws(StoreError)
+        -> (messageID: String, recorded: Bool)?
     /// Adds the status to the message's history (once per state) and moves the message
     /// on if the status is further along. Idempotent.
     func applyStatus(_ report: StatusReport) async throws(StoreError) -> StatusReportOutcome

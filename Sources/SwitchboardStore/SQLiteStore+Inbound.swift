@@ -58,6 +58,21 @@ extension SQLiteStore: MessageLogStore {
         }
     }
 
+    public func join(providerMessageID: String, state: MessageState, tenant: TenantID) async throws(StoreError)
+        -> (messageID: String, recorded: Bool)?
+    {
+        try await read { db in
+            guard let id = try String.fetchOne(db.cachedStatement(sql: """
+                SELECT id FROM messages WHERE tenant_id = ? AND provider_message_id = ? LIMIT 1
+                """), arguments: [tenant.rawValue, providerMessageID])
+            else { return nil }
+            let recorded = try Int.fetchOne(db.cachedStatement(sql: """
+                SELECT 1 FROM message_events WHERE tenant_id = ? AND message_id = ? AND state = ? LIMIT 1
+                """), arguments: [tenant.rawValue, id, state.rawValue]) != nil
+            return (id, recorded)
+        }
+    }
+
     public func applyStatus(_ report: StatusReport) async throws(StoreError) -> StatusReportOutcome {
         let tenant = report.tenant.rawValue
         do {

@@ -1,0 +1,137 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import NIOHTTP1
+import ServiceLifecycle
+import SwitchboardAMQP
+import SwitchboardBroker
+import SwitchboardCore
+import SwitchboardDispatcher
+import SwitchboardHTTP
+import SwitchboardInbound
+import SwitchboardProviders
+import SwitchboardRegistry
+import SwitchboardSimulator
+import SwitchboardStore
+import SwitchboardWebhooks
+
+/// The inbound path in a scratch virtual host: a scratch store, the webhooks receiver
+/// on a free port, and (unless `pipeline` is false) the normalizer, the logger, the
+/// dispatcher and the simulator, whose sessions send their webhooks to the receiver.
+final class TestInbound: @unchecked Sendable {
+    let scratch: ScratchVirtualHost
+    let store: SQLiteStore
+    let receiver: EmbeddedHTTPServer
+    let simulator: EmbeddedSimulator
+    let registry: TenantRegistry
+    /// A queue of the test's own bound to `sb.events`, as a subscriber would have.
+    static let eventsQueue = "test.events"
+
+    private init(scratch: ScratchVirtualHost, store: SQLiteStore, receiver: EmbeddedHTTPServer,
+                 simulator: EmbeddedSimulator) {
+        self.scratch = scratch
+        self.store = store
+        self.receiver = receiver
+        self.simulator = simulator
+        registry = TenantRegistry(store: store, broker: scratch.applier, logger: TestBroker.logger)
+    }
+
+    var receiverURL: String { "http://127.0.0.1:\(receiver.port)" }
+
+    static func with<T>(pipeline: Bool = true, _ body: (TestInbound) async throws -> T) async throws -> T {
+        try await ScratchVirtualHost.with { scratch in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbin-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let store = try SQLiteStore(path: directory.appendingPathComponent("db.sqlite").path,
+                                        secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)),
+                                        logger: TestBroker.logger)
+            _ = try await scratch.connection.declareQueue(AMQPQueueDeclaration(name: eventsQueue))
+            try await scratch.connection.bind(AMQPBinding(exchange: "sb.events", queue: eventsQueue))
+
+            var amqp = try TestBroker.configuration("test-inbound")
+            amqp.virtualHost = scratch.name
+            let connection = try await AMQPConnection.connect(amqp, logger: TestBroker.logger)
+            let sessions = SessionDirectory(store: store, missReloadInterval: .zero, logger: TestBroker.logger)
+            let receiver = try await EmbeddedHTTPServer.start(logger: TestBroker.logger) { onRunning in
+                WebhooksServer.application(WebhooksServer.Configuration(port: 0, metaVerifyToken: "verify-me"),
+                                           directory: sessions, publisher: connection, logger: TestBroker.logger,
+                                           onServerRunning: onRunning)
+            }
+            let simulator = try await EmbeddedSimulator.start(
+                SimulatorServer.Configuration(port: 0, webhookAttempts: 8, webhookBackoff: .milliseconds(250)),
+                logger: TestBroker.logger)
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: connection)]
+            if pipeline {
+                services.append(.init(service: Normalizer(
+                    connection: connection,
+                    directory: SessionDirectory(store: store, missReloadInterval: .zero, logger: TestBroker.logger),
+                    dedupe: store, messageLog: store, logger: TestBroker.logger)))
+                services.append(.init(service: MessageLogger(connection: connection, log: store, logger: TestBroker.logger)))
+                services.append(.init(service: Dispatcher(
+                    configuration: .init(refreshInterval: .milliseconds(200)), connection: connection, store: store,
+                    providers: ProviderDirectory(http: http, simulatorBaseURL: simulator.baseURL + "/api"),
+                    topology: scratch.topology, logger: TestBroker.logger)))
+            }
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: services, gracefulShutdownSignals: [], logger: TestBroker.logger))
+            let running = Task { try await group.run() }
+            let inbound = TestInbound(scratch: scratch, store: store, receiver: receiver, simulator: simulator)
+            func stop() async {
+                try? await simulator.stop()
+                try? await receiver.stop()
+                await group.triggerGracefulShutdown()
+                _ = try? await running.value
+                try? await http.shutdown()
+            }
+            do {
+                let result = try await body(inbound)
+                await stop()
+                return result
+            } catch {
+                await stop()
+                throw error
+            }
+        }
+    }
+
+    /// A tenant with one connected session `<id>-main` of `provider`; a simulator
+    /// session is registered at the simulator with its webhooks pointed at the receiver.
+    @discardableResult
+    func addTenant(_ id: String, provider: ProviderKind = .simulator, phoneNumberID: String? = nil,
+                   number: String = "+14155550100") async throws -> TenantID {
+        let tenant = try TenantID(id)
+        _ = try await registry.create(Tenant(id: tenant, name: id, limits: TenantLimits(sessionRate: 1000, bulkShare: 0.5)))
+        var credentials = ["api_key": "key-\(id)"]
+        if let phoneNumberID { credentials["phone_number_id"] = phoneNumberID }
+        try await store.addSession(
+            Session(id: try SessionID("\(id)-main"), tenant: tenant, provider: provider,
+                    phoneNumber: try PhoneNumber(number), status: .connected, isPrimary: true),
+            secrets: SessionSecrets(credentials: credentials, webhookSecret: Self.secret(id)))
+        if provider == .simulator {
+            try simulator.state.register(SimulatedSession(
+                id: "\(id)-main", flavor: .simulator, apiKey: "key-\(id)",
+                webhookURL: "\(receiverURL)/webhooks/simulator/\(id)-main", webhookSecret: Self.secret(id),
+                phoneNumber: number))
+        }
+        return tenant
+    }
+
+    static func secret(_ tenant: String) -> String { "whsec-\(tenant)-0123456789abcdef" }
+
+    /// Posts a webhook body to the receiver.
+    func post(_ path: String, body: Data, headers: [(String, String)]) async throws -> TestResponse {
+        try await TestAPI.request(port: receiver.port, .POST, path, body: body,
+                                  headers: [("Content-Type", "application/json")] + headers)
+    }
+
+    /// The events the test's own subscriber queue got so far (consumed).
+    func drainEvents() async throws -> [NormalizedEvent] {
+        var events: [NormalizedEvent] = []
+        while let delivery = try await scratch.connection.get(queue: Self.eventsQueue, autoAck: true) {
+            events.append(try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body))
+        }
+        return events
+    }
+}
