@@ -102,14 +102,16 @@ public final class Normalizer: Service, Sendable {
         let (events, alreadyKnown) = await joined(parsed.events)
         parsed.events = events
 
-        let ids = parsed.events.map(\.id)
+        // Remembered per tenant: two tenants' providers may reuse an id (Wasender's are
+        // integers), and one tenant's events must never hide another's.
+        let ids = parsed.events.map(\.dedupeKey)
         await gate.enter(ids)
         defer { gate.leave(ids) }
         let fresh: [NormalizedEvent]
         do {
             let seen = try await dedupe.seenEvents(among: ids)
             var taken: Set<String> = []
-            fresh = parsed.events.filter { !seen.contains($0.id) && taken.insert($0.id).inserted }
+            fresh = parsed.events.filter { !seen.contains($0.dedupeKey) && taken.insert($0.dedupeKey).inserted }
         } catch {
             logger.error("cannot read the dedupe memory", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             return await requeue(delivery)
@@ -121,7 +123,7 @@ public final class Normalizer: Service, Sendable {
             return await requeue(delivery)
         }
         do {
-            try await dedupe.markEventsSeen(fresh.map(\.id), until: Date().addingTimeInterval(configuration.dedupeFor.timeInterval))
+            try await dedupe.markEventsSeen(fresh.map(\.dedupeKey), until: Date().addingTimeInterval(configuration.dedupeFor.timeInterval))
         } catch {
             // The events are out; only a replay of this webhook could repeat them now
             // (subscribers see the same event id and can drop it).
@@ -202,6 +204,11 @@ public final class Normalizer: Service, Sendable {
             }
         }
     }
+}
+
+extension NormalizedEvent {
+    /// What the dedupe memory keeps: the tenant and the event id.
+    var dedupeKey: String { "\(tenant)/\(id)" }
 }
 
 extension Duration {

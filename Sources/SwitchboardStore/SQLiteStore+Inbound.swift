@@ -6,7 +6,8 @@ public import SwitchboardCore
 // commit: under load, many events share one transaction.
 
 /// Adds `state` to the history of the tenant's message `id` (once per state) and moves
-/// the message on when `state` is further along than where it is.
+/// the message on when `state` is further along than where it is (a failure's text goes
+/// when a provider reports the message delivered after all).
 func applyStatus(_ state: MessageState, at: Date, detail: String?, providerMessageID: String?, toMessage id: String,
                  currentState: MessageState, tenant: String, in db: Database) throws -> StatusReportOutcome
 {
@@ -19,7 +20,7 @@ func applyStatus(_ state: MessageState, at: Date, detail: String?, providerMessa
     guard currentState.advances(to: state) else { return .recorded }
     try db.cachedStatement(sql: """
         UPDATE messages SET state = ?, provider_message_id = coalesce(provider_message_id, ?),
-            error = CASE WHEN ? = 'failed' THEN ? ELSE error END, updated_at = ?
+            error = CASE WHEN ? = 'failed' THEN ? ELSE NULL END, updated_at = ?
         WHERE tenant_id = ? AND id = ?
         """).execute(arguments: [state.rawValue, providerMessageID, state.rawValue, detail,
                                  Date().timeIntervalSince1970, tenant, id])
@@ -97,9 +98,15 @@ extension SQLiteStore: MessageLogStore {
                                                  Date().timeIntervalSince1970])
                     return .pending
                 }
-                return try SwitchboardStore.applyStatus(
+                let id: String = row["id"]
+                let outcome = try SwitchboardStore.applyStatus(
                     report.state, at: report.at, detail: report.detail, providerMessageID: report.providerMessageID,
-                    toMessage: row["id"], currentState: current, tenant: tenant, in: db)
+                    toMessage: id, currentState: current, tenant: tenant, in: db)
+                if let providerID = report.providerMessageID {
+                    // The id may be new to the message: statuses that waited for it apply now.
+                    try applyPendingStatuses(providerMessageID: providerID, toMessage: id, tenant: tenant, in: db)
+                }
+                return outcome
             }
         } catch {
             throw Self.map(error)

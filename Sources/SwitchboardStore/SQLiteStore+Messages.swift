@@ -191,7 +191,19 @@ extension SQLiteStore: MessageStore {
                             error = ?, updated_at = ?
                         WHERE tenant_id = ? AND id = ? AND state IN ('accepting', 'unconfirmed', 'queued')
                         """).execute(arguments: update)
-                    guard db.changesCount > 0 else { return }  // already further on: never backwards
+                    guard db.changesCount > 0 else {
+                        // Already further on (never backwards), e.g. the logger applied our own
+                        // `sent` event first: statuses that waited for the provider's id still apply.
+                        if let providerMessageID {
+                            try db.cachedStatement(sql: """
+                                UPDATE messages SET provider_message_id = ?
+                                WHERE tenant_id = ? AND id = ? AND provider_message_id IS NULL
+                                """).execute(arguments: [providerMessageID, tenant, envelope.id])
+                            try applyPendingStatuses(providerMessageID: providerMessageID, toMessage: envelope.id,
+                                                     tenant: tenant, in: db)
+                        }
+                        return
+                    }
                 }
                 try db.cachedStatement(sql: """
                     INSERT INTO message_events (tenant_id, message_id, state, at, detail) VALUES (?, ?, ?, ?, ?)
