@@ -351,8 +351,10 @@ private struct Storage {
     var messages: [SimulatedMessage] = []
     var counters: [String: Counters] = [:]
     var unauthorized = 0
-    /// Message numbers: Wasender's `msgId`s, and what makes other ids unique.
-    var nextNumber = 100_000
+    /// Message numbers: Wasender's `msgId`s, and what makes other ids unique. They start
+    /// at the Unix time in milliseconds, so a restarted simulator never hands out an id
+    /// again (the gateway joins provider statuses to messages by it).
+    var nextNumber = Int(Date().timeIntervalSince1970 * 1000)
     var webhookSink: WebhookSink?
     var nextSinkID: UInt64 = 0
 

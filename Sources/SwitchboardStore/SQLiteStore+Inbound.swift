@@ -54,7 +54,7 @@ extension SQLiteStore: MessageLogStore {
     {
         try await read { db in
             try String.fetchOne(db.cachedStatement(sql: """
-                SELECT id FROM messages WHERE tenant_id = ? AND provider_message_id = ? LIMIT 1
+                SELECT id FROM messages WHERE tenant_id = ? AND provider_message_id = ? ORDER BY created_at DESC LIMIT 1
                 """), arguments: [tenant.rawValue, providerMessageID])
         }
     }
@@ -64,7 +64,7 @@ extension SQLiteStore: MessageLogStore {
     {
         try await read { db in
             guard let id = try String.fetchOne(db.cachedStatement(sql: """
-                SELECT id FROM messages WHERE tenant_id = ? AND provider_message_id = ? LIMIT 1
+                SELECT id FROM messages WHERE tenant_id = ? AND provider_message_id = ? ORDER BY created_at DESC LIMIT 1
                 """), arguments: [tenant.rawValue, providerMessageID])
             else { return nil }
             let recorded = try Int.fetchOne(db.cachedStatement(sql: """
@@ -85,7 +85,7 @@ extension SQLiteStore: MessageLogStore {
                 }
                 if row == nil, let providerID = report.providerMessageID {
                     row = try Row.fetchOne(db.cachedStatement(sql: """
-                        SELECT id, state FROM messages WHERE tenant_id = ? AND provider_message_id = ? LIMIT 1
+                        SELECT id, state FROM messages WHERE tenant_id = ? AND provider_message_id = ? ORDER BY created_at DESC LIMIT 1
                         """), arguments: [tenant, providerID])
                 }
                 guard let row, let current = MessageState(rawValue: row["state"]) else {

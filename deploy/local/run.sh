@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets up and runs Switchboard locally: system packages, the project-local RabbitMQ
 # node, a release build, the topology applied and verified, a demo tenant with a
-# simulator session and keys, then the api, the dispatcher and the provider simulator
-# in the foreground (Ctrl-C stops them gracefully). Later services join here.
+# simulator session and keys, then every gateway service (api, dispatcher, webhooks,
+# normalizer, logger) and the provider simulator in the foreground (Ctrl-C stops them
+# gracefully). The simulator sends its status and inbound webhooks to the webhooks
+# service, signed, so a message sent here ends `read` in its status.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -31,16 +33,21 @@ $sb topology verify
 . "$demo"
 cat <<INFO
 
-Switchboard api on http://$listen (OpenAPI: http://$listen/openapi.json); dispatcher running;
-provider simulator on http://127.0.0.1:8090 (GET /_sim/messages shows what it accepted)
+Switchboard api on http://$listen (OpenAPI: http://$listen/openapi.json); dispatcher, normalizer and
+logger running; webhooks receiver on http://127.0.0.1:8070/webhooks/…; provider simulator on
+http://127.0.0.1:8090 (GET /_sim/messages shows what it accepted)
   demo tenant key: $SWITCHBOARD_API_KEY
   admin key:       $SWITCHBOARD_ADMIN_KEY      (both in $demo)
 Send a message:
   curl -s -X POST http://$listen/v1/messages -H "Authorization: Bearer $SWITCHBOARD_API_KEY" \\
        -H 'Content-Type: application/json' -d '{"to":"+14155550123","text":"Your code is 123456"}'
-Read its status:
+Read its status (sent, then delivered and read as the simulator's webhooks come back):
   curl -s http://$listen/v1/messages/<id> -H "Authorization: Bearer $SWITCHBOARD_API_KEY"
+Have the contact answer, then read the conversation:
+  curl -s -X POST http://127.0.0.1:8090/_sim/inbound -H "Content-Type: application/json" \\
+       -d '{"session":"demo-main","from":"+14155550123","text":"thanks!"}'
+  curl -s http://$listen/v1/contacts/+14155550123/messages -H "Authorization: Bearer $SWITCHBOARD_API_KEY"
 RabbitMQ management: http://127.0.0.1:15672 (guest/guest); stop the node with deploy/local/rabbitmq.sh stop
 
 INFO
-exec $sb serve api dispatcher simulator --listen "$listen" --skip-topology
+exec $sb serve all simulator --listen "$listen" --skip-topology
