@@ -62,10 +62,21 @@ public final class MessageLogger: Service, Sendable {
         do {
             try await apply(event, metadata: metadata)
             try? await delivery.ack()
-        } catch {
-            logger.error("event not logged; retrying", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        } catch .database(let why) {
+            // SQLite is busy or failing: the event waits in the queue and comes again.
+            logger.error("event not logged; retrying", metadata: metadata.merging(["error": "\(why)"]) { $1 })
             try? await Task.sleep(for: .milliseconds(500))
             try? await delivery.nack(requeue: true)
+        } catch {
+            // It can never be logged (its tenant is gone, say): retrying would loop forever.
+            do {
+                try await deadLetter.park(delivery, tenant: event.tenant.rawValue, code: "unloggable",
+                                          detail: error.description)
+                try await delivery.ack()
+            } catch {
+                try? await delivery.nack(requeue: true)
+            }
+            logger.warning("event dead-lettered", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         }
     }
 

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Logging
 public import SwitchboardCore
 import Synchronization
@@ -44,14 +44,14 @@ public final class SessionDirectory: Sendable {
     /// The session `id`, or nil when the store has no such session.
     public func entry(for id: SessionID) async -> Entry? {
         if let entry = snapshot.withLock({ $0.bySession[id] }) { return entry }
-        await reloadAfterMiss()
+        await reloadIfDue()
         return snapshot.withLock { $0.bySession[id] }
     }
 
     /// The session whose Meta number has `phoneNumberID`.
     public func entry(forPhoneNumberID phoneNumberID: String) async -> Entry? {
         if let entry = snapshot.withLock({ $0.byPhoneNumberID[phoneNumberID] }) { return entry }
-        await reloadAfterMiss()
+        await reloadIfDue()
         return snapshot.withLock { $0.byPhoneNumberID[phoneNumberID] }
     }
 
@@ -98,7 +98,9 @@ public final class SessionDirectory: Sendable {
         } while (try? await Task.sleep(for: interval)) != nil
     }
 
-    private func reloadAfterMiss() async {
+    /// Reads the store again unless that happened less than `missReloadInterval` ago:
+    /// for lookups that found nothing, so a session added a moment ago is found.
+    public func reloadIfDue() async {
         let due = snapshot.withLock { state -> Bool in
             if let last = state.lastLoad, last.duration(to: .now) < missReloadInterval { return false }
             state.lastLoad = .now

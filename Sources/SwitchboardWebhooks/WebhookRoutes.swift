@@ -73,7 +73,7 @@ struct WebhookRoutes: Sendable {
         }
         var accepted = configuration.metaVerifyToken.map { Self.equal($0, token) } ?? false
         if !accepted {
-            _ = await directory.entry(forPhoneNumberID: "")  // refresh the picture if it is old
+            await directory.reloadIfDue()
             accepted = directory.entries(of: .meta).contains { $0.verifyToken.map { Self.equal($0, token) } ?? false }
         }
         guard accepted else {
