@@ -36,6 +36,18 @@ deploy/local/rabbitmq.sh ctl set_permissions -p "$vhost" guest ".*" ".*" ".*" >/
 depth() {
   deploy/local/rabbitmq.sh ctl list_queues -p "$vhost" name messages 2>/dev/null | awk -v q="$1" '$1==q{print $2}'
 }
+# A quorum queue's count is published every few seconds: read until it holds still.
+settled_depth() {
+  local last now
+  last=$(depth "$1")
+  for _ in $(seq 1 30); do
+    sleep 2
+    now=$(depth "$1")
+    [ "$now" = "$last" ] && { echo "$now"; return; }
+    last=$now
+  done
+  echo "$last"
+}
 
 export SWITCHBOARD_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$vhost"
 export SWITCHBOARD_DATABASE="$scratch/switchboard.sqlite"
@@ -68,11 +80,9 @@ end
 LUA
 url="http://127.0.0.1:$port/webhooks/wasender/bench-main"
 wrk -t1 -c"$concurrency" -d3s -s "$scratch/post.lua" "$url" >/dev/null    # warm-up
-sleep 1
-warm=$(depth sb.inbound.raw)
+warm=$(settled_depth sb.inbound.raw)
 wrk -t1 -c"$concurrency" -d"${duration}s" --latency -s "$scratch/post.lua" "$url" | tee "$scratch/wrk.txt"
-sleep 1
-stored=$(depth sb.inbound.raw)
+stored=$(settled_depth sb.inbound.raw)
 requests=$(awk '/requests in/{print $1}' "$scratch/wrk.txt")
 rejected=$(awk '/Non-2xx/{print $5}' "$scratch/wrk.txt")
 accepted=$((requests - ${rejected:-0}))
@@ -94,8 +104,7 @@ normalizer=$!
 start=$(date +%s.%N)
 while [ "$(depth sb.inbound.raw)" != "0" ]; do sleep 0.2; done
 end=$(date +%s.%N)
-sleep 1
-events=$(depth sb.events.logger)
+events=$(settled_depth sb.events.logger)
 seconds=$(echo "$end - $start" | bc -l)
 printf "normalizer: %d raw webhooks -> %d events in %.1f s: %.0f webhooks/s (%d duplicates dropped)\n" \
   "$stored" "$events" "$seconds" "$(echo "$stored / $seconds" | bc -l)" "$((stored - events))"
