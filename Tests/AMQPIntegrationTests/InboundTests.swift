@@ -212,6 +212,15 @@ struct InboundTests {
             #expect(stored.providerMessageID == providerID)
             #expect(stored.text == "your code is 1234")
             #expect(stored.history.map(\.state) == [.sent, .delivered, .read], "\(stored.history)")
+            // As a publisher reads it.
+            try await inbound.withAPI(tenant: simco) { port, key in
+                let answer = try await TestAPI.request(port: port, .GET, "/v1/messages/\(envelope.id)", key: key)
+                #expect(answer.status == 200, "\(answer.text)")
+                #expect(answer.json["state"] as? String == "read")
+                #expect(answer.json["provider_message_id"] as? String == providerID)
+                let history = (answer.json["history"] as? [[String: Any]])?.compactMap { $0["state"] as? String }
+                #expect(history == ["sent", "delivered", "read"])
+            }
             // Subscribers saw the provider's statuses joined to our id.
             var events: [NormalizedEvent] = []
             #expect(try await eventually {
@@ -241,6 +250,23 @@ struct InboundTests {
             #expect(logged.direction == .inbound)
             #expect(logged.text == "is it open today?")
             #expect(try await inbound.store.contactMessages(contact, of: other, before: nil, limit: 10).isEmpty)
+            // Through the API, with each tenant's key: one sees the reply, the other nothing.
+            try await inbound.withAPI(tenant: simco) { port, key in
+                let thread = try await TestAPI.request(port: port, .GET, "/v1/contacts/%2B14155550777/messages", key: key)
+                #expect(thread.status == 200, "\(thread.text)")
+                let messages = thread.json["messages"] as? [[String: Any]] ?? []
+                #expect(messages.count == 1)
+                #expect(messages.first?["direction"] as? String == "inbound")
+                #expect(messages.first?["text"] as? String == "is it open today?")
+                let bad = try await TestAPI.request(port: port, .GET, "/v1/contacts/not-a-number/messages", key: key)
+                #expect(bad.status == 422)
+                #expect(bad.isProblem)
+            }
+            try await inbound.withAPI(tenant: other) { port, key in
+                let thread = try await TestAPI.request(port: port, .GET, "/v1/contacts/14155550777/messages", key: key)
+                #expect(thread.status == 200)
+                #expect((thread.json["messages"] as? [Any])?.isEmpty == true)
+            }
         }
     }
 }

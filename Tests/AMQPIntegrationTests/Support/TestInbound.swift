@@ -5,6 +5,7 @@ import Logging
 import NIOHTTP1
 import ServiceLifecycle
 import SwitchboardAMQP
+import SwitchboardAPI
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardDispatcher
@@ -124,6 +125,24 @@ final class TestInbound: @unchecked Sendable {
     func post(_ path: String, body: Data, headers: [(String, String)]) async throws -> TestResponse {
         try await TestAPI.request(port: receiver.port, .POST, path, body: body,
                                   headers: [("Content-Type", "application/json")] + headers)
+    }
+
+    /// Runs `body` with the api service over the same store and a tenant key of `tenant`,
+    /// to read the message log as a publisher does.
+    func withAPI<T>(tenant: TenantID, _ body: (_ port: Int, _ key: String) async throws -> T) async throws -> T {
+        let server = try await EmbeddedHTTPServer.start(
+            APIServer.Configuration(port: 0), APIServer.Dependencies(store: store, registry: registry,
+                                                                      publisher: scratch.connection),
+            logger: TestBroker.logger)
+        let key = try await store.createKey(scope: .tenant(tenant), label: "test").token
+        do {
+            let result = try await body(server.port, key)
+            try await server.stop()
+            return result
+        } catch {
+            try? await server.stop()
+            throw error
+        }
     }
 
     /// The events the test's own subscriber queue got so far (consumed).
