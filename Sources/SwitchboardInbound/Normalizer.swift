@@ -98,7 +98,9 @@ public final class Normalizer: Service, Sendable {
             return await park(delivery, tenant: tenant.rawValue, code: error.code, detail: error.description,
                               metadata: metadata)
         }
-        for note in parsed.skipped { logger.debug("webhook part skipped", metadata: metadata.merging(["why": "\(note)"]) { $1 }) }
+        for note in parsed.skipped {
+            logger.debug("webhook part skipped", metadata: metadata.merging(["why": "\(note)"]) { $1 })
+        }
         let (events, alreadyKnown) = await joined(parsed.events)
         parsed.events = events
 
@@ -123,7 +125,8 @@ public final class Normalizer: Service, Sendable {
             return await requeue(delivery)
         }
         do {
-            try await dedupe.markEventsSeen(fresh.map(\.dedupeKey), until: Date().addingTimeInterval(configuration.dedupeFor.timeInterval))
+            try await dedupe.markEventsSeen(fresh.map(\.dedupeKey),
+                                            until: Date().addingTimeInterval(configuration.dedupeFor.timeInterval))
         } catch {
             // The events are out; only a replay of this webhook could repeat them now
             // (subscribers see the same event id and can drop it).
@@ -177,7 +180,8 @@ public final class Normalizer: Service, Sendable {
         do {
             try await deadLetter.park(delivery, tenant: tenant, code: code, detail: detail)
             try await delivery.ack()
-            logger.warning("raw webhook dead-lettered", metadata: metadata.merging(["code": "\(code)", "detail": "\(detail)"]) { $1 })
+            logger.warning("raw webhook dead-lettered",
+                           metadata: metadata.merging(["code": "\(code)", "detail": "\(detail)"]) { $1 })
             return .deadLettered(code: code)
         } catch {
             logger.error("cannot dead-letter a raw webhook", metadata: metadata.merging(["error": "\(error)"]) { $1 })

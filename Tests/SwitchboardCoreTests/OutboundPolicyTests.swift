@@ -54,7 +54,8 @@ struct OutboundPolicyTests {
         #expect(busiestSecond(bulk) <= 2)
         var alone = SessionThrottle(rate: 10, bulkShare: 0.2)
         let transactional = send(Array(repeating: .transactional, count: 10), through: &alone)
-        #expect(busiestSecond(transactional) == 10)  // the whole rate: 10 slots 0.11 s apart span 0.99 s
+        // The whole rate but the margin: 10 slots 0.115 s apart span 1.035 s, 9 fit a second.
+        #expect(busiestSecond(transactional) == 9)
         // After a bulk send, a transactional message waits one session interval, not bulk's.
         var mixed = SessionThrottle(rate: 10, bulkShare: 0.2)
         let took = mixed.take(.bulk, now: 0)
@@ -65,12 +66,12 @@ struct OutboundPolicyTests {
     }
 
     @Test func theMarginAbsorbsArrivalJitter() {
-        // Sent a full interval apart, arriving up to 45 ms early or late: still no
-        // second holds more than the rate.
+        // Sent a full interval apart, arriving up to 70 ms early or late (150 ms of
+        // compression in all at most): still no second holds more than the rate.
         var throttle = SessionThrottle(rate: 50, bulkShare: 1)
         var generator = SystemRandomNumberGenerator()
         let sent = send(Array(repeating: .bulk, count: 500), through: &throttle)
-        let arrivals = sent.map { $0 + Double.random(in: -0.045...0.045, using: &generator) }
+        let arrivals = sent.map { $0 + Double.random(in: -0.07...0.07, using: &generator) }
         #expect(busiestSecond(arrivals.sorted()) <= 50)
     }
 
