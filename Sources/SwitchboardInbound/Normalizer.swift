@@ -126,7 +126,7 @@ public final class Normalizer: Service, Sendable {
         }
         do {
             try await dedupe.markEventsSeen(fresh.map(\.dedupeKey),
-                                            until: Date().addingTimeInterval(configuration.dedupeFor.timeInterval))
+                                            until: Date().addingTimeInterval(configuration.dedupeFor.seconds))
         } catch {
             // The events are out; only a replay of this webhook could repeat them now
             // (subscribers see the same event id and can drop it).
@@ -201,7 +201,7 @@ public final class Normalizer: Service, Sendable {
             let now = Date()
             do {
                 let removed = try await dedupe.forgetExpired(
-                    before: now, pendingStatusesBefore: now.addingTimeInterval(-configuration.dedupeFor.timeInterval))
+                    before: now, pendingStatusesBefore: now.addingTimeInterval(-configuration.dedupeFor.seconds))
                 logger.debug("dedupe memory purged", metadata: ["rows": "\(removed)"])
             } catch {
                 logger.warning("cannot purge the dedupe memory", metadata: ["error": "\(error)"])
@@ -213,12 +213,4 @@ public final class Normalizer: Service, Sendable {
 extension NormalizedEvent {
     /// What the dedupe memory keeps: the tenant and the event id.
     var dedupeKey: String { "\(tenant)/\(id)" }
-}
-
-extension Duration {
-    /// The duration in seconds.
-    var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-    }
 }

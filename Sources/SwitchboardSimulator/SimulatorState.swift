@@ -214,7 +214,7 @@ public final class SimulatorState: Sendable {
             if let limit {
                 let inWindow = counters.window.count(after: now - limit.window)
                 let oldest = counters.window.first(after: now - limit.window) ?? now
-                let reset = date.addingTimeInterval((oldest + limit.window - now).timeInterval)
+                let reset = date.addingTimeInterval((oldest + limit.window - now).seconds)
                 if inWindow >= limit.count {
                     counters.stats.rateLimited += 1
                     return (.rateLimited(RateLimitInfo(
@@ -428,11 +428,5 @@ struct SlidingWindow {
             if instants[middle] <= cutoff { low = middle + 1 } else { high = middle }
         }
         return low
-    }
-}
-
-extension Duration {
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -233,7 +233,7 @@ struct WebhookSender: Service {
         let client = HTTPClient(
             eventLoopGroup: HTTPClient.defaultEventLoopGroup,
             configuration: HTTPClient.Configuration(
-                timeout: .init(connect: .seconds(2), read: .milliseconds(Int64(timeout.timeInterval * 1000))),
+                timeout: .init(connect: .seconds(2), read: .milliseconds(Int64(timeout.seconds * 1000))),
                 decompression: .disabled))
         let (jobs, continuation) = AsyncStream.makeStream(of: WebhookJob.self)
         let sinkID = state.attach(continuation)
@@ -280,7 +280,7 @@ struct WebhookSender: Service {
             var failure: String
             do {
                 let response = try await client.execute(
-                    request, timeout: .milliseconds(Int64(timeout.timeInterval * 1000)), logger: logger)
+                    request, timeout: .milliseconds(Int64(timeout.seconds * 1000)), logger: logger)
                 // Read the answer through so the connection can be reused.
                 for try await _ in response.body {}
                 if (200..<300).contains(response.status.code) { return true }

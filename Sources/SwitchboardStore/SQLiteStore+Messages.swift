@@ -239,11 +239,3 @@ extension SQLiteStore: MessageStore {
         try await read { db in try fetchMessage(tenant: tenant.rawValue, where: "id", id, in: db) }
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as a `TimeInterval`.
-    var seconds: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-    }
-}

@@ -73,20 +73,8 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
         }
     }
 
-    /// A shared location.
-    public struct Location: Sendable, Hashable, Codable {
-        public var latitude: Double
-        public var longitude: Double
-        public var name: String?
-        public var address: String?
-
-        public init(latitude: Double, longitude: Double, name: String? = nil, address: String? = nil) {
-            self.latitude = latitude
-            self.longitude = longitude
-            self.name = name
-            self.address = address
-        }
-    }
+    /// A shared location: the same pin an outbound message carries.
+    public typealias Location = MessageLocation
 
     /// A status change of one of our messages.
     public struct Status: Sendable, Hashable, Codable {
