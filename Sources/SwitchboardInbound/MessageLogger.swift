@@ -101,7 +101,7 @@ public final class MessageLogger: Service, Sendable {
                 return
             }
             try await log.recordInbound(event)
-        case .sessionStatus:
+        case .sessionStatus, .inboxAlert:
             break
         }
     }

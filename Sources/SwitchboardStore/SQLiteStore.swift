@@ -11,7 +11,7 @@ public final class SQLiteStore: Sendable {
     private let pool: DatabasePool
     /// Message writes from concurrent requests, one transaction per batch.
     let groupCommit: GroupCommit
-    private let secretBox: SecretBox
+    let secretBox: SecretBox
     let logger: Logger
 
     /// Opens (creating when needed) the database at `path` and migrates it.
@@ -140,6 +140,72 @@ public final class SQLiteStore: Sendable {
             try db.create(table: "inbound_dedupe") { t in
                 t.primaryKey("event_id", .text)
                 t.column("expires_at", .double).notNull().indexed()
+            }
+        }
+        migrator.registerMigration("v4: contacts, conversations, bot, consumer receipts") { db in
+            try db.create(table: "contacts") { t in
+                t.column("tenant_id", .text).notNull().references("tenants", onDelete: .cascade)
+                t.column("number", .text).notNull()
+                t.primaryKey(["tenant_id", "number"])
+                t.column("opted_out", .boolean).notNull().defaults(to: false).indexed()
+                t.column("opted_out_at", .double)
+                t.column("paused_until", .double).indexed()
+                t.column("updated_at", .double).notNull()
+            }
+            try db.create(table: "conversations") { t in
+                t.column("tenant_id", .text).notNull().references("tenants", onDelete: .cascade)
+                t.column("contact", .text).notNull()
+                t.primaryKey(["tenant_id", "contact"])
+                t.column("session_id", .text)
+                t.column("state", .text).notNull()
+                t.column("unread", .integer).notNull()
+                t.column("assignee", .text)
+                t.column("contact_name", .text)
+                t.column("last_message_at", .double).notNull()
+                t.column("last_direction", .text).notNull()
+                t.column("last_preview", .text)
+                t.column("opened_at", .double).notNull()
+                t.column("updated_at", .double).notNull()
+            }
+            try db.create(index: "conversations_recent", on: "conversations", columns: ["tenant_id", "last_message_at"])
+            // What each built-in consumer handled, and what it still owes to publish for it.
+            try db.create(table: "event_receipts") { t in
+                t.column("consumer", .text).notNull()
+                t.column("tenant_id", .text).notNull()
+                t.column("event_id", .text).notNull()
+                t.primaryKey(["consumer", "tenant_id", "event_id"])
+                t.column("at", .double).notNull().indexed()
+                t.column("pending", .blob)
+            }
+            // Sealed JSON (AES-GCM, bound to the tenant): the settings hold the forward secret.
+            try db.create(table: "bot_settings") { t in
+                t.primaryKey("tenant_id", .text).references("tenants", onDelete: .cascade)
+                t.column("sealed", .blob).notNull()
+                t.column("updated_at", .double).notNull()
+            }
+            try db.create(table: "bot_rules") { t in
+                t.column("tenant_id", .text).notNull().references("tenants", onDelete: .cascade)
+                t.column("id", .text).notNull()
+                t.primaryKey(["tenant_id", "id"])
+                t.column("keywords", .text).notNull()
+                t.column("reply", .text).notNull()
+                t.column("created_at", .double).notNull()
+            }
+            try db.create(table: "bot_replies") { t in
+                t.column("tenant_id", .text).notNull().references("tenants", onDelete: .cascade)
+                t.column("contact", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("at", .double).notNull()
+            }
+            try db.create(index: "bot_replies_contact", on: "bot_replies", columns: ["tenant_id", "contact", "at"])
+            try db.create(table: "bot_forwards") { t in
+                t.column("tenant_id", .text).notNull().references("tenants", onDelete: .cascade)
+                t.column("event_id", .text).notNull()
+                t.primaryKey(["tenant_id", "event_id"])
+                t.column("payload", .blob).notNull()
+                t.column("attempts", .integer).notNull()
+                t.column("due_at", .double).notNull().indexed()
+                t.column("lease_until", .double)
             }
         }
         return migrator

@@ -8,15 +8,20 @@ public struct ControlEvent: Sendable, Hashable, Codable {
         case tenantDeleted = "tenant.deleted"
         /// Added, changed (status, primary, credentials) or deleted.
         case sessionChanged = "session.changed"
+        /// A contact opted out or in, or its bulk messages were paused or resumed.
+        case contactChanged = "contact.changed"
     }
 
     public var type: Kind
     public var tenant: TenantID
     public var session: SessionID?
+    /// The contact of a `contact.changed` event.
+    public var contact: PhoneNumber?
 
-    public init(_ type: Kind, tenant: TenantID, session: SessionID? = nil) {
+    public init(_ type: Kind, tenant: TenantID, session: SessionID? = nil, contact: PhoneNumber? = nil) {
         self.type = type
         self.tenant = tenant
         self.session = session
+        self.contact = contact
     }
 }

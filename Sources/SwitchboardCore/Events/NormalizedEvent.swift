@@ -8,6 +8,8 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
         case messageReceived = "message.received"
         case messageStatus = "message.status"
         case sessionStatus = "session.status"
+        /// The inbox: a contact wrote and an agent should look (see `InboxAlert`).
+        case inboxAlert = "inbox.alert"
     }
 
     /// A message as events carry it. Numbers are E.164 (`+` and digits) where the
@@ -78,7 +80,8 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
 
     /// A status change of one of our messages.
     public struct Status: Sendable, Hashable, Codable {
-        /// `queued`, `sent`, `delivered`, `read`, `played`, `failed`.
+        /// `queued`, `sent`, `delivered`, `read`, `played`, `failed`, or `suppressed` (bulk not sent to a
+        /// contact who opted out or is paused; `error_code` says which).
         public var status: String
         /// Our message id.
         public var messageID: String?
@@ -113,15 +116,17 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
     public var message: Message?
     public var status: Status?
     public var sessionStatus: SessionStatus?
+    /// Set on `inbox.alert` events.
+    public var alert: InboxAlert?
 
     enum CodingKeys: String, CodingKey {
-        case id, type, tenant, session, provider, message, status
+        case id, type, tenant, session, provider, message, status, alert
         case occurredAt = "occurred_at", receivedAt = "received_at", sessionStatus = "session_status"
     }
 
     public init(id: String, type: Kind, tenant: TenantID, session: SessionID?, provider: ProviderKind?,
                 occurredAt: Date, receivedAt: Date, message: Message? = nil, status: Status? = nil,
-                sessionStatus: SessionStatus? = nil) {
+                sessionStatus: SessionStatus? = nil, alert: InboxAlert? = nil) {
         self.id = id
         self.type = type
         self.tenant = tenant
@@ -132,6 +137,7 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
         self.message = message
         self.status = status
         self.sessionStatus = sessionStatus
+        self.alert = alert
     }
 
     /// A `message.status` event about one of our outbound messages.
