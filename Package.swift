@@ -157,6 +157,37 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "SwitchboardInbox",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardBroker",
+                "SwitchboardCore",
+                "SwitchboardInbound",
+                "SwitchboardStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "SwitchboardBot",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardBroker",
+                "SwitchboardCore",
+                "SwitchboardInbound",
+                "SwitchboardStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "SwitchboardAPI",
             dependencies: [
                 "SwitchboardAMQP",
@@ -247,7 +278,9 @@ let package = Package(
                 "SwitchboardBroker",
                 "SwitchboardCore",
                 "SwitchboardDispatcher",
+                "SwitchboardBot",
                 "SwitchboardInbound",
+                "SwitchboardInbox",
                 "SwitchboardWebhooks",
                 "SwitchboardProviders",
                 "SwitchboardRegistry",
@@ -307,7 +340,9 @@ let package = Package(
                 "SwitchboardAMQP",
                 "SwitchboardAPI",
                 "SwitchboardDispatcher",
+                "SwitchboardBot",
                 "SwitchboardInbound",
+                "SwitchboardInbox",
                 "SwitchboardWebhooks",
                 "SwitchboardProviders",
                 "SwitchboardSimulator",

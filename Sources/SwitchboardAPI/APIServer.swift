@@ -2,6 +2,7 @@ public import Hummingbird
 public import Logging
 import NIOCore
 public import SwitchboardAMQP
+import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardHTTP
 public import SwitchboardRegistry

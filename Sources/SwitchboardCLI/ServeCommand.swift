@@ -5,10 +5,12 @@ import Logging
 import ServiceLifecycle
 import SwitchboardAMQP
 import SwitchboardAPI
+import SwitchboardBot
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardDispatcher
 import SwitchboardInbound
+import SwitchboardInbox
 import SwitchboardProviders
 import SwitchboardRegistry
 import SwitchboardSimulator
@@ -21,15 +23,15 @@ import SwitchboardWebhooks
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run services: api, dispatcher, webhooks, normalizer, logger, simulator, or all.")
+        abstract: "Run services: api, dispatcher, webhooks, normalizer, logger, inbox, bot, simulator, or all.")
 
     /// The services this binary can run; `all` is every one of them.
     enum Service: String, ExpressibleByArgument, CaseIterable {
-        case api, dispatcher, webhooks, normalizer, logger, simulator
+        case api, dispatcher, webhooks, normalizer, logger, inbox, bot, simulator
         /// Every gateway service; the simulator is not one (it stands in for providers).
         case all
 
-        static let gateway: Set<Service> = [.api, .dispatcher, .webhooks, .normalizer, .logger]
+        static let gateway: Set<Service> = [.api, .dispatcher, .webhooks, .normalizer, .logger, .inbox, .bot]
     }
 
     @OptionGroup var amqp: AMQPOptions
@@ -88,9 +90,14 @@ struct ServeCommand: AsyncParsableCommand {
             try await applier.apply()
             logger.info("topology applied")
         }
-        if selected.contains(.dispatcher) {
+        func sharedHTTPClient() -> HTTPClient {
+            if let httpClient { return httpClient }
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             httpClient = http
+            return http
+        }
+        if selected.contains(.dispatcher) {
+            let http = sharedHTTPClient()
             let providers = ProviderDirectory(
                 http: http, simulatorBaseURL: settings.value(simulatorURL, .simulatorURL, default: Settings.Default.simulatorURL))
             let dispatcher = Dispatcher(
@@ -136,6 +143,21 @@ struct ServeCommand: AsyncParsableCommand {
         if selected.contains(.logger) {
             running.append(.init(service: MessageLogger(connection: try await connect("switchboard-logger"), log: store,
                                                         logger: logging.makeLogger(label: "switchboard.logger"))))
+        }
+        if selected.contains(.inbox) {
+            let pause = settings.value(nil, .inboxPause, default: "86400")
+            guard let seconds = Double(pause), seconds >= 0 else {
+                throw ValidationError("SWITCHBOARD_INBOX_PAUSE_SECONDS must be a number of seconds, not '\(pause)'")
+            }
+            running.append(.init(service: Inbox(
+                configuration: Inbox.Configuration(pauseFor: .milliseconds(Int64(seconds * 1000))),
+                connection: try await connect("switchboard-inbox"), store: store,
+                logger: logging.makeLogger(label: "switchboard.inbox"))))
+        }
+        if selected.contains(.bot) {
+            running.append(.init(service: Bot(connection: try await connect("switchboard-bot"), store: store,
+                                              httpClient: sharedHTTPClient(),
+                                              logger: logging.makeLogger(label: "switchboard.bot"))))
         }
         if selected.contains(.simulator) {
             // Beside the gateway, the simulator knows the store's `simulator` sessions from

@@ -28,6 +28,8 @@ public struct Settings: Sendable {
         case webhooksURL = "SWITCHBOARD_WEBHOOKS_URL"
         /// The `hub.verify_token` Meta's webhook subscription check must present.
         case metaVerifyToken = "SWITCHBOARD_META_VERIFY_TOKEN"
+        /// Seconds a contact's reply pauses the tenant's bulk messages to them (inbox).
+        case inboxPause = "SWITCHBOARD_INBOX_PAUSE_SECONDS"
     }
 
     /// Defaults for a developer machine running `deploy/local/rabbitmq.sh start`.

@@ -13,6 +13,7 @@ import SwitchboardStore
 /// which the store's record of the provider's acceptance turns into a no-op.
 struct DeliveryProcessor: Sendable {
     let book: SessionBook
+    let restrictions: ContactRestrictions
     let pacer: SessionPacer
     let providers: ProviderDirectory
     let messages: any MessageStore
@@ -23,7 +24,7 @@ struct DeliveryProcessor: Sendable {
 
     /// What became of a delivery, for counters and tests.
     enum Outcome: Sendable, Hashable {
-        case sent, alreadySent, retried, deadLettered(String), requeued
+        case sent, alreadySent, retried, deadLettered(String), requeued, suppressed(Suppression)
     }
 
     func process(_ delivery: AMQPDelivery, tenant: TenantID) async -> Outcome {
@@ -104,6 +105,10 @@ struct DeliveryProcessor: Sendable {
             return .alreadySent
         }
 
+        // Bulk to a contact who opted out or is paused is not sent (and takes no slot);
+        // asked again after the slot, which a bulk message may wait for a while.
+        if let outcome = try await suppressIfRestricted(envelope, session: session) { return outcome }
+
         // Act: the session's slot, then the provider.
         let limits = entry.tenant.limits
         guard try await pacer.waitForSlot(session.id, envelope.messageClass, rate: limits.sessionRate,
@@ -119,6 +124,7 @@ struct DeliveryProcessor: Sendable {
                                  at: Date(), state: .expired, session: session)
             return .deadLettered(DeadLetterReason.expired)
         }
+        if let outcome = try await suppressIfRestricted(envelope, session: session) { return outcome }
         let secrets = try await book.secrets(of: session.id)
         let sentAt: Date
         let receipt: ProviderReceipt
@@ -141,6 +147,27 @@ struct DeliveryProcessor: Sendable {
         logger.debug("sent", metadata: metadata.merging(["session": "\(session.id)",
                                                          "provider_message_id": "\(receipt.providerMessageID)"]) { $1 })
         return .sent
+    }
+
+    /// Records a bulk message to a restricted contact as `suppressed` (store, then a
+    /// `message.status` event with the reason as its error code); nil when it may go.
+    private func suppressIfRestricted(_ envelope: OutboundEnvelope, session: Session) async throws -> Outcome? {
+        guard envelope.messageClass == .bulk,
+              let reason = restrictions.suppression(of: envelope.to, tenant: envelope.tenant)
+        else { return nil }
+        let now = Date()
+        let detail = reason == .optedOut ? "the contact opted out" : "the contact's bulk messages are paused"
+        try await messages.recordUnsent(envelope, session: session.id, state: .suppressed, code: reason.rawValue,
+                                        detail: detail, at: now)
+        try await publishEvent(.messageStatus(
+            .init(status: MessageState.suppressed.rawValue, messageID: envelope.id, providerMessageID: nil,
+                  errorCode: reason.rawValue, errorDetail: detail),
+            tenant: envelope.tenant, session: session.id, provider: session.provider, at: now))
+        logger.info("bulk message suppressed", metadata: [
+            "tenant": "\(envelope.tenant)", "session": "\(session.id)", "message_id": "\(envelope.id)",
+            "reason": "\(reason.rawValue)",
+        ])
+        return .suppressed(reason)
     }
 
     /// A failed send: a transient failure goes to the retry tier its attempt (or the

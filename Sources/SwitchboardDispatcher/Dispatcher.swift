@@ -44,6 +44,7 @@ public final class Dispatcher: Service, Sendable {
     private let topology: Topology
     private let processor: DeliveryProcessor
     private let book: SessionBook
+    private let restrictions: ContactRestrictions
     private let logger: Logger
     /// The consumers running now, by tenant, to cancel one when its tenant pauses.
     private let consumers = Mutex<[TenantID: AMQPConsumer]>([:])
@@ -57,8 +58,9 @@ public final class Dispatcher: Service, Sendable {
         self.topology = topology
         self.logger = logger
         book = SessionBook(store: store)
+        restrictions = ContactRestrictions(store: store, logger: logger)
         processor = DeliveryProcessor(
-            book: book, pacer: SessionPacer(), providers: providers, messages: store, publisher: connection,
+            book: book, restrictions: restrictions, pacer: SessionPacer(), providers: providers, messages: store, publisher: connection,
             topology: topology, schedule: RetrySchedule(tiers: topology.retry.tiers,
                                                         maximumAttempts: configuration.maximumAttempts,
                                                         firstDelay: configuration.firstRetryDelay),
@@ -85,7 +87,10 @@ public final class Dispatcher: Service, Sendable {
                 // Reconcile on every wake: start tenants that became dispatchable, stop the rest.
                 for await _ in changes.cancelOnGracefulShutdown() {
                     let picture: [TenantID: SessionBook.Entry]
-                    do { picture = try await book.refresh() } catch {
+                    do {
+                        picture = try await book.refresh()
+                        try await restrictions.reload()
+                    } catch {
                         logger.error("cannot read tenants", metadata: ["error": "\(error)"])
                         continue
                     }
@@ -157,11 +162,17 @@ public final class Dispatcher: Service, Sendable {
                 let events = try await connection.consume(queue: queue, options: AMQPConsumeOptions(prefetch: 10,
                                                                                                      autoAck: true))
                 for try await delivery in events {
-                    if let event = try? WireJSON.sharedDecoder.decode(ControlEvent.self, from: delivery.body) {
+                    let event = try? WireJSON.sharedDecoder.decode(ControlEvent.self, from: delivery.body)
+                    if let event {
                         logger.debug("control event", metadata: ["tenant": "\(event.tenant)",
                                                                  "type": "\(event.type.rawValue)"])
                     }
-                    wake.yield()
+                    if let event, event.type == .contactChanged, let contact = event.contact {
+                        // One contact's opt-out or pause: read it alone, at once.
+                        await restrictions.reload(contact, tenant: event.tenant)
+                    } else {
+                        wake.yield()
+                    }
                 }
                 return  // cancelled
             } catch {

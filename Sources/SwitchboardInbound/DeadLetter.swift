@@ -1,15 +1,20 @@
 import Foundation
-import SwitchboardAMQP
+public import SwitchboardAMQP
 import SwitchboardCore
 
 /// Parks a delivery the service cannot use in `sb.dlx` under `<tenant>.<code>`, body
 /// intact, with the reason headers of the dead-letter contract, so operators can see
 /// why, fix, and replay it.
-struct DeadLetter: Sendable {
+public struct DeadLetter: Sendable {
     let publisher: AMQPConnection
     let exchange: String
 
-    func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String) async throws(AMQPError) {
+    public init(publisher: AMQPConnection, exchange: String = "sb.dlx") {
+        self.publisher = publisher
+        self.exchange = exchange
+    }
+
+    public func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String) async throws(AMQPError) {
         var properties = delivery.properties
         var headers = delivery.headers
         let now = AMQPFieldValue.string(WireJSON.format(Date()))

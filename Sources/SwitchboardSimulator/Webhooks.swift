@@ -61,7 +61,7 @@ enum WebhookPayload {
             case .simulator:
                 headers.append(("webhook-id", webhookID))
                 headers.append(("webhook-timestamp", String(timestamp)))
-                headers.append(("webhook-signature", standardSignature(
+                headers.append(("webhook-signature", WebhookSignature.standardSignature(
                     id: webhookID, timestamp: timestamp, body: body, secret: secret)))
             }
         }
@@ -75,19 +75,6 @@ enum WebhookPayload {
             let hex = String(byte, radix: 16)
             return hex.count == 1 ? "0" + hex : hex
         }.joined()
-    }
-
-    /// `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`; a `whsec_` secret's key
-    /// is its base64-decoded rest, any other secret's its UTF-8 bytes.
-    static func standardSignature(id: String, timestamp: Int, body: Data, secret: String) -> String {
-        var key = Data(secret.utf8)
-        if secret.hasPrefix("whsec_"), let decoded = Data(base64Encoded: String(secret.dropFirst(6))) {
-            key = decoded
-        }
-        var signed = Data("\(id).\(timestamp).".utf8)
-        signed.append(body)
-        let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: key))
-        return "v1," + Data(mac).base64EncodedString()
     }
 
     private static func encode(_ value: some Encodable) -> Data {

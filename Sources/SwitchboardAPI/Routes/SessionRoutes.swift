@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Hummingbird
+import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardHTTP
 import SwitchboardStore

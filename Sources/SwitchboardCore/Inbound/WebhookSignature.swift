@@ -60,6 +60,18 @@ public enum WebhookSignature {
         guard matched else { throw .mismatch }
     }
 
+    /// Signs for Standard Webhooks: `v1,` and the base64 HMAC-SHA256 of
+    /// `id.timestamp.body`; a `whsec_` secret's key is its base64-decoded rest, any other
+    /// secret's its UTF-8 bytes. What `standard(…)` checks.
+    public static func standardSignature(id: String, timestamp: Int, body: some DataProtocol, secret: String) -> String {
+        var key = Data(secret.utf8)
+        if secret.hasPrefix("whsec_"), let decoded = Data(base64Encoded: String(secret.dropFirst(6))) { key = decoded }
+        var signed = Data("\(id).\(timestamp).".utf8)
+        signed.append(contentsOf: body)
+        let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: key))
+        return "v1," + Data(mac).base64EncodedString()
+    }
+
     /// True when both are equal, in time that depends on their lengths only.
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         var difference = UInt8(a.count == b.count ? 0 : 1)

@@ -1,16 +1,21 @@
-import Logging
-import SwitchboardAMQP
-import SwitchboardCore
+public import Logging
+public import SwitchboardAMQP
+public import SwitchboardCore
 
 /// Tells the other services on `sb.control` that a tenant or session changed, so a
 /// dispatcher starts a new tenant or pauses one at once. Best effort: the change is
 /// already stored, and receivers refresh periodically, so a failed announcement is
 /// logged, not answered as an error.
-struct ControlAnnouncer: Sendable {
+public struct ControlAnnouncer: Sendable {
     let publisher: AMQPConnection
     let logger: Logger
 
-    func announce(_ event: ControlEvent) async {
+    public init(publisher: AMQPConnection, logger: Logger) {
+        self.publisher = publisher
+        self.logger = logger
+    }
+
+    public func announce(_ event: ControlEvent) async {
         do {
             var properties = AMQPMessageProperties(contentType: "application/json")
             properties.type = event.type.rawValue

@@ -1,0 +1,50 @@
+import Foundation
+public import SwitchboardAMQP
+import SwitchboardBroker
+public import SwitchboardCore
+public import SwitchboardStore
+
+/// Publishes what a consumer owes for an event (kept with the event's receipt), each
+/// with a confirm, to where its kind goes: events to `sb.events`, outbound envelopes to
+/// `sb.outbound` under `<tenant>.<class>`, control events to `sb.control`.
+public struct Outbox: Sendable {
+    let publisher: AMQPConnection
+
+    public init(publisher: AMQPConnection) {
+        self.publisher = publisher
+    }
+
+    /// `replay` marks outbound envelopes as possibly published before, so the
+    /// dispatcher checks whether the first copy was sent.
+    public func publish(_ items: [OutboxItem], replay: Bool) async throws {
+        for item in items {
+            switch item.kind {
+            case .event:
+                let event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: item.body)
+                try await publisher.publish(event)
+            case .outbound:
+                let envelope = try WireJSON.sharedDecoder.decode(OutboundEnvelope.self, from: item.body)
+                try await publisher.publish(item.body, exchange: "sb.outbound", routingKey: envelope.routingKey,
+                                            properties: envelope.amqpProperties(republished: replay))
+            case .control:
+                var properties = AMQPMessageProperties(contentType: "application/json")
+                properties.type = (try? WireJSON.sharedDecoder.decode(ControlEvent.self, from: item.body))?.type.rawValue
+                try await publisher.publish(item.body, exchange: "sb.control", routingKey: "", properties: properties)
+            }
+        }
+    }
+}
+
+extension OutboxItem {
+    public static func event(_ event: NormalizedEvent) throws -> OutboxItem {
+        OutboxItem(kind: .event, body: try WireJSON.sharedEncoder.encode(event))
+    }
+
+    public static func outbound(_ envelope: OutboundEnvelope) throws -> OutboxItem {
+        OutboxItem(kind: .outbound, body: try envelope.wireBody())
+    }
+
+    public static func control(_ event: ControlEvent) throws -> OutboxItem {
+        OutboxItem(kind: .control, body: try WireJSON.sharedEncoder.encode(event))
+    }
+}

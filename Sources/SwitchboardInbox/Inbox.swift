@@ -1,0 +1,168 @@
+import Foundation
+public import Logging
+public import ServiceLifecycle
+public import SwitchboardAMQP
+import SwitchboardBroker
+public import SwitchboardCore
+import SwitchboardInbound
+public import SwitchboardStore
+
+/// The `inbox` service: keeps one conversation per tenant and contact from
+/// `sb.events.inbox`. A contact's message opens (or updates) the conversation, pauses
+/// the contact's bulk messages for `pauseFor` (the dispatcher skips paused contacts) and
+/// raises an `inbox.alert` on `sb.events`. Agents read, reply, assign and resolve through
+/// the API; resolving lifts the pause.
+///
+/// Each event is applied once (a receipt in the same transaction as its effects); the
+/// alert and the dispatcher's `contact.changed` are kept with the receipt until the
+/// broker confirmed them, so a crash in between publishes them on the redelivery.
+public final class Inbox: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var queue: String
+        public var prefetch: UInt16
+        /// How long a contact's reply holds back the tenant's bulk messages to them.
+        public var pauseFor: Duration
+        /// How long receipts are kept (redeliveries come within minutes; replays of old
+        /// webhooks within the normalizer's 8 days of dedupe).
+        public var receiptRetention: Duration
+
+        public init(queue: String = "sb.events.inbox", prefetch: UInt16 = 32, pauseFor: Duration = .seconds(24 * 3600),
+                    receiptRetention: Duration = .seconds(9 * 86400)) {
+            self.queue = queue
+            self.prefetch = prefetch
+            self.pauseFor = pauseFor
+            self.receiptRetention = receiptRetention
+        }
+    }
+
+    /// The consumer name of the inbox's receipts.
+    static let consumer = "inbox"
+
+    private let configuration: Configuration
+    private let connection: AMQPConnection
+    private let store: any InboxStore & EventReceiptStore
+    private let outbox: Outbox
+    private let deadLetter: DeadLetter
+    private let logger: Logger
+
+    public init(configuration: Configuration = Configuration(), connection: AMQPConnection,
+                store: any InboxStore & EventReceiptStore, logger: Logger) {
+        self.configuration = configuration
+        self.connection = connection
+        self.store = store
+        self.logger = logger
+        outbox = Outbox(publisher: connection)
+        deadLetter = DeadLetter(publisher: connection)
+    }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.forgetOldReceipts() }
+            await QueueWorker(connection: connection, queue: configuration.queue, prefetch: configuration.prefetch,
+                              logger: logger).run { delivery in await self.handle(delivery) }
+            group.cancelAll()
+        }
+        logger.info("inbox stopped")
+    }
+
+    private func forgetOldReceipts() async {
+        while (try? await Task.sleep(for: .seconds(3600))) != nil {
+            _ = try? await store.forgetReceipts(before: Date().addingTimeInterval(-configuration.receiptRetention.seconds))
+        }
+    }
+
+    func handle(_ delivery: AMQPDelivery) async {
+        let event: NormalizedEvent
+        do { event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body) } catch {
+            await park(delivery, tenant: delivery.headers[OutboundHeader.tenant]?.stringValue,
+                       code: DeadLetterReason.malformed, detail: "not a normalized event: \(error)")
+            return
+        }
+        guard let contact = Self.contact(of: event) else {
+            // Not a contact's message (a status, an alert, an own or group message).
+            try? await delivery.ack()
+            return
+        }
+        var metadata: Logger.Metadata = ["tenant": "\(event.tenant)", "session": "\(event.session?.rawValue ?? "-")",
+                                         "event_id": "\(event.id)", "contact": "\(contact)"]
+        do {
+            if let owed = try await store.pendingPublications(consumer: Self.consumer, tenant: event.tenant,
+                                                              eventID: event.id) {
+                // Handled before: only what it still owes (if anything) is published.
+                try await settle(owed, of: event, replay: true)
+                try? await delivery.ack()
+                return
+            }
+            let pauseUntil = Date().addingTimeInterval(configuration.pauseFor.seconds)
+            guard let (update, owed) = try await store.recordContactMessage(
+                event, contact: contact, pauseUntil: pauseUntil, consumer: Self.consumer,
+                owed: { update in Self.owed(for: update, event: event, contact: contact) })
+            else {
+                try? await delivery.ack()  // a copy handled at the same time
+                return
+            }
+            metadata["unread"] = "\(update.conversation.unread)"
+            try await settle(owed, of: event, replay: false)
+            try? await delivery.ack()
+            logger.info(update.reopened ? "contact replied; bulk paused" : "contact wrote", metadata: metadata)
+        } catch let error as StoreError {
+            if case .notFound = error {
+                await park(delivery, tenant: event.tenant.rawValue, code: "uninboxable", detail: error.description)
+                return
+            }
+            logger.error("event not applied; retrying", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            try? await Task.sleep(for: .milliseconds(500))
+            try? await delivery.nack(requeue: true)
+        } catch {
+            // The broker did not confirm a publication: it stays owed; the event comes again.
+            logger.warning("alert not published; retrying", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            try? await Task.sleep(for: .milliseconds(500))
+            try? await delivery.nack(requeue: true)
+        }
+    }
+
+    private func settle(_ owed: [OutboxItem], of event: NormalizedEvent, replay: Bool) async throws {
+        guard !owed.isEmpty else { return }
+        try await outbox.publish(owed, replay: replay)
+        try await store.clearPending(consumer: Self.consumer, tenant: event.tenant, eventID: event.id)
+    }
+
+    private func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String) async {
+        do {
+            try await deadLetter.park(delivery, tenant: tenant, code: code, detail: detail)
+            try await delivery.ack()
+        } catch {
+            try? await delivery.nack(requeue: true)
+        }
+        logger.warning("event dead-lettered", metadata: ["tenant": "\(tenant ?? "-")", "error": "\(detail)"])
+    }
+
+    /// The contact who wrote, for a message a conversation is about: received, not the
+    /// session's own, not in a group, from a phone number.
+    static func contact(of event: NormalizedEvent) -> PhoneNumber? {
+        guard event.type == .messageReceived, let message = event.message, message.fromMe != true,
+              message.chat == nil, let from = message.from
+        else { return nil }
+        return try? PhoneNumber(from)
+    }
+
+    /// The alert for agents and the dispatcher's cue to re-read the contact.
+    static func owed(for update: InboxUpdate, event: NormalizedEvent, contact: PhoneNumber) -> [OutboxItem] {
+        let conversation = update.conversation
+        let alert = NormalizedEvent(
+            id: EventID.derive(["inbox.alert", event.tenant.rawValue, event.id]), type: .inboxAlert,
+            tenant: event.tenant, session: event.session, provider: event.provider, occurredAt: event.occurredAt,
+            receivedAt: Date(), message: event.message,
+            alert: InboxAlert(contact: contact.e164, reason: update.reopened ? "reply" : "message",
+                              conversationState: conversation.state, unread: conversation.unread,
+                              assignee: conversation.assignee, pausedUntil: update.pausedUntil,
+                              preview: conversation.lastMessagePreview, sourceEventID: event.id))
+        var items: [OutboxItem] = []
+        if let item = try? OutboxItem.event(alert) { items.append(item) }
+        if update.pausedUntil != nil,
+           let item = try? OutboxItem.control(ControlEvent(.contactChanged, tenant: event.tenant, contact: contact)) {
+            items.append(item)
+        }
+        return items
+    }
+}
