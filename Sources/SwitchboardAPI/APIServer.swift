@@ -52,6 +52,9 @@ public enum APIServer {
         public var keys: any APIKeyStore
         public var messages: any MessageStore
         public var messageLog: any MessageLogStore
+        public var inbox: any InboxStore
+        public var contacts: any ContactStore
+        public var bot: any BotStore
         public var store: SQLiteStore
         public var publisher: AMQPConnection
 
@@ -60,7 +63,10 @@ public enum APIServer {
             self.sessions = store
             self.keys = store
             self.messages = store
-        self.messageLog = store
+            self.messageLog = store
+            self.inbox = store
+            self.contacts = store
+            self.bot = store
             self.store = store
             self.publisher = publisher
         }
@@ -89,7 +95,10 @@ public enum APIServer {
             exchange: configuration.outboundExchange, staleClaimAfter: configuration.staleClaimAfter,
             caches: caches, logger: logger)
         MessageRoutes(intake: intake).addRoutes(to: v1)
-        ContactRoutes(log: dependencies.messageLog).addRoutes(to: v1)
+        ContactRoutes(log: dependencies.messageLog, contacts: dependencies.contacts, control: control).addRoutes(to: v1)
+        ConversationRoutes(inbox: dependencies.inbox, contacts: dependencies.contacts, log: dependencies.messageLog,
+                           intake: intake, control: control).addRoutes(to: v1)
+        BotRoutes(bot: dependencies.bot).addRoutes(to: v1)
         return router
     }
 

@@ -1,19 +1,63 @@
 import Foundation
 import Hummingbird
+import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardHTTP
 import SwitchboardStore
 
-/// `/v1/contacts/{number}/messages`: the message log of one contact, both ways, newest
-/// first, paged by time.
+/// `/v1/contacts/{number}`: a contact's opt-out and bulk pause (read, and set by an
+/// operator), and `/messages`, its message log both ways, newest first, paged by time.
 struct ContactRoutes: Sendable {
     let log: any MessageLogStore
+    let contacts: any ContactStore
+    let control: ControlAnnouncer
 
     static let defaultPageSize = 50
     static let maximumPageSize = 500
 
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
+        group.get("contacts/{number}", use: show)
+        group.patch("contacts/{number}", use: update)
         group.get("contacts/{number}/messages", use: messages)
+    }
+
+    @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<ContactResource> {
+        let tenant = try context.actingTenant(named: request.uri.queryParameters.get("tenant"))
+        let contact = try contactNumber(context)
+        let policy = try await storeCall { () async throws(StoreError) in try await contacts.contactPolicy(contact, of: tenant) }
+        return JSONResponse(value: ContactResource(contact: contact, policy: policy))
+    }
+
+    /// An operator's change: `opted_out` true or false, `paused_until` a time or null.
+    struct ContactChange: Decodable, Sendable {
+        var optedOut: Bool?
+        /// nil: unchanged; .some(nil): lift the pause.
+        var pausedUntil: Date??
+
+        enum CodingKeys: String, CodingKey {
+            case optedOut = "opted_out", pausedUntil = "paused_until"
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            optedOut = try container.decodeIfPresent(Bool.self, forKey: .optedOut)
+            if container.contains(.pausedUntil) {
+                pausedUntil = .some(try container.decodeIfPresent(Date.self, forKey: .pausedUntil))
+            }
+        }
+    }
+
+    @Sendable func update(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<ContactResource> {
+        var request = request
+        let change = try await request.decodeJSON(ContactChange.self, limit: APIServer.maximumBodySize)
+        let tenant = try context.actingTenant(named: request.uri.queryParameters.get("tenant"))
+        let contact = try contactNumber(context)
+        let policy = try await storeCall { () async throws(StoreError) in
+            try await contacts.updateContact(contact, of: tenant, optedOut: change.optedOut, pausedUntil: change.pausedUntil,
+                                             at: Date())
+        }
+        await control.announce(ControlEvent(.contactChanged, tenant: tenant, contact: contact))
+        return JSONResponse(value: ContactResource(contact: contact, policy: policy))
     }
 
     @Sendable func messages(_ request: Request, context: APIRequestContext) async throws
@@ -45,6 +89,33 @@ struct ContactRoutes: Sendable {
         return JSONResponse(value: ContactThread(
             contact: contact.e164, messages: page.map(ContactThread.Item.init),
             nextBefore: page.count == limit ? page.last?.at : nil))
+    }
+}
+
+/// A contact's policy as the API shows it.
+struct ContactResource: Codable, Sendable {
+    var contact: String
+    var optedOut: Bool
+    var optedOutAt: Date?
+    var pausedUntil: Date?
+    /// Whether a bulk message to the contact would be sent now.
+    var bulkAllowed: Bool
+    /// `opted-out` or `paused` when bulk is held back.
+    var suppression: Suppression?
+
+    enum CodingKeys: String, CodingKey {
+        case contact, suppression
+        case optedOut = "opted_out", optedOutAt = "opted_out_at", pausedUntil = "paused_until"
+        case bulkAllowed = "bulk_allowed"
+    }
+
+    init(contact: PhoneNumber, policy: ContactPolicy, now: Date = Date()) {
+        self.contact = contact.e164
+        optedOut = policy.optedOut
+        optedOutAt = policy.optedOutAt
+        pausedUntil = policy.pausedUntil.flatMap { $0 > now ? $0 : nil }
+        suppression = policy.suppression(at: now)
+        bulkAllowed = suppression == nil
     }
 }
 
