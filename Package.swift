@@ -356,6 +356,7 @@ let package = Package(
                 "SwitchboardRegistry",
                 "SwitchboardStore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift

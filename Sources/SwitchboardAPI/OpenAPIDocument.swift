@@ -17,7 +17,7 @@ struct OpenAPIDocument: ResponseGenerator {
   "info": {
     "title": "Switchboard API",
     "version": "1.0.0",
-    "description": "The REST API of the Switchboard WhatsApp gateway: tenants, sessions, API keys, sending, message status and the message log of a contact. Errors are RFC 9457 problem details (application/problem+json)."
+    "description": "The REST API of the Switchboard WhatsApp gateway: tenants, sessions, API keys, sending, message status, the message log and policy of a contact, the shared inbox and the bot's rules. Errors are RFC 9457 problem details (application/problem+json)."
   },
   "servers": [
     {
@@ -47,6 +47,12 @@ struct OpenAPIDocument: ResponseGenerator {
     },
     {
       "name": "contacts"
+    },
+    {
+      "name": "inbox"
+    },
+    {
+      "name": "bot"
     }
   ],
   "paths": {
@@ -1446,6 +1452,1000 @@ struct OpenAPIDocument: ResponseGenerator {
           }
         }
       }
+    },
+    "/v1/contacts/{number}": {
+      "parameters": [
+        {
+          "name": "number",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The contact's number, E.164 (the + may be left out or sent as %2B)."
+        }
+      ],
+      "get": {
+        "operationId": "getContact",
+        "summary": "A contact's opt-out and bulk pause",
+        "tags": [
+          "contacts"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The policy (defaults for a contact never seen).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ContactPolicy"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such contact, or another tenant's.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "An admin key that names no tenant.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      },
+      "patch": {
+        "operationId": "updateContact",
+        "summary": "Opt a contact out or in, pause or resume its bulk messages",
+        "tags": [
+          "contacts"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ContactChange"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Changed; the dispatcher follows at once.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ContactPolicy"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such contact, or another tenant's.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "An admin key that names no tenant.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/conversations": {
+      "get": {
+        "operationId": "listConversations",
+        "summary": "A tenant's conversations, most recent first",
+        "tags": [
+          "inbox"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          },
+          {
+            "name": "state",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "enum": [
+                "open",
+                "waiting",
+                "resolved"
+              ]
+            }
+          },
+          {
+            "name": "assignee",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 500,
+              "default": 50
+            }
+          },
+          {
+            "name": "before",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "format": "date-time"
+            },
+            "description": "Conversations whose last message is older (a page's next_before)."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "One page.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConversationPage"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "An invalid state, limit or before; or an admin key that names no tenant.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/conversations/{number}": {
+      "parameters": [
+        {
+          "name": "number",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The contact's number, E.164 (the + may be left out or sent as %2B)."
+        }
+      ],
+      "get": {
+        "operationId": "getConversation",
+        "summary": "One conversation with its latest messages and the contact's policy",
+        "tags": [
+          "inbox"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 500,
+              "default": 50
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The conversation.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Conversation"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such conversation, or another tenant's.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "An admin key that names no tenant.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/conversations/{number}/reply": {
+      "parameters": [
+        {
+          "name": "number",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The contact's number, E.164 (the + may be left out or sent as %2B)."
+        }
+      ],
+      "post": {
+        "operationId": "replyToConversation",
+        "summary": "An agent's reply: a transactional message through sb.outbound; the conversation waits for the contact",
+        "tags": [
+          "inbox"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          },
+          {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "pattern": "^[A-Za-z0-9._:-]{1,128}$"
+            },
+            "description": "The same key with the same body answers as the first time; with another body, 409. Defaults to the envelope's id."
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ConversationReplyRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "Queued.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConversationReply"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such conversation or session, or another tenant's.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "The idempotency key was used for another body.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "Invalid fields.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The broker is unreachable.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/conversations/{number}/assign": {
+      "parameters": [
+        {
+          "name": "number",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The contact's number, E.164 (the + may be left out or sent as %2B)."
+        }
+      ],
+      "post": {
+        "operationId": "assignConversation",
+        "summary": "Assign the conversation to an agent (null unassigns)",
+        "tags": [
+          "inbox"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/Assign"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Assigned.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Conversation"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such conversation, or another tenant's.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "Invalid assignee.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/conversations/{number}/read": {
+      "parameters": [
+        {
+          "name": "number",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The contact's number, E.164 (the + may be left out or sent as %2B)."
+        }
+      ],
+      "post": {
+        "operationId": "markConversationRead",
+        "summary": "Nothing unread",
+        "tags": [
+          "inbox"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Marked.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Conversation"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such conversation, or another tenant's.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/conversations/{number}/resolve": {
+      "parameters": [
+        {
+          "name": "number",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The contact's number, E.164 (the + may be left out or sent as %2B)."
+        }
+      ],
+      "post": {
+        "operationId": "resolveConversation",
+        "summary": "Resolve: nothing unread, the contact's bulk pause lifted",
+        "tags": [
+          "inbox"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Resolved.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Conversation"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such conversation, or another tenant's.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/bot": {
+      "get": {
+        "operationId": "getBotSettings",
+        "summary": "The tenant's bot settings (the forward secret is never shown)",
+        "tags": [
+          "bot"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The settings (defaults until set).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BotSettings"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      },
+      "put": {
+        "operationId": "putBotSettings",
+        "summary": "Replace the tenant's bot settings",
+        "tags": [
+          "bot"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/BotSettings"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Saved.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BotSettings"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "Invalid fields (`errors` names the one at fault).",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/bot/rules": {
+      "get": {
+        "operationId": "listBotRules",
+        "summary": "The tenant's keyword rules, oldest first",
+        "tags": [
+          "bot"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The rules.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "rules"
+                  ],
+                  "properties": {
+                    "rules": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/BotRule"
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      },
+      "post": {
+        "operationId": "addBotRule",
+        "summary": "Add a keyword rule",
+        "tags": [
+          "bot"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/BotRule"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Added.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BotRule"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "A rule with this id exists.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "Invalid fields.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/bot/rules/{id}": {
+      "parameters": [
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The rule's id."
+        }
+      ],
+      "put": {
+        "operationId": "replaceBotRule",
+        "summary": "Replace a keyword rule",
+        "tags": [
+          "bot"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/BotRule"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Replaced.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BotRule"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such rule, or another tenant's.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "Invalid fields.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      },
+      "delete": {
+        "operationId": "deleteBotRule",
+        "summary": "Delete a keyword rule",
+        "tags": [
+          "bot"
+        ],
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Required with an admin key."
+          }
+        ],
+        "responses": {
+          "204": {
+            "description": "Deleted."
+          },
+          "404": {
+            "description": "No such rule, or another tenant's.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid API key.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
     }
   },
   "components": {
@@ -2212,6 +3212,359 @@ struct OpenAPIDocument: ResponseGenerator {
                 }
               }
             }
+          }
+        }
+      },
+      "ContactPolicy": {
+        "type": "object",
+        "required": [
+          "contact",
+          "opted_out",
+          "bulk_allowed"
+        ],
+        "properties": {
+          "contact": {
+            "type": "string",
+            "description": "E.164."
+          },
+          "opted_out": {
+            "type": "boolean",
+            "description": "The contact sent an opt-out keyword (or an operator set it): no bulk messages."
+          },
+          "opted_out_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "paused_until": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Bulk messages wait until then (a reply paused them; resolving lifts it)."
+          },
+          "bulk_allowed": {
+            "type": "boolean"
+          },
+          "suppression": {
+            "type": "string",
+            "enum": [
+              "opted-out",
+              "paused"
+            ]
+          }
+        }
+      },
+      "ContactChange": {
+        "type": "object",
+        "description": "An operator's change; absent fields stay.",
+        "properties": {
+          "opted_out": {
+            "type": "boolean"
+          },
+          "paused_until": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "null lifts a pause."
+          }
+        }
+      },
+      "Conversation": {
+        "type": "object",
+        "required": [
+          "contact",
+          "state",
+          "unread",
+          "last_message_at",
+          "last_message_direction",
+          "opened_at",
+          "updated_at"
+        ],
+        "properties": {
+          "contact": {
+            "type": "string",
+            "description": "E.164: one conversation per tenant and contact."
+          },
+          "session": {
+            "type": "string",
+            "description": "The session the contact last wrote to; replies go through it."
+          },
+          "state": {
+            "type": "string",
+            "enum": [
+              "open",
+              "waiting",
+              "resolved"
+            ],
+            "description": "open: the contact wrote last; waiting: an agent answered; resolved: done."
+          },
+          "unread": {
+            "type": "integer"
+          },
+          "assignee": {
+            "type": "string"
+          },
+          "contact_name": {
+            "type": "string"
+          },
+          "last_message_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "last_message_direction": {
+            "type": "string",
+            "enum": [
+              "inbound",
+              "outbound"
+            ]
+          },
+          "last_message_preview": {
+            "type": "string"
+          },
+          "opened_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "contact_policy": {
+            "$ref": "#/components/schemas/ContactPolicy",
+            "description": "When one conversation is read or resolved."
+          },
+          "messages": {
+            "type": "array",
+            "description": "When one conversation is read: its latest messages, both ways, newest first.",
+            "items": {
+              "type": "object"
+            }
+          }
+        }
+      },
+      "ConversationPage": {
+        "type": "object",
+        "required": [
+          "conversations"
+        ],
+        "properties": {
+          "conversations": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Conversation"
+            }
+          },
+          "next_before": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Pass as before for the next, older page."
+          }
+        }
+      },
+      "ConversationReplyRequest": {
+        "type": "object",
+        "properties": {
+          "text": {
+            "type": "string",
+            "maxLength": 4096
+          },
+          "type": {
+            "type": "string",
+            "enum": [
+              "text",
+              "image",
+              "document",
+              "audio",
+              "video"
+            ],
+            "default": "text"
+          },
+          "media": {
+            "$ref": "#/components/schemas/MessageMedia"
+          },
+          "session": {
+            "type": "string",
+            "description": "Another session of the tenant than the conversation's."
+          },
+          "agent": {
+            "type": "string",
+            "maxLength": 128,
+            "description": "Kept in the message's metadata (else the assignee)."
+          }
+        }
+      },
+      "ConversationReply": {
+        "type": "object",
+        "required": [
+          "message",
+          "conversation"
+        ],
+        "properties": {
+          "message": {
+            "$ref": "#/components/schemas/MessageReceipt"
+          },
+          "conversation": {
+            "$ref": "#/components/schemas/Conversation"
+          }
+        }
+      },
+      "Assign": {
+        "type": "object",
+        "properties": {
+          "assignee": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "maxLength": 128,
+            "description": "null unassigns."
+          }
+        }
+      },
+      "OfficeHours": {
+        "type": "object",
+        "required": [
+          "time_zone",
+          "days"
+        ],
+        "properties": {
+          "time_zone": {
+            "type": "string",
+            "examples": [
+              "Europe/Berlin"
+            ]
+          },
+          "days": {
+            "type": "object",
+            "description": "mon…sun to intervals like 09:00-17:30; a day absent is closed.",
+            "additionalProperties": {
+              "type": "array",
+              "items": {
+                "type": "string",
+                "pattern": "^\\d\\d:\\d\\d-\\d\\d:\\d\\d$"
+              }
+            }
+          }
+        }
+      },
+      "BotSettings": {
+        "type": "object",
+        "description": "Absent fields take their defaults (forward_secret: stays as it was).",
+        "properties": {
+          "enabled": {
+            "type": "boolean",
+            "default": true,
+            "description": "false: no replies or forwards; opt-out keywords still opt out, unconfirmed."
+          },
+          "opt_out_keywords": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "default": [
+              "STOP",
+              "UNSUBSCRIBE"
+            ]
+          },
+          "opt_out_reply": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The confirmation, sent once; null sends none."
+          },
+          "opt_in_keywords": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "default": [
+              "START"
+            ]
+          },
+          "opt_in_reply": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "office_hours": {
+            "$ref": "#/components/schemas/OfficeHours"
+          },
+          "out_of_hours_reply": {
+            "type": "string"
+          },
+          "out_of_hours_cooldown_seconds": {
+            "type": "integer",
+            "default": 43200,
+            "minimum": 60
+          },
+          "forward_url": {
+            "type": "string",
+            "format": "uri",
+            "description": "Messages no rule answers are POSTed here, signed (Standard Webhooks); a reply (or text) member of a 2xx JSON answer is sent."
+          },
+          "forward_secret": {
+            "type": "string",
+            "minLength": 16,
+            "maxLength": 256,
+            "description": "Write-only: the HMAC key of webhook-signature."
+          },
+          "forward_timeout_seconds": {
+            "type": "number",
+            "default": 5,
+            "minimum": 0.1,
+            "maximum": 30
+          },
+          "reply_limit": {
+            "type": "integer",
+            "default": 5,
+            "minimum": 1,
+            "maximum": 100,
+            "description": "Automatic replies per contact per window."
+          },
+          "reply_window_seconds": {
+            "type": "integer",
+            "default": 3600,
+            "minimum": 10,
+            "maximum": 86400
+          },
+          "forward_secret_set": {
+            "type": "boolean",
+            "readOnly": true
+          }
+        }
+      },
+      "BotRule": {
+        "type": "object",
+        "required": [
+          "keywords",
+          "reply"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "pattern": "^[a-z0-9-]{1,63}$",
+            "description": "Generated when absent."
+          },
+          "keywords": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 20,
+            "items": {
+              "type": "string",
+              "maxLength": 64
+            },
+            "description": "A message that is exactly one of them (case, spaces and trailing punctuation ignored) gets the reply."
+          },
+          "reply": {
+            "type": "string",
+            "maxLength": 4096
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time",
+            "readOnly": true
           }
         }
       },

@@ -10,7 +10,8 @@ public import SwitchboardStore
 /// The `inbox` service: keeps one conversation per tenant and contact from
 /// `sb.events.inbox`. A contact's message opens (or updates) the conversation, pauses
 /// the contact's bulk messages for `pauseFor` (the dispatcher skips paused contacts) and
-/// raises an `inbox.alert` on `sb.events`. Agents read, reply, assign and resolve through
+/// raises an `inbox.alert` on `sb.events` (an opt-out or opt-in keyword is the bot's
+/// business and changes nothing here). Agents read, reply, assign and resolve through
 /// the API; resolving lifts the pause.
 ///
 /// Each event is applied once (a receipt in the same transaction as its effects); the
@@ -40,13 +41,13 @@ public final class Inbox: Service, Sendable {
 
     private let configuration: Configuration
     private let connection: AMQPConnection
-    private let store: any InboxStore & EventReceiptStore
+    private let store: any InboxStore & EventReceiptStore & BotStore
     private let outbox: Outbox
     private let deadLetter: DeadLetter
     private let logger: Logger
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection,
-                store: any InboxStore & EventReceiptStore, logger: Logger) {
+                store: any InboxStore & EventReceiptStore & BotStore, logger: Logger) {
         self.configuration = configuration
         self.connection = connection
         self.store = store
@@ -90,6 +91,13 @@ public final class Inbox: Service, Sendable {
                                                               eventID: event.id) {
                 // Handled before: only what it still owes (if anything) is published.
                 try await settle(owed, of: event, replay: true)
+                try? await delivery.ack()
+                return
+            }
+            if Self.isOptKeyword(event.message?.text, settings: try await store.botSettings(of: event.tenant)) {
+                // STOP or START is the bot's business, not a reply for an agent: a START
+                // must not pause the very messages it asks for.
+                logger.debug("opt keyword; no conversation change", metadata: metadata)
                 try? await delivery.ack()
                 return
             }
@@ -146,6 +154,12 @@ public final class Inbox: Service, Sendable {
         return try? PhoneNumber(from)
     }
 
+    static func isOptKeyword(_ text: String?, settings: BotSettings) -> Bool {
+        let said = BotRule.normalize(text ?? "")
+        return !said.isEmpty
+            && (settings.optOutKeywords + settings.optInKeywords).contains { BotRule.normalize($0) == said }
+    }
+
     /// The alert for agents and the dispatcher's cue to re-read the contact.
     static func owed(for update: InboxUpdate, event: NormalizedEvent, contact: PhoneNumber) -> [OutboxItem] {
         let conversation = update.conversation
@@ -157,12 +171,14 @@ public final class Inbox: Service, Sendable {
                               conversationState: conversation.state, unread: conversation.unread,
                               assignee: conversation.assignee, pausedUntil: update.pausedUntil,
                               preview: conversation.lastMessagePreview, sourceEventID: event.id))
+        // The dispatcher hears of the pause first, so by the time an agent sees the
+        // alert no further bulk message is on its way.
         var items: [OutboxItem] = []
-        if let item = try? OutboxItem.event(alert) { items.append(item) }
         if update.pausedUntil != nil,
            let item = try? OutboxItem.control(ControlEvent(.contactChanged, tenant: event.tenant, contact: contact)) {
             items.append(item)
         }
+        if let item = try? OutboxItem.event(alert) { items.append(item) }
         return items
     }
 }

@@ -113,12 +113,69 @@ s = {
      "results": {"type": "array", "items": {"type": "object", "required": ["index", "status"], "properties": {
          "index": {"type": "integer"}, "status": {"type": "integer", "description": "What POST /v1/messages would have answered."},
          "id": {"type": "string"}, "replayed": {"type": "boolean"}, "problem": ref("Problem")}}}}},
+ "ContactPolicy": {"type": "object", "required": ["contact", "opted_out", "bulk_allowed"], "properties": {
+     "contact": {"type": "string", "description": "E.164."},
+     "opted_out": {"type": "boolean", "description": "The contact sent an opt-out keyword (or an operator set it): no bulk messages."},
+     "opted_out_at": {"type": "string", "format": "date-time"},
+     "paused_until": {"type": "string", "format": "date-time", "description": "Bulk messages wait until then (a reply paused them; resolving lifts it)."},
+     "bulk_allowed": {"type": "boolean"}, "suppression": {"type": "string", "enum": ["opted-out", "paused"]}}},
+ "ContactChange": {"type": "object", "description": "An operator's change; absent fields stay.", "properties": {
+     "opted_out": {"type": "boolean"}, "paused_until": {"type": ["string", "null"], "format": "date-time", "description": "null lifts a pause."}}},
+ "Conversation": {"type": "object", "required": ["contact", "state", "unread", "last_message_at", "last_message_direction", "opened_at", "updated_at"], "properties": {
+     "contact": {"type": "string", "description": "E.164: one conversation per tenant and contact."},
+     "session": {"type": "string", "description": "The session the contact last wrote to; replies go through it."},
+     "state": {"type": "string", "enum": ["open", "waiting", "resolved"], "description": "open: the contact wrote last; waiting: an agent answered; resolved: done."},
+     "unread": {"type": "integer"}, "assignee": {"type": "string"}, "contact_name": {"type": "string"},
+     "last_message_at": {"type": "string", "format": "date-time"},
+     "last_message_direction": {"type": "string", "enum": ["inbound", "outbound"]},
+     "last_message_preview": {"type": "string"},
+     "opened_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+     "contact_policy": {**ref("ContactPolicy"), "description": "When one conversation is read or resolved."},
+     "messages": {"type": "array", "description": "When one conversation is read: its latest messages, both ways, newest first.",
+         "items": {"type": "object"}}}},
+ "ConversationPage": {"type": "object", "required": ["conversations"], "properties": {
+     "conversations": {"type": "array", "items": ref("Conversation")},
+     "next_before": {"type": "string", "format": "date-time", "description": "Pass as before for the next, older page."}}},
+ "ConversationReplyRequest": {"type": "object", "properties": {
+     "text": {"type": "string", "maxLength": 4096}, "type": {"type": "string", "enum": ["text", "image", "document", "audio", "video"], "default": "text"},
+     "media": ref("MessageMedia"), "session": {"type": "string", "description": "Another session of the tenant than the conversation's."},
+     "agent": {"type": "string", "maxLength": 128, "description": "Kept in the message's metadata (else the assignee)."}}},
+ "ConversationReply": {"type": "object", "required": ["message", "conversation"], "properties": {
+     "message": ref("MessageReceipt"), "conversation": ref("Conversation")}},
+ "Assign": {"type": "object", "properties": {"assignee": {"type": ["string", "null"], "maxLength": 128, "description": "null unassigns."}}},
+ "OfficeHours": {"type": "object", "required": ["time_zone", "days"], "properties": {
+     "time_zone": {"type": "string", "examples": ["Europe/Berlin"]},
+     "days": {"type": "object", "description": "mon…sun to intervals like 09:00-17:30; a day absent is closed.",
+         "additionalProperties": {"type": "array", "items": {"type": "string", "pattern": "^\\d\\d:\\d\\d-\\d\\d:\\d\\d$"}}}}},
+ "BotSettings": {"type": "object", "description": "Absent fields take their defaults (forward_secret: stays as it was).", "properties": {
+     "enabled": {"type": "boolean", "default": True, "description": "false: no replies or forwards; opt-out keywords still opt out, unconfirmed."},
+     "opt_out_keywords": {"type": "array", "items": {"type": "string"}, "default": ["STOP", "UNSUBSCRIBE"]},
+     "opt_out_reply": {"type": ["string", "null"], "description": "The confirmation, sent once; null sends none."},
+     "opt_in_keywords": {"type": "array", "items": {"type": "string"}, "default": ["START"]},
+     "opt_in_reply": {"type": ["string", "null"]},
+     "office_hours": ref("OfficeHours"), "out_of_hours_reply": {"type": "string"},
+     "out_of_hours_cooldown_seconds": {"type": "integer", "default": 43200, "minimum": 60},
+     "forward_url": {"type": "string", "format": "uri", "description": "Messages no rule answers are POSTed here, signed (Standard Webhooks); a reply (or text) member of a 2xx JSON answer is sent."},
+     "forward_secret": {"type": "string", "minLength": 16, "maxLength": 256, "description": "Write-only: the HMAC key of webhook-signature."},
+     "forward_timeout_seconds": {"type": "number", "default": 5, "minimum": 0.1, "maximum": 30},
+     "reply_limit": {"type": "integer", "default": 5, "minimum": 1, "maximum": 100, "description": "Automatic replies per contact per window."},
+     "reply_window_seconds": {"type": "integer", "default": 3600, "minimum": 10, "maximum": 86400},
+     "forward_secret_set": {"type": "boolean", "readOnly": True}}},
+ "BotRule": {"type": "object", "required": ["keywords", "reply"], "properties": {
+     "id": {"type": "string", "pattern": "^[a-z0-9-]{1,63}$", "description": "Generated when absent."},
+     "keywords": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "string", "maxLength": 64},
+         "description": "A message that is exactly one of them (case, spaces and trailing punctuation ignored) gets the reply."},
+     "reply": {"type": "string", "maxLength": 4096}, "created_at": {"type": "string", "format": "date-time", "readOnly": True}}},
  "Health": {"type": "object", "required": ["status", "checks"], "properties": {
      "status": {"type": "string"}, "checks": {"type": "object", "additionalProperties": {"type": "string"}}}},
 }
 lst = lambda key, item: {"type": "object", "required": [key], "properties": {key: {"type": "array", "items": ref(item)}}}
 IDEM = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
         "description": "The same key with the same body answers as the first time; with another body, 409. Defaults to the envelope's id."}
+NUMBER = P("number", "The contact's number, E.164 (the + may be left out or sent as %2B).")
+TQ = {"name": "tenant", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Required with an admin key."}
+LIMIT = {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}}
+TENANT422 = problem("An admin key that names no tenant.")
 paths = {
  "/healthz": {"get": op("health", "The process answers", "health", {"200": js(ref("Health"), "Alive.")}, security=False)},
  "/readyz": {"get": op("ready", "The broker connection is up and the store answers", "health",
@@ -190,13 +247,58 @@ paths = {
        params=[{"name": "tenant", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Required with an admin key."},
                {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
                {"name": "before", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}, "description": "Only messages written before this time (a page's next_before)."}])},
+ "/v1/contacts/{number}": {
+   "parameters": [NUMBER],
+   "get": op("getContact", "A contact's opt-out and bulk pause", "contacts", {"200": js(ref("ContactPolicy"), "The policy (defaults for a contact never seen)."), **nf("contact"), "422": TENANT422}, params=[TQ]),
+   "patch": op("updateContact", "Opt a contact out or in, pause or resume its bulk messages", "contacts",
+       {"200": js(ref("ContactPolicy"), "Changed; the dispatcher follows at once."), **nf("contact"), "422": TENANT422},
+       request=body(ref("ContactChange")), params=[TQ])},
+ "/v1/conversations": {
+   "get": op("listConversations", "A tenant's conversations, most recent first", "inbox",
+       {"200": js(ref("ConversationPage"), "One page."), "422": problem("An invalid state, limit or before; or an admin key that names no tenant.")},
+       params=[TQ, {"name": "state", "in": "query", "required": False, "schema": {"type": "string", "enum": ["open", "waiting", "resolved"]}},
+               {"name": "assignee", "in": "query", "required": False, "schema": {"type": "string"}}, LIMIT,
+               {"name": "before", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}, "description": "Conversations whose last message is older (a page's next_before)."}])},
+ "/v1/conversations/{number}": {
+   "parameters": [NUMBER],
+   "get": op("getConversation", "One conversation with its latest messages and the contact's policy", "inbox",
+       {"200": js(ref("Conversation"), "The conversation."), **nf("conversation"), "422": TENANT422}, params=[TQ, LIMIT])},
+ "/v1/conversations/{number}/reply": {
+   "parameters": [NUMBER],
+   "post": op("replyToConversation", "An agent's reply: a transactional message through sb.outbound; the conversation waits for the contact", "inbox",
+       {"202": js(ref("ConversationReply"), "Queued."), **nf("conversation or session"), "409": problem("The idempotency key was used for another body."),
+        "422": problem("Invalid fields."), "503": problem("The broker is unreachable.")},
+       request=body(ref("ConversationReplyRequest")), params=[TQ, IDEM])},
+ "/v1/conversations/{number}/assign": {
+   "parameters": [NUMBER],
+   "post": op("assignConversation", "Assign the conversation to an agent (null unassigns)", "inbox",
+       {"200": js(ref("Conversation"), "Assigned."), **nf("conversation"), "422": problem("Invalid assignee.")}, request=body(ref("Assign")), params=[TQ])},
+ "/v1/conversations/{number}/read": {
+   "parameters": [NUMBER],
+   "post": op("markConversationRead", "Nothing unread", "inbox", {"200": js(ref("Conversation"), "Marked."), **nf("conversation")}, params=[TQ])},
+ "/v1/conversations/{number}/resolve": {
+   "parameters": [NUMBER],
+   "post": op("resolveConversation", "Resolve: nothing unread, the contact's bulk pause lifted", "inbox",
+       {"200": js(ref("Conversation"), "Resolved."), **nf("conversation")}, params=[TQ])},
+ "/v1/bot": {
+   "get": op("getBotSettings", "The tenant's bot settings (the forward secret is never shown)", "bot", {"200": js(ref("BotSettings"), "The settings (defaults until set).")}, params=[TQ]),
+   "put": op("putBotSettings", "Replace the tenant's bot settings", "bot",
+       {"200": js(ref("BotSettings"), "Saved."), "422": problem("Invalid fields (`errors` names the one at fault).")}, request=body(ref("BotSettings")), params=[TQ])},
+ "/v1/bot/rules": {
+   "get": op("listBotRules", "The tenant's keyword rules, oldest first", "bot", {"200": js(lst("rules", "BotRule"), "The rules.")}, params=[TQ]),
+   "post": op("addBotRule", "Add a keyword rule", "bot",
+       {"201": js(ref("BotRule"), "Added."), "409": problem("A rule with this id exists."), "422": problem("Invalid fields.")}, request=body(ref("BotRule")), params=[TQ])},
+ "/v1/bot/rules/{id}": {
+   "parameters": [P("id", "The rule's id.")],
+   "put": op("replaceBotRule", "Replace a keyword rule", "bot", {"200": js(ref("BotRule"), "Replaced."), **nf("rule"), "422": problem("Invalid fields.")}, request=body(ref("BotRule")), params=[TQ]),
+   "delete": op("deleteBotRule", "Delete a keyword rule", "bot", {"204": {"description": "Deleted."}, **nf("rule")}, params=[TQ])},
 }
 doc = {"openapi": "3.1.0",
  "info": {"title": "Switchboard API", "version": "1.0.0",
-   "description": "The REST API of the Switchboard WhatsApp gateway: tenants, sessions, API keys, sending, message status and the message log of a contact. Errors are RFC 9457 problem details (application/problem+json)."},
+   "description": "The REST API of the Switchboard WhatsApp gateway: tenants, sessions, API keys, sending, message status, the message log and policy of a contact, the shared inbox and the bot's rules. Errors are RFC 9457 problem details (application/problem+json)."},
  "servers": [{"url": "http://127.0.0.1:8080"}],
  "security": [{"apiKey": []}],
- "tags": [{"name": n} for n in ["health", "tenants", "sessions", "keys", "messages", "contacts"]],
+ "tags": [{"name": n} for n in ["health", "tenants", "sessions", "keys", "messages", "contacts", "inbox", "bot"]],
  "paths": paths,
  "components": {"schemas": s, "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "sb_<id>_<secret>, admin or tenant scoped."}}}}
 text = json.dumps(doc, indent=2, ensure_ascii=False)

@@ -9,8 +9,10 @@ import SwitchboardAPI
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardDispatcher
+import SwitchboardBot
 import SwitchboardHTTP
 import SwitchboardInbound
+import SwitchboardInbox
 import SwitchboardProviders
 import SwitchboardRegistry
 import SwitchboardSimulator
@@ -19,7 +21,8 @@ import SwitchboardWebhooks
 
 /// The inbound path in a scratch virtual host: a scratch store, the webhooks receiver
 /// on a free port, and (unless `pipeline` is false) the normalizer, the logger, the
-/// dispatcher and the simulator, whose sessions send their webhooks to the receiver.
+/// dispatcher and the simulator, whose sessions send their webhooks to the receiver;
+/// with `conversations`, the inbox and the bot too.
 final class TestInbound: @unchecked Sendable {
     let scratch: ScratchVirtualHost
     let store: SQLiteStore
@@ -40,7 +43,11 @@ final class TestInbound: @unchecked Sendable {
 
     var receiverURL: String { "http://127.0.0.1:\(receiver.port)" }
 
-    static func with<T>(pipeline: Bool = true, _ body: (TestInbound) async throws -> T) async throws -> T {
+    static func with<T>(pipeline: Bool = true, conversations: Bool = false,
+                        inbox: Inbox.Configuration = Inbox.Configuration(),
+                        bot: Bot.Configuration = Bot.Configuration(forwardRetryDelays: [.milliseconds(500)],
+                                                                   forwardPollInterval: .milliseconds(50)),
+                        _ body: (TestInbound) async throws -> T) async throws -> T {
         try await ScratchVirtualHost.with { scratch in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbin-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
@@ -75,6 +82,12 @@ final class TestInbound: @unchecked Sendable {
                     providers: ProviderDirectory(http: http, simulatorBaseURL: simulator.baseURL + "/api"),
                     topology: scratch.topology, logger: TestBroker.logger)))
             }
+            if conversations {
+                services.append(.init(service: Inbox(configuration: inbox, connection: connection, store: store,
+                                                     logger: TestBroker.logger)))
+                services.append(.init(service: Bot(configuration: bot, connection: connection, store: store,
+                                                   httpClient: http, logger: TestBroker.logger)))
+            }
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
                 services: services, gracefulShutdownSignals: [], logger: TestBroker.logger))
             let running = Task { try await group.run() }
@@ -101,9 +114,10 @@ final class TestInbound: @unchecked Sendable {
     /// session is registered at the simulator with its webhooks pointed at the receiver.
     @discardableResult
     func addTenant(_ id: String, provider: ProviderKind = .simulator, phoneNumberID: String? = nil,
-                   number: String = "+14155550100") async throws -> TenantID {
+                   number: String = "+14155550100",
+                   limits: TenantLimits = TenantLimits(sessionRate: 1000, bulkShare: 0.5)) async throws -> TenantID {
         let tenant = try TenantID(id)
-        _ = try await registry.create(Tenant(id: tenant, name: id, limits: TenantLimits(sessionRate: 1000, bulkShare: 0.5)))
+        _ = try await registry.create(Tenant(id: tenant, name: id, limits: limits))
         var credentials = ["api_key": "key-\(id)"]
         if let phoneNumberID { credentials["phone_number_id"] = phoneNumberID }
         try await store.addSession(
@@ -130,11 +144,17 @@ final class TestInbound: @unchecked Sendable {
     /// Runs `body` with the api service over the same store and a tenant key of `tenant`,
     /// to read the message log as a publisher does.
     func withAPI<T>(tenant: TenantID, _ body: (_ port: Int, _ key: String) async throws -> T) async throws -> T {
+        try await withAPI(tenants: [tenant]) { port, keys in try await body(port, keys[0]) }
+    }
+
+    /// The api service with a key per tenant, in the order given.
+    func withAPI<T>(tenants: [TenantID], _ body: (_ port: Int, _ keys: [String]) async throws -> T) async throws -> T {
         let server = try await EmbeddedHTTPServer.start(
-            APIServer.Configuration(port: 0), APIServer.Dependencies(store: store, registry: registry,
-                                                                      publisher: scratch.connection),
+            APIServer.Configuration(port: 0, cacheTimeToLive: .zero),
+            APIServer.Dependencies(store: store, registry: registry, publisher: scratch.connection),
             logger: TestBroker.logger)
-        let key = try await store.createKey(scope: .tenant(tenant), label: "test").token
+        var key: [String] = []
+        for tenant in tenants { key.append(try await store.createKey(scope: .tenant(tenant), label: "test").token) }
         do {
             let result = try await body(server.port, key)
             try await server.stop()
