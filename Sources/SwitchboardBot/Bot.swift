@@ -55,6 +55,8 @@ public final class Bot: Service, Sendable {
     private let forwarder: BotForwarder
     private let outbox: Outbox
     private let deadLetter: DeadLetter
+    /// Copies of one event delivered at once are handled one after the other.
+    private let gate = KeyedGate()
     private let logger: Logger
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection,
@@ -98,6 +100,9 @@ public final class Bot: Service, Sendable {
         }
         var metadata: Logger.Metadata = ["tenant": "\(event.tenant)", "session": "\(event.session?.rawValue ?? "-")",
                                          "event_id": "\(event.id)", "contact": "\(contact)"]
+        let key = "\(event.tenant)/\(event.id)"
+        await gate.enter([key])
+        defer { gate.leave([key]) }
         do {
             if let owed = try await store.pendingPublications(consumer: Self.consumer, tenant: event.tenant,
                                                               eventID: event.id) {

@@ -2,8 +2,9 @@ import Synchronization
 
 /// One holder per key at a time, across tasks: the normalizer holds an event's id while
 /// it checks, publishes and remembers it, so the same webhook delivered several times
-/// at once still yields the event once.
-final class KeyedGate: Sendable {
+/// at once still yields the event once; the inbox and the bot hold an event's id while
+/// they handle it, so a duplicate waits and then finds the receipt settled.
+public final class KeyedGate: Sendable {
     private struct State {
         var held: Set<String> = []
         var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
@@ -11,9 +12,11 @@ final class KeyedGate: Sendable {
 
     private let state = Mutex(State())
 
+    public init() {}
+
     /// Waits until every key is free and holds them all. Keys are taken in sorted
     /// order, so two callers with overlapping keys cannot wait on each other.
-    func enter(_ keys: [String]) async {
+    public func enter(_ keys: [String]) async {
         for key in Set(keys).sorted() {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let free = state.withLock { state -> Bool in
@@ -27,7 +30,7 @@ final class KeyedGate: Sendable {
     }
 
     /// Frees the keys, handing each straight to its next waiter if there is one.
-    func leave(_ keys: [String]) {
+    public func leave(_ keys: [String]) {
         for key in Set(keys) {
             let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
                 if var queue = state.waiters[key], !queue.isEmpty {

@@ -44,6 +44,8 @@ public final class Inbox: Service, Sendable {
     private let store: any InboxStore & EventReceiptStore & BotStore
     private let outbox: Outbox
     private let deadLetter: DeadLetter
+    /// Copies of one event delivered at once are handled one after the other.
+    private let gate = KeyedGate()
     private let logger: Logger
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection,
@@ -86,6 +88,9 @@ public final class Inbox: Service, Sendable {
         }
         var metadata: Logger.Metadata = ["tenant": "\(event.tenant)", "session": "\(event.session?.rawValue ?? "-")",
                                          "event_id": "\(event.id)", "contact": "\(contact)"]
+        let key = "\(event.tenant)/\(event.id)"
+        await gate.enter([key])
+        defer { gate.leave([key]) }
         do {
             if let owed = try await store.pendingPublications(consumer: Self.consumer, tenant: event.tenant,
                                                               eventID: event.id) {

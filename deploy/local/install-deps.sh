@@ -2,7 +2,7 @@
 # Installs the system packages Switchboard builds and runs with, on Debian or Ubuntu.
 # Does nothing when they are all present (so it needs root only the first time).
 set -euo pipefail
-packages=(librabbitmq-dev rabbitmq-server libsqlite3-dev libssl-dev pkg-config sqlite3 binutils openssl curl wrk bc python3-pika)
+packages=(librabbitmq-dev rabbitmq-server libsqlite3-dev libssl-dev pkg-config sqlite3 binutils openssl curl wrk bc python3-pika tzdata)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -32,6 +32,11 @@ struct DisposableNode: Sendable {
         -> DisposableNode
     {
         let node = DisposableNode(name: name, amqpPort: amqpPort, settings: settings)
+        // Disposable means fresh: a node left from an earlier run (or an older topology)
+        // is stopped and its state removed first.
+        _ = try? await node.script("stop")
+        try? FileManager.default.removeItem(
+            at: repositoryRoot.appendingPathComponent(".local/rabbitmq/\(name)"))
         try await node.script("start")
         return node
     }
