@@ -4,7 +4,7 @@ public import Logging
 public import ServiceLifecycle
 public import SwitchboardAMQP
 import SwitchboardBroker
-public import SwitchboardCore
+import SwitchboardCore
 import SwitchboardInbound
 public import SwitchboardStore
 import Synchronization
@@ -94,7 +94,7 @@ public final class Bot: Service, Sendable {
                        code: DeadLetterReason.malformed, detail: "not a normalized event: \(error)")
             return
         }
-        guard let contact = Self.contact(of: event) else {
+        guard let contact = event.writingContact else {
             try? await delivery.ack()
             return
         }
@@ -106,7 +106,8 @@ public final class Bot: Service, Sendable {
         do {
             if let owed = try await store.pendingPublications(consumer: Self.consumer, tenant: event.tenant,
                                                               eventID: event.id) {
-                try await settle(owed, of: event, replay: true)
+                try await outbox.settle(owed, consumer: Self.consumer, tenant: event.tenant, eventID: event.id,
+                                        receipts: store, replay: true)
                 try? await delivery.ack()
                 return
             }
@@ -132,7 +133,8 @@ public final class Bot: Service, Sendable {
                 try? await delivery.ack()
                 return
             }
-            try await settle(outcome.owed, of: event, replay: false)
+            try await outbox.settle(outcome.owed, consumer: Self.consumer, tenant: event.tenant, eventID: event.id,
+                                    receipts: store, replay: false)
             try? await delivery.ack()
             let decision = outcome.decision
             metadata["reply"] = "\(decision.reply?.reason ?? "-")"
@@ -155,28 +157,9 @@ public final class Bot: Service, Sendable {
         }
     }
 
-    private func settle(_ owed: [OutboxItem], of event: NormalizedEvent, replay: Bool) async throws {
-        guard !owed.isEmpty else { return }
-        try await outbox.publish(owed, replay: replay)
-        try await store.clearPending(consumer: Self.consumer, tenant: event.tenant, eventID: event.id)
-    }
-
     private func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String) async {
-        do {
-            try await deadLetter.park(delivery, tenant: tenant, code: code, detail: detail)
-            try await delivery.ack()
-        } catch {
-            try? await delivery.nack(requeue: true)
-        }
+        await deadLetter.parkAndAck(delivery, tenant: tenant, code: code, detail: detail)
         logger.warning("event dead-lettered", metadata: ["tenant": "\(tenant ?? "-")", "error": "\(detail)"])
-    }
-
-    /// The contact to answer: a received message, not the session's own, not in a group.
-    static func contact(of event: NormalizedEvent) -> PhoneNumber? {
-        guard event.type == .messageReceived, let message = event.message, message.fromMe != true,
-              message.chat == nil, let from = message.from
-        else { return nil }
-        return try? PhoneNumber(from)
     }
 
     /// The reply (a transactional message through the session the contact wrote to) and

@@ -28,4 +28,18 @@ public struct DeadLetter: Sendable {
         try await publisher.publish(delivery.body, exchange: exchange, routingKey: "\(tenant ?? "unknown").\(code)",
                                     properties: properties)
     }
+
+    /// Parks the delivery, then acks it; if the park is not confirmed, the delivery goes
+    /// back to its queue instead (nothing is lost either way). True when parked.
+    @discardableResult
+    public func parkAndAck(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String) async -> Bool {
+        do {
+            try await park(delivery, tenant: tenant, code: code, detail: detail)
+            try await delivery.ack()
+            return true
+        } catch {
+            try? await delivery.nack(requeue: true)
+            return false
+        }
+    }
 }

@@ -47,13 +47,8 @@ public final class MessageLogger: Service, Sendable {
         let event: NormalizedEvent
         do { event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body) } catch {
             let tenant = delivery.headers[OutboundHeader.tenant]?.stringValue
-            do {
-                try await deadLetter.park(delivery, tenant: tenant, code: DeadLetterReason.malformed,
-                                          detail: "not a normalized event: \(error)")
-                try await delivery.ack()
-            } catch {
-                try? await delivery.nack(requeue: true)
-            }
+            await deadLetter.parkAndAck(delivery, tenant: tenant, code: DeadLetterReason.malformed,
+                                        detail: "not a normalized event: \(error)")
             logger.warning("event dead-lettered", metadata: ["tenant": "\(tenant ?? "-")", "error": "\(error)"])
             return
         }
@@ -69,13 +64,8 @@ public final class MessageLogger: Service, Sendable {
             try? await delivery.nack(requeue: true)
         } catch {
             // It can never be logged (its tenant is gone, say): retrying would loop forever.
-            do {
-                try await deadLetter.park(delivery, tenant: event.tenant.rawValue, code: "unloggable",
-                                          detail: error.description)
-                try await delivery.ack()
-            } catch {
-                try? await delivery.nack(requeue: true)
-            }
+            await deadLetter.parkAndAck(delivery, tenant: event.tenant.rawValue, code: "unloggable",
+                                        detail: error.description)
             logger.warning("event dead-lettered", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         }
     }

@@ -35,6 +35,17 @@ public struct Outbox: Sendable {
     }
 }
 
+extension Outbox {
+    /// Publishes what `consumer` owes for an event, then clears it from the event's
+    /// receipt, so a redelivery finds nothing owed.
+    public func settle(_ owed: [OutboxItem], consumer: String, tenant: TenantID, eventID: String,
+                       receipts: any EventReceiptStore, replay: Bool) async throws {
+        guard !owed.isEmpty else { return }
+        try await publish(owed, replay: replay)
+        try await receipts.clearPending(consumer: consumer, tenant: tenant, eventID: eventID)
+    }
+}
+
 extension OutboxItem {
     public static func event(_ event: NormalizedEvent) throws -> OutboxItem {
         OutboxItem(kind: .event, body: try WireJSON.sharedEncoder.encode(event))

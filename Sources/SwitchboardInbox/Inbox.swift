@@ -3,7 +3,7 @@ public import Logging
 public import ServiceLifecycle
 public import SwitchboardAMQP
 import SwitchboardBroker
-public import SwitchboardCore
+import SwitchboardCore
 import SwitchboardInbound
 public import SwitchboardStore
 
@@ -81,7 +81,7 @@ public final class Inbox: Service, Sendable {
                        code: DeadLetterReason.malformed, detail: "not a normalized event: \(error)")
             return
         }
-        guard let contact = Self.contact(of: event) else {
+        guard let contact = event.writingContact else {
             // Not a contact's message (a status, an alert, an own or group message).
             try? await delivery.ack()
             return
@@ -95,7 +95,8 @@ public final class Inbox: Service, Sendable {
             if let owed = try await store.pendingPublications(consumer: Self.consumer, tenant: event.tenant,
                                                               eventID: event.id) {
                 // Handled before: only what it still owes (if anything) is published.
-                try await settle(owed, of: event, replay: true)
+                try await outbox.settle(owed, consumer: Self.consumer, tenant: event.tenant, eventID: event.id,
+                                        receipts: store, replay: true)
                 try? await delivery.ack()
                 return
             }
@@ -115,7 +116,8 @@ public final class Inbox: Service, Sendable {
                 return
             }
             metadata["unread"] = "\(update.conversation.unread)"
-            try await settle(owed, of: event, replay: false)
+            try await outbox.settle(owed, consumer: Self.consumer, tenant: event.tenant, eventID: event.id,
+                                    receipts: store, replay: false)
             try? await delivery.ack()
             logger.info(update.reopened ? "contact replied; bulk paused" : "contact wrote", metadata: metadata)
         } catch let error as StoreError {
@@ -134,29 +136,9 @@ public final class Inbox: Service, Sendable {
         }
     }
 
-    private func settle(_ owed: [OutboxItem], of event: NormalizedEvent, replay: Bool) async throws {
-        guard !owed.isEmpty else { return }
-        try await outbox.publish(owed, replay: replay)
-        try await store.clearPending(consumer: Self.consumer, tenant: event.tenant, eventID: event.id)
-    }
-
     private func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String) async {
-        do {
-            try await deadLetter.park(delivery, tenant: tenant, code: code, detail: detail)
-            try await delivery.ack()
-        } catch {
-            try? await delivery.nack(requeue: true)
-        }
+        await deadLetter.parkAndAck(delivery, tenant: tenant, code: code, detail: detail)
         logger.warning("event dead-lettered", metadata: ["tenant": "\(tenant ?? "-")", "error": "\(detail)"])
-    }
-
-    /// The contact who wrote, for a message a conversation is about: received, not the
-    /// session's own, not in a group, from a phone number.
-    static func contact(of event: NormalizedEvent) -> PhoneNumber? {
-        guard event.type == .messageReceived, let message = event.message, message.fromMe != true,
-              message.chat == nil, let from = message.from
-        else { return nil }
-        return try? PhoneNumber(from)
     }
 
     static func isOptKeyword(_ text: String?, settings: BotSettings) -> Bool {

@@ -40,9 +40,7 @@ public enum StatusReportOutcome: Sendable, Hashable {
 
 /// One message in a conversation with a contact, either way.
 public struct ContactMessage: Sendable, Hashable {
-    public enum Direction: String, Sendable, Hashable, Codable {
-        case inbound, outbound
-    }
+    public typealias Direction = ContactMessageDirection
 
     public var direction: Direction
     /// Our message id (outbound) or the event id (inbound).

@@ -41,7 +41,7 @@ struct ConversationTests {
                 }
             }
             for envelope in campaign { try await publish(envelope, inbound) }
-            #expect(try await eventually { accepted(inbound, "shop-main", to: bob).count >= 2 })
+            #expect(await eventually { accepted(inbound, "shop-main", to: bob).count >= 2 })
 
             _ = try inbound.simulator.state.inbound(session: "shop-main", from: bob, text: "Hi, where is my order?",
                                                     name: "Bob")
@@ -115,7 +115,7 @@ struct ConversationTests {
                 #expect(reply.status == 202, "\(reply.text)")
                 #expect((reply.json["conversation"] as? [String: Any])?["state"] as? String == "waiting")
                 #expect((reply.json["conversation"] as? [String: Any])?["unread"] as? Int == 0)
-                #expect(try await eventually {
+                #expect(await eventually {
                     accepted(inbound, "shop-main", to: bob).contains { $0.text == "Happy to help: what is your order number?" }
                 })
 
@@ -129,7 +129,7 @@ struct ConversationTests {
             // Resolved: bulk reaches Bob again.
             let afterwards = try bulk("back in stock", to: bob, tenant: shop)
             try await publish(afterwards, inbound)
-            #expect(try await eventually {
+            #expect(await eventually {
                 accepted(inbound, "shop-main", to: bob).contains { $0.text == "back in stock" }
             })
         }
@@ -144,7 +144,7 @@ struct ConversationTests {
             try await inbound.withAPI(tenants: [club, other]) { port, keys in
                 let (key, otherKey) = (keys[0], keys[1])
                 _ = try inbound.simulator.state.inbound(session: "club-main", from: dee, text: "STOP")
-                #expect(try await eventually {
+                #expect(await eventually {
                     accepted(inbound, "club-main", to: dee).contains { $0.text == BotSettings.defaultOptOutReply }
                 })
                 let contact = try await TestAPI.request(port: port, .GET, "/v1/contacts/14155550401", key: key)
@@ -176,12 +176,12 @@ struct ConversationTests {
                     return state.json["state"] as? String == "suppressed"
                 })
                 #expect(code.status == 202)
-                #expect(try await eventually { accepted(inbound, "club-main", to: dee).contains { $0.text == "your code is 4711" } })
+                #expect(await eventually { accepted(inbound, "club-main", to: dee).contains { $0.text == "your code is 4711" } })
                 #expect(!accepted(inbound, "club-main", to: dee).contains { $0.text == "promo" })
 
                 // START reverses it, confirmed; bulk goes again.
                 _ = try inbound.simulator.state.inbound(session: "club-main", from: dee, text: "Start")
-                #expect(try await eventually {
+                #expect(await eventually {
                     accepted(inbound, "club-main", to: dee).contains { $0.text == BotSettings.defaultOptInReply }
                 })
                 #expect(try await eventually {
@@ -190,7 +190,7 @@ struct ConversationTests {
                 })
                 _ = try await TestAPI.request(port: port, .POST, "/v1/messages", key: key,
                                               json: #"{"to":"+14155550401","class":"bulk","text":"welcome back"}"#)
-                #expect(try await eventually { accepted(inbound, "club-main", to: dee).contains { $0.text == "welcome back" } })
+                #expect(await eventually { accepted(inbound, "club-main", to: dee).contains { $0.text == "welcome back" } })
             }
         }
     }
@@ -265,7 +265,7 @@ struct ConversationTests {
             let started = ContinuousClock.now
             _ = try inbound.simulator.state.inbound(session: "fastco-main", from: "+14155550801", text: "help")
             _ = try inbound.simulator.state.inbound(session: "fastco-main", from: "+14155550802", text: "hello bot")
-            #expect(try await eventually(timeout: .seconds(5)) {
+            #expect(await eventually(timeout: .seconds(5)) {
                 accepted(inbound, "fastco-main", to: "+14155550801").contains { $0.text == "Here to help: send your order number" }
                     && accepted(inbound, "fastco-main", to: "+14155550802").contains { $0.text == "bot says hi" }
             })
@@ -300,7 +300,7 @@ struct ConversationTests {
                 let inbox = try await inbound.store.pendingPublications(consumer: "inbox", tenant: loop, eventID: "evt_twice")
                 return bot == [] && inbox == []
             })
-            #expect(try await eventually { accepted(inbound, "loopco-main", to: gus).count == 1 })
+            #expect(await eventually { accepted(inbound, "loopco-main", to: gus).count == 1 })
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await inbound.store.conversation(with: contact, of: loop)?.unread == 1)
 

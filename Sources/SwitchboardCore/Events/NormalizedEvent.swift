@@ -149,6 +149,17 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
     }
 }
 
+extension NormalizedEvent {
+    /// The contact who wrote, for a message the inbox and the bot act on: received, not
+    /// the session's own (`from_me`), not in a group, from a phone number.
+    public var writingContact: PhoneNumber? {
+        guard type == .messageReceived, let message, message.fromMe != true, message.chat == nil,
+              let from = message.from
+        else { return nil }
+        return try? PhoneNumber(from)
+    }
+}
+
 /// Event ids derived from what identifies the event at its source: the same facts give
 /// the same id, so consumers deduplicate replays.
 public enum EventID {
