@@ -2,7 +2,7 @@
 # Sets up and runs Switchboard locally: system packages, the project-local RabbitMQ
 # node, a release build, the topology applied and verified, a demo tenant with a
 # simulator session and keys, then every gateway service (api, dispatcher, webhooks,
-# normalizer, logger) and the provider simulator in the foreground (Ctrl-C stops them
+# normalizer, logger, inbox, bot) and the provider simulator in the foreground (Ctrl-C stops them
 # gracefully). The simulator sends its status and inbound webhooks to the webhooks
 # service, signed, so a message sent here ends `read` in its status.
 set -euo pipefail
