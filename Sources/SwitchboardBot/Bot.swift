@@ -165,13 +165,14 @@ public final class Bot: Service, Sendable {
     /// The reply (a transactional message through the session the contact wrote to) and
     /// the dispatcher's cue to re-read an opted-out or opted-in contact.
     static func owed(for decision: BotDecision, event: NormalizedEvent, contact: PhoneNumber) -> [OutboxItem] {
+        // The dispatcher hears of an opt-out before the confirmation goes out.
         var items: [OutboxItem] = []
-        if let reply = decision.reply,
-           let item = try? OutboxItem.outbound(replyEnvelope(reply.text, reason: reply.reason, to: contact, event: event)) {
-            items.append(item)
-        }
         if decision.contactChange != nil,
            let item = try? OutboxItem.control(ControlEvent(.contactChanged, tenant: event.tenant, contact: contact)) {
+            items.append(item)
+        }
+        if let reply = decision.reply,
+           let item = try? OutboxItem.outbound(replyEnvelope(reply.text, reason: reply.reason, to: contact, event: event)) {
             items.append(item)
         }
         return items
