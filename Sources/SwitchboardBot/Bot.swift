@@ -53,10 +53,7 @@ public final class Bot: Service, Sendable {
     private let connection: AMQPConnection
     private let store: any BotStore & EventReceiptStore & SessionStore
     private let forwarder: BotForwarder
-    private let outbox: Outbox
-    private let deadLetter: DeadLetter
-    /// Copies of one event delivered at once are handled one after the other.
-    private let gate = KeyedGate()
+    private let handler: ContactEventHandler
     private let logger: Logger
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection,
@@ -65,21 +62,16 @@ public final class Bot: Service, Sendable {
         self.connection = connection
         self.store = store
         self.logger = logger
-        outbox = Outbox(publisher: connection)
-        deadLetter = DeadLetter(publisher: connection)
-        forwarder = BotForwarder(configuration: configuration, store: store, outbox: outbox, httpClient: httpClient,
-                                 logger: logger)
+        handler = ContactEventHandler(consumer: Self.consumer, unusableCode: "unanswerable", receipts: store,
+                                      publisher: connection, logger: logger)
+        forwarder = BotForwarder(configuration: configuration, store: store, outbox: Outbox(publisher: connection),
+                                 httpClient: httpClient, logger: logger)
     }
 
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.forwarder.run() }
-            group.addTask {
-                while (try? await Task.sleep(for: .seconds(3600))) != nil {
-                    _ = try? await self.store.forgetReceipts(
-                        before: Date().addingTimeInterval(-self.configuration.receiptRetention.seconds))
-                }
-            }
+            group.addTask { await self.handler.forgetOldReceipts(retention: self.configuration.receiptRetention) }
             await QueueWorker(connection: connection, queue: configuration.queue, prefetch: configuration.prefetch,
                               logger: logger).run { delivery in await self.handle(delivery) }
             group.cancelAll()
@@ -88,35 +80,11 @@ public final class Bot: Service, Sendable {
     }
 
     func handle(_ delivery: AMQPDelivery) async {
-        let event: NormalizedEvent
-        do { event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body) } catch {
-            await park(delivery, tenant: delivery.headers[OutboundHeader.tenant]?.stringValue,
-                       code: DeadLetterReason.malformed, detail: "not a normalized event: \(error)")
-            return
-        }
-        guard let contact = event.writingContact else {
-            try? await delivery.ack()
-            return
-        }
-        var metadata: Logger.Metadata = ["tenant": "\(event.tenant)", "session": "\(event.session?.rawValue ?? "-")",
-                                         "event_id": "\(event.id)", "contact": "\(contact)"]
-        let key = "\(event.tenant)/\(event.id)"
-        await gate.enter([key])
-        defer { gate.leave([key]) }
-        do {
-            if let owed = try await store.pendingPublications(consumer: Self.consumer, tenant: event.tenant,
-                                                              eventID: event.id) {
-                try await outbox.settle(owed, consumer: Self.consumer, tenant: event.tenant, eventID: event.id,
-                                        receipts: store, replay: true)
-                try? await delivery.ack()
-                return
-            }
+        await handler.handle(delivery) { event, contact in
             // One of the tenant's own numbers writing (another of its sessions, or a bot
             // of its own): never answered, or two sessions could answer each other forever.
             if try await store.sessions(of: event.tenant).contains(where: { $0.phoneNumber == contact }) {
-                logger.debug("message from the tenant's own number; not answered", metadata: metadata)
-                try? await delivery.ack()
-                return
+                return .init(summary: "message from the tenant's own number; not answered", level: .debug)
             }
             let settings = try await store.botSettings(of: event.tenant)
             let rules = try await store.botRules(of: event.tenant)
@@ -129,37 +97,14 @@ public final class Bot: Service, Sendable {
                     let decision = BotBrain.decide(text: text, settings: settings, rules: rules, contact: state, now: now)
                     return BotOutcome(decision: decision, owed: Self.owed(for: decision, event: event, contact: contact))
                 })
-            else {
-                try? await delivery.ack()
-                return
-            }
-            try await outbox.settle(outcome.owed, consumer: Self.consumer, tenant: event.tenant, eventID: event.id,
-                                    receipts: store, replay: false)
-            try? await delivery.ack()
+            else { return nil }
             let decision = outcome.decision
-            metadata["reply"] = "\(decision.reply?.reason ?? "-")"
+            var metadata: Logger.Metadata = ["reply": "\(decision.reply?.reason ?? "-")"]
             if let change = decision.contactChange { metadata["contact_change"] = "\(change.rawValue)" }
             if decision.forward { metadata["forward"] = "queued" }
             if decision.limited { metadata["limited"] = "true" }
-            logger.info("message handled", metadata: metadata)
-        } catch let error as StoreError {
-            if case .notFound = error {
-                await park(delivery, tenant: event.tenant.rawValue, code: "unanswerable", detail: error.description)
-                return
-            }
-            logger.error("event not handled; retrying", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            try? await Task.sleep(for: .milliseconds(500))
-            try? await delivery.nack(requeue: true)
-        } catch {
-            logger.warning("reply not published; retrying", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            try? await Task.sleep(for: .milliseconds(500))
-            try? await delivery.nack(requeue: true)
+            return .init(owed: outcome.owed, summary: "message handled", metadata: metadata)
         }
-    }
-
-    private func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String) async {
-        await deadLetter.parkAndAck(delivery, tenant: tenant, code: code, detail: detail)
-        logger.warning("event dead-lettered", metadata: ["tenant": "\(tenant ?? "-")", "error": "\(detail)"])
     }
 
     /// The reply (a transactional message through the session the contact wrote to) and

@@ -42,10 +42,7 @@ public final class Inbox: Service, Sendable {
     private let configuration: Configuration
     private let connection: AMQPConnection
     private let store: any InboxStore & EventReceiptStore & BotStore
-    private let outbox: Outbox
-    private let deadLetter: DeadLetter
-    /// Copies of one event delivered at once are handled one after the other.
-    private let gate = KeyedGate()
+    private let handler: ContactEventHandler
     private let logger: Logger
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection,
@@ -54,13 +51,13 @@ public final class Inbox: Service, Sendable {
         self.connection = connection
         self.store = store
         self.logger = logger
-        outbox = Outbox(publisher: connection)
-        deadLetter = DeadLetter(publisher: connection)
+        handler = ContactEventHandler(consumer: Self.consumer, unusableCode: "uninboxable", receipts: store,
+                                      publisher: connection, logger: logger)
     }
 
     public func run() async throws {
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.forgetOldReceipts() }
+            group.addTask { await self.handler.forgetOldReceipts(retention: self.configuration.receiptRetention) }
             await QueueWorker(connection: connection, queue: configuration.queue, prefetch: configuration.prefetch,
                               logger: logger).run { delivery in await self.handle(delivery) }
             group.cancelAll()
@@ -68,77 +65,21 @@ public final class Inbox: Service, Sendable {
         logger.info("inbox stopped")
     }
 
-    private func forgetOldReceipts() async {
-        while (try? await Task.sleep(for: .seconds(3600))) != nil {
-            _ = try? await store.forgetReceipts(before: Date().addingTimeInterval(-configuration.receiptRetention.seconds))
-        }
-    }
-
     func handle(_ delivery: AMQPDelivery) async {
-        let event: NormalizedEvent
-        do { event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body) } catch {
-            await park(delivery, tenant: delivery.headers[OutboundHeader.tenant]?.stringValue,
-                       code: DeadLetterReason.malformed, detail: "not a normalized event: \(error)")
-            return
-        }
-        guard let contact = event.writingContact else {
-            // Not a contact's message (a status, an alert, an own or group message).
-            try? await delivery.ack()
-            return
-        }
-        var metadata: Logger.Metadata = ["tenant": "\(event.tenant)", "session": "\(event.session?.rawValue ?? "-")",
-                                         "event_id": "\(event.id)", "contact": "\(contact)"]
-        let key = "\(event.tenant)/\(event.id)"
-        await gate.enter([key])
-        defer { gate.leave([key]) }
-        do {
-            if let owed = try await store.pendingPublications(consumer: Self.consumer, tenant: event.tenant,
-                                                              eventID: event.id) {
-                // Handled before: only what it still owes (if anything) is published.
-                try await outbox.settle(owed, consumer: Self.consumer, tenant: event.tenant, eventID: event.id,
-                                        receipts: store, replay: true)
-                try? await delivery.ack()
-                return
-            }
+        await handler.handle(delivery) { event, contact in
             if Self.isOptKeyword(event.message?.text, settings: try await store.botSettings(of: event.tenant)) {
                 // STOP or START is the bot's business, not a reply for an agent: a START
                 // must not pause the very messages it asks for.
-                logger.debug("opt keyword; no conversation change", metadata: metadata)
-                try? await delivery.ack()
-                return
+                return .init(summary: "opt keyword; no conversation change", level: .debug)
             }
             let pauseUntil = Date().addingTimeInterval(configuration.pauseFor.seconds)
             guard let (update, owed) = try await store.recordContactMessage(
                 event, contact: contact, pauseUntil: pauseUntil, consumer: Self.consumer,
                 owed: { update in Self.owed(for: update, event: event, contact: contact) })
-            else {
-                try? await delivery.ack()  // a copy handled at the same time
-                return
-            }
-            metadata["unread"] = "\(update.conversation.unread)"
-            try await outbox.settle(owed, consumer: Self.consumer, tenant: event.tenant, eventID: event.id,
-                                    receipts: store, replay: false)
-            try? await delivery.ack()
-            logger.info(update.reopened ? "contact replied; bulk paused" : "contact wrote", metadata: metadata)
-        } catch let error as StoreError {
-            if case .notFound = error {
-                await park(delivery, tenant: event.tenant.rawValue, code: "uninboxable", detail: error.description)
-                return
-            }
-            logger.error("event not applied; retrying", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            try? await Task.sleep(for: .milliseconds(500))
-            try? await delivery.nack(requeue: true)
-        } catch {
-            // The broker did not confirm a publication: it stays owed; the event comes again.
-            logger.warning("alert not published; retrying", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            try? await Task.sleep(for: .milliseconds(500))
-            try? await delivery.nack(requeue: true)
+            else { return nil }
+            return .init(owed: owed, summary: update.reopened ? "contact replied; bulk paused" : "contact wrote",
+                         metadata: ["unread": "\(update.conversation.unread)"])
         }
-    }
-
-    private func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String) async {
-        await deadLetter.parkAndAck(delivery, tenant: tenant, code: code, detail: detail)
-        logger.warning("event dead-lettered", metadata: ["tenant": "\(tenant ?? "-")", "error": "\(detail)"])
     }
 
     static func isOptKeyword(_ text: String?, settings: BotSettings) -> Bool {
