@@ -13,27 +13,7 @@ duration=${1:-20}
 concurrency=${2:-64}
 port=${SWITCHBOARD_BENCH_PORT:-18080}
 
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-deploy/local/rabbitmq.sh status >/dev/null 2>&1 || deploy/local/rabbitmq.sh start
-swift build -c release --product switchboard >/dev/null
-sb=$root/.build/release/switchboard
-
-vhost="sb-bench-api-$$"
-scratch=$(mktemp -d)
-server=""
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  deploy/local/rabbitmq.sh ctl delete_vhost "$vhost" >/dev/null 2>&1 || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-deploy/local/rabbitmq.sh ctl add_vhost "$vhost" >/dev/null
-deploy/local/rabbitmq.sh ctl set_permissions -p "$vhost" guest ".*" ".*" ".*" >/dev/null
-
-export SWITCHBOARD_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$vhost"
-export SWITCHBOARD_DATABASE="$scratch/switchboard.sqlite"
-SWITCHBOARD_MASTER_KEY=$(openssl rand -base64 32)
-export SWITCHBOARD_MASTER_KEY SWITCHBOARD_LOG_LEVEL=warning
+. deploy/local/bench-scratch.sh api
 $sb topology apply >/dev/null
 $sb tenant create bench --session-rate 100 >/dev/null
 $sb session add bench-main --tenant bench --provider simulator --phone +14155550100 --primary >/dev/null
@@ -41,6 +21,7 @@ key=$($sb key create --tenant bench --label bench | grep -o 'sb_[A-Za-z0-9_-]*' 
 
 $sb serve api --listen "127.0.0.1:$port" --skip-topology 2>"$scratch/serve.log" &
 server=$!
+bench_processes+=("$server")
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
   sleep 0.1

@@ -15,44 +15,25 @@ duration=${1:-20}
 concurrency=${2:-64}
 port=${SWITCHBOARD_BENCH_PORT:-18070}
 
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-deploy/local/rabbitmq.sh status >/dev/null 2>&1 || deploy/local/rabbitmq.sh start
-swift build -c release --product switchboard >/dev/null
-sb=$root/.build/release/switchboard
-
-vhost="sb-bench-webhooks-$$"
-scratch=$(mktemp -d)
-server=""
-normalizer=""
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  [ -n "$normalizer" ] && kill "$normalizer" 2>/dev/null && wait "$normalizer" 2>/dev/null || true
-  deploy/local/rabbitmq.sh ctl delete_vhost "$vhost" >/dev/null 2>&1 || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-deploy/local/rabbitmq.sh ctl add_vhost "$vhost" >/dev/null
-deploy/local/rabbitmq.sh ctl set_permissions -p "$vhost" guest ".*" ".*" ".*" >/dev/null
+. deploy/local/bench-scratch.sh webhooks
 depth() {
   deploy/local/rabbitmq.sh ctl list_queues -p "$vhost" name messages 2>/dev/null | awk -v q="$1" '$1==q{print $2}'
 }
-# A quorum queue's count is published every few seconds: read until it holds still.
+# A quorum queue's count is published every few seconds: read until it has held still
+# for three reads in a row (6 s, longer than the publishing interval).
 settled_depth() {
-  local last now
+  local last now same=0
   last=$(depth "$1")
-  for _ in $(seq 1 30); do
+  for _ in $(seq 1 45); do
     sleep 2
     now=$(depth "$1")
-    [ "$now" = "$last" ] && { echo "$now"; return; }
+    if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; fi
+    [ "$same" -ge 2 ] && { echo "$now"; return; }
     last=$now
   done
   echo "$last"
 }
 
-export SWITCHBOARD_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$vhost"
-export SWITCHBOARD_DATABASE="$scratch/switchboard.sqlite"
-SWITCHBOARD_MASTER_KEY=$(openssl rand -base64 32)
-export SWITCHBOARD_MASTER_KEY SWITCHBOARD_LOG_LEVEL=warning
 secret="bench-webhook-secret-0123456789"
 $sb topology apply >/dev/null
 $sb tenant create bench >/dev/null
@@ -61,6 +42,7 @@ $sb session add bench-main --tenant bench --provider wasender --phone +141555501
 
 $sb serve webhooks --webhooks-listen "127.0.0.1:$port" --skip-topology 2>"$scratch/serve.log" &
 server=$!
+bench_processes+=("$server")
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
   sleep 0.1
@@ -92,7 +74,7 @@ if [ "$queued" -lt "$accepted" ] || [ "$queued" -gt "$((accepted + concurrency))
   echo "MISMATCH: sb.inbound.raw does not hold the accepted webhooks" >&2
   exit 1
 fi
-kill "$server"; wait "$server" 2>/dev/null || true; server=""
+kill "$server"; wait "$server" 2>/dev/null || true
 
 # The normalizer on the whole backlog (warm-up included): events/s until the raw queue
 # is empty. The warm-up's webhooks repeat ids of the measured run (wrk's counter
@@ -101,6 +83,7 @@ kill "$server"; wait "$server" 2>/dev/null || true; server=""
 distinct=$(( warm > queued ? warm : queued ))
 $sb serve normalizer --skip-topology 2>"$scratch/normalizer.log" &
 normalizer=$!
+bench_processes+=("$normalizer")
 start=$(date +%s.%N)
 while [ "$(depth sb.inbound.raw)" != "0" ]; do sleep 0.2; done
 end=$(date +%s.%N)
