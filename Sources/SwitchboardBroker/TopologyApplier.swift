@@ -17,8 +17,11 @@ public struct TopologyApplier: Sendable {
         public var created: [String] = []
         /// Policies written because they were missing or different.
         public var policiesWritten: [String] = []
+        /// Queues that existed with other arguments (e.g. a classic queue the topology now
+        /// declares as a quorum queue), were empty and unused, and were declared anew.
+        public var replaced: [String] = []
 
-        public var changedNothing: Bool { created.isEmpty && policiesWritten.isEmpty }
+        public var changedNothing: Bool { created.isEmpty && policiesWritten.isEmpty && replaced.isEmpty }
     }
 
     public let topology: Topology
@@ -41,10 +44,24 @@ public struct TopologyApplier: Sendable {
     /// Declares the global topology and `tenants`, and writes the policies that differ.
     /// Throws `applyFailed` with every object that could not be made to match (for
     /// instance a queue that exists with other arguments), after trying all of them.
+    ///
+    /// With `replacingEmptyQueues`, a queue that exists with other arguments (tenant
+    /// queues found on the broker included) is deleted and declared again when the broker
+    /// finds it empty and without consumers (the delete carries if-empty and if-unused,
+    /// so nothing queued can be lost); a queue holding messages still fails, to be
+    /// drained first.
     @discardableResult
-    public func apply(tenants: [TenantProvision] = []) async throws(BrokerError) -> ApplyReport {
-        let desired = topology.objects(tenants: tenants)
+    public func apply(tenants: [TenantProvision] = [], replacingEmptyQueues: Bool = false) async throws(BrokerError)
+        -> ApplyReport
+    {
         let before = try await management.snapshot(virtualHost: virtualHost)
+        // Replacing covers the tenant queues already on the broker too (declared from an
+        // older template); their quota policies are written as they are.
+        let desired = topology.objects(tenants: replacingEmptyQueues
+            ? provisions(of: tenants.map(\.id), foundIn: before).map { found in
+                tenants.first { $0.id == found.id } ?? found
+            }
+            : tenants)
         var report = ApplyReport()
         var failures: [String] = []
         let existingExchanges = Set(before.exchanges.map(\.name))
@@ -74,6 +91,19 @@ public struct TopologyApplier: Sendable {
                 try await connection.declareQueue(queue.amqp)
                 report.declared += 1
                 if !existingQueues.contains(queue.name) { report.created.append("queue \(queue.name)") }
+            } catch where error.code == .preconditionFailed && replacingEmptyQueues {
+                do {
+                    _ = try await connection.deleteQueue(queue.name, ifUnused: true, ifEmpty: true)
+                    try await connection.declareQueue(queue.amqp)
+                    report.declared += 1
+                    report.replaced.append("queue \(queue.name)")
+                    logger.notice("queue declared anew with the topology's arguments", metadata: [
+                        "vhost": "\(virtualHost)", "queue": "\(queue.name)", "was": "\(error.message)",
+                    ])
+                } catch {
+                    failures.append("queue \(queue.name): differs from the topology and cannot be replaced "
+                        + "(drain it and stop its consumers first): \(error.message)")
+                }
             } catch {
                 failures.append("queue \(queue.name): \(error.message)")
             }
@@ -91,7 +121,8 @@ public struct TopologyApplier: Sendable {
         }
         logger.info("topology applied", metadata: [
             "vhost": "\(virtualHost)", "declared": "\(report.declared)", "created": "\(report.created.count)",
-            "policies_written": "\(report.policiesWritten.count)", "failures": "\(failures.count)",
+            "policies_written": "\(report.policiesWritten.count)", "replaced": "\(report.replaced.count)",
+            "failures": "\(failures.count)",
         ])
         guard failures.isEmpty else { throw .applyFailed(failures) }
         return report
@@ -102,14 +133,19 @@ public struct TopologyApplier: Sendable {
     /// `tenants` must exist as well.
     public func verify(tenants: [TenantID] = []) async throws(BrokerError) -> [TopologyDrift] {
         let live = try await management.snapshot(virtualHost: virtualHost)
+        return topology.objects(tenants: provisions(of: tenants, foundIn: live)).drift(from: live)
+    }
+
+    /// `tenants` and every tenant whose queue is on the broker, each with the backlog
+    /// quota its policy carries there.
+    private func provisions(of tenants: [TenantID], foundIn live: BrokerObjects) -> [TenantProvision] {
         let discovered = live.queues.compactMap { topology.tenant(ofQueue: $0.name) }
         let policies = Dictionary(live.policies.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let provisions = Set(discovered + tenants).sorted().map { tenant in
+        return Set(discovered + tenants).sorted().map { tenant in
             let quota = policies[topology.quotaPolicyName(tenant)]?.definition["max-length"]
             if case .int(let n)? = quota { return TenantProvision(id: tenant, backlogQuota: Int(n)) }
             return TenantProvision(id: tenant)
         }
-        return topology.objects(tenants: provisions).drift(from: live)
     }
 
     // MARK: Tenants

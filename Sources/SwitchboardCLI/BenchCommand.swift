@@ -21,11 +21,16 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Body size in bytes.") var size = 400
         @Option(help: "Publishes in flight awaiting confirms.") var window = 500
         @Option(help: "Consumer prefetch.") var prefetch: UInt16 = 1000
+        @Option(help: "The consumer acks (with multiple) once per this many deliveries; at most the prefetch.")
+        var ackEvery = 50
         @Flag(help: "Print one JSON object instead of text.") var json = false
 
         func validate() throws {
-            guard messages > 0, size >= 0, window > 0 else {
-                throw ValidationError("--messages and --window must be positive, --size not negative")
+            guard messages > 0, size >= 0, window > 0, prefetch > 0, ackEvery > 0 else {
+                throw ValidationError("--messages, --window, --prefetch and --ack-every must be positive, --size not negative")
+            }
+            guard ackEvery <= Int(prefetch) else {
+                throw ValidationError("--ack-every \(ackEvery) above --prefetch \(prefetch) would stall the consumer")
             }
         }
 
@@ -35,6 +40,7 @@ struct BenchCommand: AsyncParsableCommand {
             options.bodySize = size
             options.window = window
             options.prefetch = prefetch
+            options.ackEvery = ackEvery
             let benchmark = AMQPBenchmark(
                 configuration: try amqp.configuration(connectionName: "switchboard-bench"), options: options,
                 logger: logging.makeLogger(label: "switchboard.bench"))

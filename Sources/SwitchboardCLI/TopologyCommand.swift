@@ -19,14 +19,18 @@ struct TopologyCommand: AsyncParsableCommand {
         @OptionGroup var amqp: AMQPOptions
         @OptionGroup var topology: TopologyOptions
         @OptionGroup var logging: LoggingOptions
+        @Flag(help: "Delete and declare again a queue that exists with other arguments (say, classic where the topology now wants quorum), when it is empty and has no consumers; a queue holding messages still fails.")
+        var replaceEmpty = false
 
         func run() async throws {
+            let replaceEmpty = replaceEmpty
             let report = try await withApplier(amqp, topology, logging, label: "switchboard.topology") {
-                try await $0.apply()
+                try await $0.apply(replacingEmptyQueues: replaceEmpty)
             }
             print("applied: \(report.declared) declarations, \(report.created.count) created, "
-                + "\(report.policiesWritten.count) policies written")
+                + "\(report.policiesWritten.count) policies written, \(report.replaced.count) replaced")
             for object in report.created { print("  created \(object)") }
+            for object in report.replaced { print("  replaced \(object)") }
             for policy in report.policiesWritten { print("  wrote policy \(policy)") }
         }
     }

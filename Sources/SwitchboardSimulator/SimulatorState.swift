@@ -187,7 +187,9 @@ public final class SimulatorState: Sendable {
             let behaviour = session.behaviour ?? storage.defaults
             let date = Date()
             let now = ContinuousClock.now
-            var counters = storage.counters[id] ?? Counters()
+            // Moved out, not copied: the window's buffer stays uniquely referenced, so
+            // appending to it does not copy a second's worth of instants per send.
+            var counters = storage.counters.removeValue(forKey: id) ?? Counters()
             defer { storage.counters[id] = counters }
 
             if behaviour.isOutage(at: date) {
@@ -258,9 +260,11 @@ public final class SimulatorState: Sendable {
     /// Counts one webhook's fate for its session.
     func recordWebhook(session id: String, delivered: Bool) {
         storage.withLock { storage in
-            var counters = storage.counters[id] ?? Counters()
-            if delivered { counters.stats.webhooksDelivered += 1 } else { counters.stats.webhooksFailed += 1 }
-            storage.counters[id] = counters
+            if delivered {
+                storage.counters[id, default: Counters()].stats.webhooksDelivered += 1
+            } else {
+                storage.counters[id, default: Counters()].stats.webhooksFailed += 1
+            }
         }
     }
 

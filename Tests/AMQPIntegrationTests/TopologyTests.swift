@@ -173,6 +173,41 @@ struct TopologyTests {
         }
     }
 
+    @Test func aQueueOfAnotherTypeIsReplacedOnlyWhenEmptyAndAskedTo() async throws {
+        try await ScratchVirtualHost.with { vhost in
+            // A node from before the event queues became quorum queues: a classic one, holding an event.
+            try await vhost.connection.deleteQueue("sb.events.bot")
+            try await vhost.connection.declareQueue(AMQPQueueDeclaration(name: "sb.events.bot", durable: true))
+            try await vhost.connection.bind(AMQPBinding(exchange: "sb.events", queue: "sb.events.bot"))
+            try await vhost.publish("{\"type\":\"message.received\"}", exchange: "sb.events", key: "")
+            #expect(await vhost.waitForDepth("sb.events.bot", 1))
+            #expect(try await vhost.applier.verify().contains { $0.kind == .different && $0.object == "queue sb.events.bot" })
+
+            // Without the option, and with it while the queue holds a message: refused, nothing lost.
+            await #expect(throws: BrokerError.self) { try await vhost.applier.apply() }
+            await #expect(throws: BrokerError.self) { try await vhost.applier.apply(replacingEmptyQueues: true) }
+            #expect(try await vhost.depth("sb.events.bot") == 1)
+
+            // A tenant queue from the older template (ten priority levels), empty.
+            let acme = try await vhost.provision("acme")
+            try await vhost.connection.deleteQueue("sb.outbound.acme")
+            try await vhost.connection.declareQueue(AMQPQueueDeclaration(
+                name: "sb.outbound.acme", durable: true, arguments: ["x-max-priority": 10, "x-single-active-consumer": true]))
+            try await vhost.connection.bind(AMQPBinding(exchange: "sb.outbound", queue: "sb.outbound.acme",
+                                                        routingKey: "acme.*"))
+
+            // Drained: replaced by the quorum queue, bound again, no drift.
+            _ = try await vhost.connection.purgeQueue("sb.events.bot")
+            let report = try await vhost.applier.apply(replacingEmptyQueues: true)
+            #expect(Set(report.replaced) == ["queue sb.events.bot", "queue sb.outbound.acme"])
+            #expect(try await vhost.applier.verify(tenants: [acme]).filter(\.isDrift).isEmpty)
+            try await vhost.publish("{\"type\":\"message.received\"}", exchange: "sb.events", key: "")
+            #expect(await vhost.waitForDepth("sb.events.bot", 1))
+            try await vhost.publish("{}", key: "acme.bulk")
+            #expect(await vhost.waitForDepth("sb.outbound.acme", 1))
+        }
+    }
+
     @Test func verifyReportsMissingObjectsDifferentPoliciesAndMissingBindings() async throws {
         try await ScratchVirtualHost.with { vhost in
             let acme = try await vhost.provision("acme")

@@ -50,7 +50,7 @@ struct TopologyDefinitionTests {
         let acme = try TenantID("acme")
         let objects = topology.objects(for: TenantProvision(id: acme))
         #expect(objects.queues == [.init(name: "sb.outbound.acme", arguments: [
-            "x-max-priority": .int(10), "x-single-active-consumer": .bool(true),
+            "x-max-priority": .int(2), "x-single-active-consumer": .bool(true),
         ])])
         #expect(objects.bindings == [.init(source: "sb.outbound", queue: "sb.outbound.acme", routingKey: "acme.*")])
         #expect(objects.policies.isEmpty)
@@ -98,7 +98,7 @@ struct TopologyDefinitionTests {
         let queues = try #require(json["queues"] as? [[String: Any]])
         let acme = try #require(queues.first { $0["name"] as? String == "sb.outbound.acme" })
         #expect(acme["vhost"] as? String == "staging")
-        #expect((acme["arguments"] as? [String: Any])?["x-max-priority"] as? Int == 10)
+        #expect((acme["arguments"] as? [String: Any])?["x-max-priority"] as? Int == 2)
         let bindings = try #require(json["bindings"] as? [[String: Any]])
         #expect(bindings.contains { $0["destination"] as? String == "sb.outbound.acme" && $0["routing_key"] as? String == "acme.*"
             && $0["destination_type"] as? String == "queue" })

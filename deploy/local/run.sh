@@ -13,7 +13,9 @@ deploy/local/rabbitmq.sh start
 swift build -c release --product switchboard
 sb=.build/release/switchboard
 listen=${SWITCHBOARD_API_LISTEN:-127.0.0.1:8080}
-$sb topology apply
+# --replace-empty: a node made before a queue changed type (the event queues became
+# quorum queues) gets the new queue when the old one is empty.
+$sb topology apply --replace-empty
 $sb broker check
 
 # The demo tenant and its keys, made once and kept in .local/demo.env (keys are shown

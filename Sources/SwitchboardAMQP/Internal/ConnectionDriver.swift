@@ -351,20 +351,60 @@ final class ConnectionDriver {
     // MARK: Commands
 
     /// Runs every queued command; true if there were any. A batch with several
-    /// commands is written corked, so its frames leave in as few segments as possible.
+    /// commands is written corked, so its frames leave in as few segments as possible,
+    /// and its single acks are settled last, together (see `acknowledge`).
     private func executeCommands() -> Bool {
         let commands = mailbox.takeAll()
         let corked = commands.count > 1 ? connection : nil
         if let corked { CAMQPShim_cork(corked, 1) }
+        var acks: [(DeliveryHandle, Promise<Void>)] = []
         for command in commands {
             if connection == nil || lostError != nil {
                 executeWhileDisconnected(command)
+            } else if case .settle(let handle, .ack(multiple: false), let promise) = command, commands.count > 1 {
+                acks.append((handle, promise))
             } else {
                 execute(command)
             }
         }
+        if !acks.isEmpty { acknowledge(acks) }
         if let corked, corked == connection { CAMQPShim_cork(corked, 0) }
         return !commands.isEmpty
+    }
+
+    /// Settles single acks that arrived together. On each channel, the acked deliveries
+    /// older than every delivery still unsettled there go out as one `multiple` ack of
+    /// the newest of them (the broker handles one frame instead of several: under load,
+    /// most of its work per message is per frame); the others are acked one by one.
+    /// A multiple ack covers exactly these deliveries: any older one is settled already.
+    private func acknowledge(_ acks: [(DeliveryHandle, Promise<Void>)]) {
+        var byChannel: [amqp_channel_t: [(DeliveryHandle, Promise<Void>)]] = [:]
+        for ack in acks { byChannel[ack.0.channel, default: []].append(ack) }
+        for (channel, group) in byChannel {
+            var single = group
+            if group.count > 1, let id = consumerByChannel[channel], let state = consumers[id],
+               let incarnation = incarnations[channel], group.allSatisfy({ $0.0.incarnation == incarnation })
+            {
+                let tags = Set(group.map(\.0.deliveryTag))
+                let oldestOther = state.unsettled.lazy.filter { !tags.contains($0) }.min() ?? .max
+                let covered = group.filter { $0.0.deliveryTag < oldestOther }
+                if covered.count > 1, let newest = covered.max(by: { $0.0.deliveryTag < $1.0.deliveryTag }) {
+                    let result = settleWhileConnected(newest.0, .ack(multiple: true))
+                    for (_, promise) in covered { promise.resume(returning: result) }
+                    single = group.filter { $0.0.deliveryTag >= oldestOther }
+                }
+            }
+            for (handle, promise) in single {
+                promise.resume(returning: settleWhileConnected(handle, .ack(multiple: false)))
+            }
+        }
+    }
+
+    private func settleWhileConnected(_ handle: DeliveryHandle, _ settlement: Settlement) -> Result<Void, AMQPError> {
+        guard let conn = connection, lostError == nil else {
+            return .failure(AMQPError(.staleDelivery, "the channel of this delivery is gone; the broker will redeliver it"))
+        }
+        return settle(conn, handle, settlement)
     }
 
     private func executeWhileDisconnected(_ command: Command) {

@@ -5,7 +5,8 @@ public import struct Foundation.Date
 public enum MessageClass: String, Sendable, Hashable, Codable, CaseIterable {
     case transactional, bulk
 
-    /// The priority in the tenant's queue (`x-max-priority` 10).
+    /// The priority in the tenant's queue, as the contract gives it (9 and 1); a tenant queue
+    /// whose `x-max-priority` is lower (the topology declares 2) treats 9 as its maximum.
     public var priority: UInt8 {
         switch self {
         case .transactional: 9
