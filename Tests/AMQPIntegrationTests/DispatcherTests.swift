@@ -54,6 +54,30 @@ struct DispatcherTests {
     }
 
     @Test(.timeLimit(.minutes(2)))
+    func aTransactionalMessageOvertakesTheTenantsQueuedBulk() async throws {
+        // In flight 4: a transactional message may wait behind at most 4 bulk messages
+        // already fetched; the rest of the backlog waits in the broker's priority queue.
+        try await TestOutbound.with(.init(inFlightPerTenant: 4, refreshInterval: .milliseconds(200))) { outbound in
+            try await outbound.addTenant("acme", rate: 10, bulkShare: 1, simulatorRate: 10)
+            for index in 0..<60 {
+                try await outbound.publish(try outbound.envelope("acme", "bulk \(index)", messageClass: .bulk))
+            }
+            #expect(await eventually { outbound.accepted("acme-main") >= 5 })
+            let code = try outbound.envelope("acme", "code", messageClass: .transactional)
+            try await outbound.publish(code)
+            let acceptedBefore = outbound.accepted("acme-main")
+            #expect(await eventually(timeout: .seconds(10)) {
+                outbound.simulator.state.messages(session: "acme-main").contains { $0.text == "code" }
+            })
+            let texts = outbound.simulator.state.messages(session: "acme-main").map(\.text)
+            let position = try #require(texts.firstIndex(of: "code"))
+            let bulkAhead = position - acceptedBefore
+            #expect(bulkAhead <= 4, "\(bulkAhead) bulk messages went between the publish and the code")
+            #expect(texts.count < 60, "the code came after the whole backlog")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
     func transientFailuresGoThroughTheRetryTiersThenToTheDeadLetterQueue() async throws {
         try await TestOutbound.with(.init(refreshInterval: .milliseconds(200), maximumAttempts: 3,
                                           firstRetryDelay: .milliseconds(1))) { outbound in
