@@ -4,6 +4,42 @@ import Testing
 
 @Suite("Publishing with confirms and consuming, against the real broker")
 struct PublishConsumeTests {
+    /// Acks settled out of order from many tasks at once: the client sends those that
+    /// reach its thread together as one `multiple` ack where they are contiguous. A
+    /// multiple ack that covered a delivery still being worked on would make the broker
+    /// close the channel at that delivery's own ack (unknown delivery tag), and the
+    /// deliveries would come again.
+    @Test func acksSettledOutOfOrderFromManyTasksEachSettleExactlyTheirDelivery() async throws {
+        let total = 2_000
+        try await withQueue("acks") { connection, queue in
+            for id in 0..<total {
+                try await connection.publish(Data("m".utf8), exchange: "", routingKey: queue,
+                                             properties: .init(messageID: String(id)))
+            }
+            let consumer = try await connection.consume(queue: queue, options: .init(prefetch: 200))
+            let seen = try await withThrowingTaskGroup(of: Void.self, returning: [Int].self) { group in
+                var seen = [Int](repeating: 0, count: total)
+                var count = 0
+                for try await delivery in consumer {
+                    #expect(!delivery.redelivered)
+                    if let id = Int(delivery.properties.messageID ?? ""), seen.indices.contains(id) { seen[id] += 1 }
+                    count += 1
+                    group.addTask {
+                        try await Task.sleep(for: .microseconds(Int.random(in: 0...3_000)))
+                        try await delivery.ack()
+                    }
+                    if count == total { break }
+                }
+                try await group.waitForAll()
+                return seen
+            }
+            await consumer.cancel()
+            #expect(seen.allSatisfy { $0 == 1 })
+            #expect(try await eventually { try await connection.inspectQueue(queue).messageCount == 0 })
+            #expect(try await connection.get(queue: queue) == nil)
+        }
+    }
+
     @Test func hundredThousandPersistentMessagesArriveExactlyOnce() async throws {
         let total = 100_000
         try await withQueue("bulk", durable: true) { connection, queue in
