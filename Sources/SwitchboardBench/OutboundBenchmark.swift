@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 public import Logging
+import Synchronization
 import ServiceLifecycle
 public import SwitchboardAMQP
 public import SwitchboardBroker
@@ -21,9 +22,16 @@ import SwitchboardStore
 ///   transactional messages arrive at a steady pace for those and for quiet tenants:
 ///   transactional latency from publish to provider acceptance, the busiest
 ///   one-second window of any session, and the simulator's 429s.
+/// - floor: the path's three kinds of work each alone over the same messages (the
+///   broker's: publish, deliver, status event, ack; the provider call; the store's
+///   record), with the CPU each costs per message: their sum bounds what the whole path
+///   can reach on this machine, whatever the dispatcher does.
+///
+/// Throughput and floor report CPU per message (this process, and the broker when it
+/// runs on this machine), the figure that carries over to other hardware.
 public struct OutboundBenchmark: Sendable {
     public enum Scenario: String, Sendable, CaseIterable {
-        case throughput, isolation
+        case throughput, isolation, floor
     }
 
     public struct Options: Sendable {
@@ -56,11 +64,29 @@ public struct OutboundBenchmark: Sendable {
         public let busiestSecond: Int
         public let sessionRate: Double?
         public let rateLimited: Int
+        /// Throughput: CPU per message of the whole path.
+        public let cpuPerMessage: CPUCost?
+        /// Floor: each part alone.
+        public let parts: [PartCost]?
+        /// Floor: the processors the parts share on this machine.
+        public let cores: Int?
+
+        /// Floor: the most messages per second the parts' summed CPU allows on `cores`,
+        /// when the broker's CPU is known.
+        public var ceilingPerSecond: Double? {
+            guard let parts, let cores, parts.allSatisfy({ $0.cpuPerMessage.brokerMicroseconds != nil }) else { return nil }
+            let total = parts.reduce(0) { $0 + $1.cpuPerMessage.totalMicroseconds }
+            return total > 0 ? Double(cores) * 1_000_000 / total : nil
+        }
 
         public var summary: [String] {
+            if let parts { return floorSummary(parts) }
             var lines = ["outbound \(scenario): \(messages) messages in \(String(format: "%.2f", seconds)) s"]
             if let acceptedPerSecond {
                 lines.append(String(format: "  publish → provider accepted: %.0f messages/s", acceptedPerSecond))
+            }
+            if let cpuPerMessage {
+                lines.append("  CPU per message: \(cpuPerMessage.text)")
             }
             if let transactionalLatencyMs, let transactional, let simulatorLatencyMs {
                 lines.append(String(format: "  transactional (%d) publish → accepted ms: p50 %.1f  p99 %.1f  max %.1f (simulator latency %d ms)",
@@ -72,6 +98,32 @@ public struct OutboundBenchmark: Sendable {
             lines.append("  simulator 429s: \(rateLimited), duplicates: \(duplicates)")
             return lines
         }
+
+        private func floorSummary(_ parts: [PartCost]) -> [String] {
+            var lines = ["outbound floor: each part of the path alone over \(messages) messages"]
+            for part in parts {
+                lines.append(String(format: "  %@ (%@): %.0f/s alone", part.name, part.work, part.perSecond))
+                lines.append("      CPU per message: \(part.cpuPerMessage.text)")
+            }
+            let total = parts.reduce(0) { $0 + $1.cpuPerMessage.totalMicroseconds }
+            if let ceilingPerSecond, let cores {
+                lines.append(String(format: "  sum: %.0f µs of CPU per message → at most %.0f messages/s on %d cores",
+                                    total, ceilingPerSecond, cores))
+            } else {
+                lines.append(String(format: "  sum: %.0f µs of this process's CPU per message (broker not on this machine)",
+                                    total))
+            }
+            return lines
+        }
+    }
+
+    /// One part of the outbound path measured alone.
+    public struct PartCost: Codable, Sendable, Hashable {
+        public let name: String
+        public let work: String
+        public let seconds: Double
+        public let perSecond: Double
+        public let cpuPerMessage: CPUCost
     }
 
     public let configuration: AMQPConfiguration
@@ -112,22 +164,24 @@ public struct OutboundBenchmark: Sendable {
             try await applier.apply()
             let store = try SQLiteStore(path: database, secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)),
                                         logger: quiet)
-            let bench = Run(options: options, store: store, registry: TenantRegistry(store: store, broker: applier, logger: quiet),
+            let bench = Run(options: options, broker: configuration, topology: topology, store: store,
+                            registry: TenantRegistry(store: store, broker: applier, logger: quiet),
                             simulator: simulator, publisher: publisher)
+            let providers = ProviderDirectory(http: http, simulatorBaseURL: simulator.baseURL + "/api")
+            if options.scenario == .floor {
+                let report = try await bench.floor(relay: consumer, providers: providers)
+                await cleanUp()
+                return report
+            }
             let dispatcher = Dispatcher(
                 configuration: .init(inFlightPerTenant: options.inFlightPerTenant, refreshInterval: .milliseconds(500)),
-                connection: consumer, store: store,
-                providers: ProviderDirectory(http: http, simulatorBaseURL: simulator.baseURL + "/api"),
-                topology: topology, logger: quiet)
+                connection: consumer, store: store, providers: providers, topology: topology, logger: quiet)
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
                 services: [.init(service: dispatcher)], gracefulShutdownSignals: [], logger: quiet))
             let running = Task { try await group.run() }
             let report: Report
             do {
-                report = switch options.scenario {
-                case .throughput: try await bench.throughput()
-                case .isolation: try await bench.isolation()
-                }
+                report = options.scenario == .isolation ? try await bench.isolation() : try await bench.throughput()
             } catch {
                 await group.triggerGracefulShutdown()
                 _ = try? await running.value
@@ -152,6 +206,8 @@ public struct OutboundBenchmark: Sendable {
     /// One run's tenants, publishing and measuring.
     private struct Run {
         let options: Options
+        let broker: AMQPConfiguration
+        let topology: Topology
         let store: SQLiteStore
         let registry: TenantRegistry
         let simulator: EmbeddedSimulator
@@ -215,8 +271,10 @@ public struct OutboundBenchmark: Sendable {
                 try envelope(tenants[index % tenants.count], "m\(index)", .bulk)
             }
             let started = Date()
+            let cpuBefore = CPUSample.now(broker: broker)
             try await publishAll(envelopes)
             try await waitForAccepted(options.messages, timeout: .seconds(600))
+            let cpu = cpuBefore.cost(until: CPUSample.now(broker: broker), messages: options.messages)
             let messages = accepted()
             let last = messages.map(\.acceptedAt).max() ?? Date()
             let seconds = last.timeIntervalSince(started)
@@ -227,7 +285,8 @@ public struct OutboundBenchmark: Sendable {
                 duplicates: messages.count - Set(messages.compactMap(\.text)).count, transactional: nil,
                 transactionalLatencyMs: nil, simulatorLatencyMs: nil,
                 busiestSecond: stats.sessions.values.map(\.maxPerSecond).max() ?? 0, sessionRate: nil,
-                rateLimited: stats.sessions.values.reduce(0) { $0 + $1.rateLimited })
+                rateLimited: stats.sessions.values.reduce(0) { $0 + $1.rateLimited }, cpuPerMessage: cpu, parts: nil,
+                cores: nil)
         }
 
         func isolation() async throws -> Report {
@@ -282,7 +341,146 @@ public struct OutboundBenchmark: Sendable {
                                                        max: latencies.last ?? 0),
                 simulatorLatencyMs: options.simulatorLatencyMs,
                 busiestSecond: stats.sessions.values.map(\.maxPerSecond).max() ?? 0, sessionRate: options.sessionRate,
-                rateLimited: stats.sessions.values.reduce(0) { $0 + $1.rateLimited })
+                rateLimited: stats.sessions.values.reduce(0) { $0 + $1.rateLimited }, cpuPerMessage: nil, parts: nil,
+                cores: nil)
+        }
+
+        /// The path's parts one after the other, each over its own copy of the messages,
+        /// with as many in flight as the dispatcher would have (tenants × in flight):
+        /// 1. broker: publish with confirm (as `throughput` does), deliver from the tenant
+        ///    queues, publish the `message.status` event with confirm, ack; no provider, no store;
+        /// 2. provider: the WasenderAPI-shaped send to the simulator (AsyncHTTPClient there,
+        ///    Hummingbird back);
+        /// 3. store: `recordSent`, the record that stops a second send.
+        func floor(relay: AMQPConnection, providers: ProviderDirectory) async throws -> Report {
+            let tenants = (0..<options.tenants).map { "floor-\($0)" }
+            for tenant in tenants {
+                try await addTenant(tenant, rate: 1000, bulkShare: 1, simulatorRate: nil, latencyMs: 0)
+            }
+            let concurrency = options.tenants * Int(options.inFlightPerTenant)
+            func envelopes(_ part: String) throws -> [OutboundEnvelope] {
+                try (0..<options.messages).map { try envelope(tenants[$0 % tenants.count], "\(part) \($0)", .bulk) }
+            }
+            func measured(_ name: String, _ work: String, _ body: () async throws -> Void) async throws -> PartCost {
+                let clock = ContinuousClock()
+                let started = clock.now
+                let before = CPUSample.now(broker: broker)
+                try await body()
+                let cost = before.cost(until: CPUSample.now(broker: broker), messages: options.messages)
+                let seconds = (clock.now - started).seconds
+                return PartCost(name: name, work: work, seconds: seconds, perSecond: Double(options.messages) / seconds,
+                                cpuPerMessage: cost)
+            }
+            var parts: [PartCost] = []
+
+            let relayed = try envelopes("broker")
+            parts.append(try await measured("broker", "publish, deliver, status event, ack") {
+                try await relayAll(relayed, through: relay, tenants: tenants)
+            })
+
+            let sent = try envelopes("provider")
+            var senders: [TenantID: (Session, SessionSecrets)] = [:]
+            for tenant in tenants {
+                let id = try TenantID(tenant)
+                guard let session = try await store.sessions(of: id).first else {
+                    throw BenchError.setup("tenant \(tenant) has no session")
+                }
+                senders[id] = (session, try await store.secrets(of: session.id))
+            }
+            let sessions = senders
+            let provider = providers.client(for: .simulator)
+            parts.append(try await measured("provider", "HTTP send to the simulator") {
+                try await concurrently(sent.count, tasks: concurrency) { index in
+                    let envelope = sent[index]
+                    guard let (session, secrets) = sessions[envelope.tenant] else { return }
+                    _ = try await provider.send(envelope, through: session, secrets: secrets)
+                }
+            })
+
+            let recorded = try envelopes("store")
+            parts.append(try await measured("store", "record the provider's acceptance") {
+                try await concurrently(recorded.count, tasks: concurrency) { index in
+                    let envelope = recorded[index]
+                    try await store.recordSent(envelope, session: try SessionID("\(envelope.tenant)-main"),
+                                               providerMessageID: "floor-\(index)", at: Date())
+                }
+            })
+
+            let total = parts.reduce(0) { $0 + $1.seconds }
+            return Report(
+                scenario: "floor", messages: options.messages, seconds: total, acceptedPerSecond: nil, duplicates: 0,
+                transactional: nil, transactionalLatencyMs: nil, simulatorLatencyMs: nil, busiestSecond: 0,
+                sessionRate: nil, rateLimited: 0, cpuPerMessage: nil, parts: parts,
+                cores: ProcessInfo.processInfo.activeProcessorCount)
+        }
+
+        /// Runs `body` for every index below `count` from `tasks` concurrent tasks.
+        private func concurrently(_ count: Int, tasks: Int,
+                                  _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+            let counter = SharedCounter()
+            try await withThrowingDiscardingTaskGroup { group in
+                for _ in 0..<tasks {
+                    group.addTask {
+                        while let index = counter.next(below: count) { try await body(index) }
+                    }
+                }
+            }
+        }
+
+        /// The dispatcher's broker work without its provider and store: every tenant queue
+        /// consumed with the dispatcher's prefetch, each delivery decoded, its `sent` event
+        /// published with confirm, then acknowledged; returns when all are.
+        private func relayAll(_ envelopes: [OutboundEnvelope], through relay: AMQPConnection,
+                              tenants: [String]) async throws {
+            let remaining = Countdown(envelopes.count)
+            var consumers: [AMQPConsumer] = []
+            for tenant in tenants {
+                consumers.append(try await relay.consume(
+                    queue: topology.tenantQueue(try TenantID(tenant)),
+                    options: AMQPConsumeOptions(prefetch: options.inFlightPerTenant)))
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for consumer in consumers {
+                    group.addTask {
+                        try await withThrowingDiscardingTaskGroup { deliveries in
+                            for try await delivery in consumer {
+                                deliveries.addTask {
+                                    let envelope = try WireJSON.sharedDecoder.decode(OutboundEnvelope.self,
+                                                                                     from: delivery.body)
+                                    try await relay.publish(.messageStatus(
+                                        .init(status: "sent", messageID: envelope.id,
+                                              providerMessageID: "floor-\(envelope.id)"),
+                                        tenant: envelope.tenant, session: try SessionID("\(envelope.tenant)-main"),
+                                        provider: .simulator, at: Date()))
+                                    try await delivery.ack()
+                                    remaining.tick()
+                                }
+                            }
+                        }
+                    }
+                }
+                try await publishAll(envelopes)
+                let deadline = ContinuousClock.now + .seconds(600)
+                while !remaining.isDone {
+                    guard ContinuousClock.now < deadline else {
+                        throw BenchError.timedOut("the relay did not settle every message")
+                    }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                for consumer in consumers { await consumer.cancel() }
+                try await group.waitForAll()
+            }
         }
     }
+}
+
+/// Work left for many tasks to count down.
+private final class Countdown: Sendable {
+    private let left: Atomic<Int>
+
+    init(_ count: Int) { left = Atomic(count) }
+
+    func tick() { left.subtract(1, ordering: .relaxed) }
+
+    var isDone: Bool { left.load(ordering: .relaxed) <= 0 }
 }

@@ -105,12 +105,13 @@ extension BenchCommand {
     struct Outbound: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "outbound",
-            abstract: "The outbound path against the simulator: throughput, or isolation of transactional from bulk.")
+            abstract: "The outbound path against the simulator: throughput, isolation of transactional from bulk, or its floor.")
 
         @OptionGroup var amqp: AMQPOptions
         @OptionGroup var topology: TopologyOptions
         @OptionGroup var logging: LoggingOptions
-        @Option(help: "throughput or isolation.") var scenario: String = "throughput"
+        @Option(help: "throughput, isolation or floor (each part of the path alone, with its CPU per message).")
+        var scenario: String = "throughput"
         @Option(help: "Tenants (isolation: with campaigns; two quiet tenants are added).") var tenants = 10
         @Option(help: "Throughput: messages in all.") var messages = 50_000
         @Option(help: "Isolation: bulk messages per tenant.") var campaign = 5_000
@@ -124,7 +125,7 @@ extension BenchCommand {
 
         func run() async throws {
             guard let scenario = OutboundBenchmark.Scenario(rawValue: scenario) else {
-                throw ValidationError("--scenario must be throughput or isolation")
+                throw ValidationError("--scenario must be throughput, isolation or floor")
             }
             var options = OutboundBenchmark.Options()
             options.scenario = scenario

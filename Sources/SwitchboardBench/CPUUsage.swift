@@ -1,0 +1,88 @@
+import Foundation
+import SwitchboardAMQP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// CPU time spent so far by this process and by the RabbitMQ node(s) running on this
+/// machine: with two samples a benchmark says what one message costs, which carries over
+/// to other machines better than messages per second on this one.
+struct CPUSample: Sendable {
+    /// User + system seconds of this process.
+    let process: Double
+    /// User + system seconds of every local `beam.smp` running RabbitMQ; nil when the
+    /// broker is on another host or none is found.
+    let broker: Double?
+
+    /// Samples now; the broker's CPU only when `broker` points at this machine.
+    static func now(broker: AMQPConfiguration) -> CPUSample {
+        let isLocal = ["127.0.0.1", "localhost", "::1"].contains(broker.host.lowercased())
+        return CPUSample(process: processSeconds(), broker: isLocal ? localBrokerSeconds() : nil)
+    }
+
+    /// The cost per message between `self` and a later sample.
+    func cost(until later: CPUSample, messages: Int) -> CPUCost {
+        let count = Double(max(1, messages))
+        let broker: Double? = if let before = self.broker, let after = later.broker {
+            (after - before) * 1_000_000 / count
+        } else {
+            nil
+        }
+        return CPUCost(processMicroseconds: (later.process - process) * 1_000_000 / count,
+                       brokerMicroseconds: broker)
+    }
+
+    private static func processSeconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// Sums `utime + stime` of the `beam.smp` processes whose command line names
+    /// RabbitMQ, from `/proc` (Linux only).
+    private static func localBrokerSeconds() -> Double? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        var total: Double?
+        for pid in entries where pid.allSatisfy(\.isNumber) {
+            guard let name = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+                  name.trimmingCharacters(in: .whitespacesAndNewlines) == "beam.smp",
+                  let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  String(decoding: commandLine, as: UTF8.self).contains("rabbit"),
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let ticksUsed = cpuTicks(fromStat: stat)
+            else { continue }
+            total = (total ?? 0) + ticksUsed / ticks
+        }
+        return total
+    }
+
+    /// `utime + stime` (fields 14 and 15) of a `/proc/<pid>/stat` line; the command name
+    /// in parentheses may hold spaces, so fields are counted after its closing one.
+    static func cpuTicks(fromStat stat: String) -> Double? {
+        guard let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state); utime is field 14, stime field 15.
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return user + system
+    }
+}
+
+/// CPU microseconds per message, of this process and of the local broker.
+public struct CPUCost: Codable, Sendable, Hashable {
+    public let processMicroseconds: Double
+    /// Nil when the broker does not run on this machine.
+    public let brokerMicroseconds: Double?
+
+    public var totalMicroseconds: Double { processMicroseconds + (brokerMicroseconds ?? 0) }
+
+    /// "this process 512 µs + broker 331 µs = 843 µs".
+    var text: String {
+        guard let brokerMicroseconds else {
+            return String(format: "this process %.0f µs (broker not on this machine)", processMicroseconds)
+        }
+        return String(format: "this process %.0f µs + broker %.0f µs = %.0f µs", processMicroseconds,
+                      brokerMicroseconds, totalMicroseconds)
+    }
+}
