@@ -351,6 +351,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                "SwitchboardBench",
                 "SwitchboardBroker",
                 "SwitchboardCore",
                 "SwitchboardRegistry",

@@ -460,7 +460,7 @@ public struct OutboundBenchmark: Sendable {
                     }
                 }
                 try await publishAll(envelopes)
-                let deadline = ContinuousClock.now + .seconds(600)
+                let deadline = ContinuousClock.now + .seconds(max(60, envelopes.count / 100))
                 while !remaining.isDone {
                     guard ContinuousClock.now < deadline else {
                         throw BenchError.timedOut("the relay did not settle every message")
