@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 public import Logging
-import Synchronization
 import ServiceLifecycle
 public import SwitchboardAMQP
 public import SwitchboardBroker
@@ -12,6 +11,7 @@ import SwitchboardProviders
 import SwitchboardRegistry
 import SwitchboardSimulator
 import SwitchboardStore
+import Synchronization
 
 /// `switchboard bench outbound`: the outbound path end to end (broker, dispatcher,
 /// provider simulator, all in a scratch virtual host and SQLite file).
@@ -70,14 +70,9 @@ public struct OutboundBenchmark: Sendable {
         public let parts: [PartCost]?
         /// Floor: the processors the parts share on this machine.
         public let cores: Int?
-
         /// Floor: the most messages per second the parts' summed CPU allows on `cores`,
         /// when the broker's CPU is known.
-        public var ceilingPerSecond: Double? {
-            guard let parts, let cores, parts.allSatisfy({ $0.cpuPerMessage.brokerMicroseconds != nil }) else { return nil }
-            let total = parts.reduce(0) { $0 + $1.cpuPerMessage.totalMicroseconds }
-            return total > 0 ? Double(cores) * 1_000_000 / total : nil
-        }
+        public let ceilingPerSecond: Double?
 
         public var summary: [String] {
             if let parts { return floorSummary(parts) }
@@ -286,7 +281,7 @@ public struct OutboundBenchmark: Sendable {
                 transactionalLatencyMs: nil, simulatorLatencyMs: nil,
                 busiestSecond: stats.sessions.values.map(\.maxPerSecond).max() ?? 0, sessionRate: nil,
                 rateLimited: stats.sessions.values.reduce(0) { $0 + $1.rateLimited }, cpuPerMessage: cpu, parts: nil,
-                cores: nil)
+                cores: nil, ceilingPerSecond: nil)
         }
 
         func isolation() async throws -> Report {
@@ -342,7 +337,7 @@ public struct OutboundBenchmark: Sendable {
                 simulatorLatencyMs: options.simulatorLatencyMs,
                 busiestSecond: stats.sessions.values.map(\.maxPerSecond).max() ?? 0, sessionRate: options.sessionRate,
                 rateLimited: stats.sessions.values.reduce(0) { $0 + $1.rateLimited }, cpuPerMessage: nil, parts: nil,
-                cores: nil)
+                cores: nil, ceilingPerSecond: nil)
         }
 
         /// The path's parts one after the other, each over its own copy of the messages,
@@ -392,7 +387,9 @@ public struct OutboundBenchmark: Sendable {
             parts.append(try await measured("provider", "HTTP send to the simulator") {
                 try await concurrently(sent.count, tasks: concurrency) { index in
                     let envelope = sent[index]
-                    guard let (session, secrets) = sessions[envelope.tenant] else { return }
+                    guard let (session, secrets) = sessions[envelope.tenant] else {
+                        throw BenchError.setup("no session for tenant \(envelope.tenant)")
+                    }
                     _ = try await provider.send(envelope, through: session, secrets: secrets)
                 }
             })
@@ -406,12 +403,15 @@ public struct OutboundBenchmark: Sendable {
                 }
             })
 
-            let total = parts.reduce(0) { $0 + $1.seconds }
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            let cpu = parts.reduce(0) { $0 + $1.cpuPerMessage.totalMicroseconds }
+            let brokerMeasured = parts.allSatisfy { $0.cpuPerMessage.brokerMicroseconds != nil }
             return Report(
-                scenario: "floor", messages: options.messages, seconds: total, acceptedPerSecond: nil, duplicates: 0,
-                transactional: nil, transactionalLatencyMs: nil, simulatorLatencyMs: nil, busiestSecond: 0,
-                sessionRate: nil, rateLimited: 0, cpuPerMessage: nil, parts: parts,
-                cores: ProcessInfo.processInfo.activeProcessorCount)
+                scenario: "floor", messages: options.messages, seconds: parts.reduce(0) { $0 + $1.seconds },
+                acceptedPerSecond: nil, duplicates: 0, transactional: nil, transactionalLatencyMs: nil,
+                simulatorLatencyMs: nil, busiestSecond: 0, sessionRate: nil, rateLimited: 0, cpuPerMessage: nil,
+                parts: parts, cores: cores,
+                ceilingPerSecond: brokerMeasured && cpu > 0 ? Double(cores) * 1_000_000 / cpu : nil)
         }
 
         /// Runs `body` for every index below `count` from `tasks` concurrent tasks.
