@@ -21,6 +21,12 @@ struct BenchTests {
         ).run()
     }
 
+    /// The broker's CPU is read only when it runs on this machine (the test broker does,
+    /// unless SWITCHBOARD_TEST_AMQP_URL points elsewhere).
+    private func brokerIsLocal() throws -> Bool {
+        ["127.0.0.1", "localhost", "::1"].contains(try TestBroker.configuration("bench").host)
+    }
+
     @Test func throughputCountsEveryAcceptedMessageOnceAndItsCPU() async throws {
         let report = try await run(.throughput, messages: 300, tenants: 3)
         #expect(report.messages == 300)
@@ -29,8 +35,9 @@ struct BenchTests {
         #expect((report.acceptedPerSecond ?? 0) > 0)
         let cpu = try #require(report.cpuPerMessage)
         #expect(cpu.processMicroseconds > 0)
-        // The test broker runs on this machine, so its CPU is read too.
-        #expect((cpu.brokerMicroseconds ?? 0) > 0)
+        if try brokerIsLocal() {
+            #expect((cpu.brokerMicroseconds ?? 0) > 0)
+        }
         #expect(report.parts == nil)
     }
 
@@ -41,6 +48,10 @@ struct BenchTests {
         for part in parts {
             #expect(part.perSecond > 0 && part.seconds > 0, "\(part.name)")
             #expect(part.cpuPerMessage.processMicroseconds > 0, "\(part.name)")
+        }
+        guard try brokerIsLocal() else {
+            #expect(report.ceilingPerSecond == nil)
+            return
         }
         // Publishing, delivering, the status event and the ack are the broker's work.
         #expect((parts[0].cpuPerMessage.brokerMicroseconds ?? 0) > 0)
