@@ -9,14 +9,6 @@ struct ConversationStoreTests {
     private let now = Date(timeIntervalSince1970: 1_795_000_000)
     private let ann = "+14155550301"
 
-    private func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
-        let temporary = try TemporaryStore()
-        defer { temporary.remove() }
-        let store = try temporary.open()
-        for id in ["acme", "globex"] { try await store.createTenant(try tenant(id)) }
-        try await body(store)
-    }
-
     private func received(_ id: String, tenant: String = "acme", from: String? = nil, text: String = "hi",
                           at seconds: Double = 0) throws -> NormalizedEvent {
         NormalizedEvent(id: id, type: .messageReceived, tenant: try TenantID(tenant),

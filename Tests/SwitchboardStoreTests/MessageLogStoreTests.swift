@@ -11,14 +11,6 @@ struct MessageLogStoreTests {
 
     // MARK: Helpers
 
-    private func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
-        let temporary = try TemporaryStore()
-        defer { temporary.remove() }
-        let store = try temporary.open()
-        for id in ["acme", "globex"] { try await store.createTenant(try tenant(id)) }
-        try await body(store)
-    }
-
     private func claim(_ id: String, tenant: String = "acme", to: String? = nil, text: String? = nil,
                        at date: Date? = nil) throws -> MessageClaim {
         MessageClaim(tenant: try TenantID(tenant), id: id, idempotencyKey: id,

@@ -16,14 +16,6 @@ struct MessageStoreTests {
                      expiresAt: nil, createdAt: date ?? now)
     }
 
-    private func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
-        let temporary = try TemporaryStore()
-        defer { temporary.remove() }
-        let store = try temporary.open()
-        for id in ["acme", "globex"] { try await store.createTenant(try tenant(id)) }
-        try await body(store)
-    }
-
     @Test func aClaimTellsANewKeyFromARetryFromAReusedKey() async throws {
         try await withStore { store in
             let acme = try TenantID("acme")

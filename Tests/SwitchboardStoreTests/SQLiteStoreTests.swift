@@ -23,6 +23,16 @@ struct TemporaryStore {
     func remove() { try? FileManager.default.removeItem(at: directory) }
 }
 
+/// Runs `body` with a store in a fresh file holding the tenants acme and globex, and
+/// removes the file afterwards.
+func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
+    let temporary = try TemporaryStore()
+    defer { temporary.remove() }
+    let store = try temporary.open()
+    for id in ["acme", "globex"] { try await store.createTenant(try tenant(id)) }
+    try await body(store)
+}
+
 func tenant(_ id: String, quota: Int? = nil) throws -> Tenant {
     Tenant(id: try TenantID(id), name: "\(id) Inc.", limits: TenantLimits(sessionRate: 5, bulkShare: 0.4, backlogQuota: quota))
 }

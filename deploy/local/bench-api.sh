@@ -13,6 +13,7 @@ duration=${1:-20}
 concurrency=${2:-64}
 port=${SWITCHBOARD_BENCH_PORT:-18080}
 
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 . deploy/local/bench-scratch.sh api
 $sb topology apply >/dev/null
 $sb tenant create bench --session-rate 100 >/dev/null

@@ -1,11 +1,11 @@
-# Sourced by the HTTP benchmarks (bench-api.sh, bench-webhooks.sh): checks for wrk,
-# starts the local broker if needed, builds the release binary ($sb), and sets up a
-# scratch virtual host ($vhost) and directory ($scratch) with a fresh SQLite file and
-# master key in the SWITCHBOARD_* environment. Processes whose pids are added to
-# bench_processes are stopped, and the scratch state removed, on exit.
+# Sourced by the scripts that run services in their own processes (bench-api.sh,
+# bench-webhooks.sh, crash-test.sh): starts the local broker if needed, builds the
+# release binary ($sb), and sets up a scratch virtual host ($vhost) and directory
+# ($scratch) with a fresh SQLite file and master key in the SWITCHBOARD_* environment.
+# Processes whose pids are added to bench_processes are stopped, and the scratch state
+# removed, on exit.
 #
 #   . deploy/local/bench-scratch.sh <name>
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 deploy/local/rabbitmq.sh status >/dev/null 2>&1 || deploy/local/rabbitmq.sh start
 swift build -c release --product switchboard >/dev/null
 sb=$root/.build/release/switchboard

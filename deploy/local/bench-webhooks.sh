@@ -15,6 +15,7 @@ duration=${1:-20}
 concurrency=${2:-64}
 port=${SWITCHBOARD_BENCH_PORT:-18070}
 
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 . deploy/local/bench-scratch.sh webhooks
 depth() {
   deploy/local/rabbitmq.sh ctl list_queues -p "$vhost" name messages 2>/dev/null | awk -v q="$1" '$1==q{print $2}'

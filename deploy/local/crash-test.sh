@@ -12,29 +12,11 @@ messages=${1:-10000}
 kill_after=${2:-3000}
 sim_port=${SWITCHBOARD_CRASH_SIM_PORT:-18090}
 
-deploy/local/rabbitmq.sh status >/dev/null 2>&1 || deploy/local/rabbitmq.sh start
-swift build -c release --product switchboard >/dev/null
-sb=$root/.build/release/switchboard
-vhost="sb-crash-$$"
-scratch=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  deploy/local/rabbitmq.sh ctl delete_vhost "$vhost" >/dev/null 2>&1 || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-deploy/local/rabbitmq.sh ctl add_vhost "$vhost" >/dev/null
-deploy/local/rabbitmq.sh ctl set_permissions -p "$vhost" guest ".*" ".*" ".*" >/dev/null
-export SWITCHBOARD_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$vhost"
-export SWITCHBOARD_DATABASE="$scratch/switchboard.sqlite"
-SWITCHBOARD_MASTER_KEY=$(openssl rand -base64 32)
-export SWITCHBOARD_MASTER_KEY SWITCHBOARD_LOG_LEVEL=warning
+. deploy/local/bench-scratch.sh crash
 sim="http://127.0.0.1:$sim_port"
 
 $sb serve simulator --simulator-listen "127.0.0.1:$sim_port" 2>"$scratch/simulator.log" &
-pids+=($!)
+bench_processes+=($!)
 for _ in $(seq 1 100); do curl -sf "$sim/_sim/stats" >/dev/null && break; sleep 0.1; done
 curl -sf -X PUT "$sim/_sim/sessions/crash-main" -H 'Content-Type: application/json' \
      -d '{"flavor":"wasender","api_key":"key-crash","behaviour":{"status_delays_ms":{}}}' >/dev/null
@@ -50,7 +32,7 @@ accepted() { curl -sf "$sim/_sim/stats" | python3 -c 'import json,sys; s=json.lo
 start_dispatcher() {
   $sb serve dispatcher --skip-topology --simulator-url "$sim/api" 2>>"$scratch/dispatcher.log" &
   dispatcher=$!
-  pids+=($dispatcher)
+  bench_processes+=("$dispatcher")
 }
 start_dispatcher
 while [ "$(accepted)" -lt "$kill_after" ]; do sleep 0.05; done
