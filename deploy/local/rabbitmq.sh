@@ -104,7 +104,9 @@ start() {
   fi
   write_config
   # The Erlang distribution needs epmd; the node starts it if it is missing.
-  nohup "$bin/rabbitmq-server" > "$base/startup.log" 2>&1 &
+  # From the node's own directory: Mnesia writes its core dumps (MnesiaCore.*) to the
+  # working directory, which must never be the repository.
+  (cd "$base" && exec nohup "$bin/rabbitmq-server" > "$base/startup.log" 2>&1) &
   echo $! > "$base/launcher.pid"
   wait_amqp 120
   echo "rabbitmq: node $RABBITMQ_NODENAME up; amqp://guest:guest@127.0.0.1:$RABBITMQ_NODE_PORT  management http://127.0.0.1:$mgmt_port  metrics http://127.0.0.1:$prom_port/metrics"
