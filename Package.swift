@@ -25,6 +25,9 @@ import PackageDescription
 ///   on `sb.events`) and `logger` (the message log) services.
 /// - `SwitchboardSimulator`: the `simulator` service, a provider stand-in (WasenderAPI- and
 ///   Meta-shaped send endpoints, limits, failures, signed status webhooks).
+/// - `SwitchboardApp`: the composition root: `Gateway.build` assembles a process's
+///   services, connections, store and shared caches into one `ServiceGroup`; the CLI,
+///   the integration tests and the benchmarks all start processes through it.
 /// - `SwitchboardBench`: the `switchboard bench …` scenarios.
 /// - `SwitchboardCLI`: the one thin executable, `switchboard`.
 let strictSwift: [SwiftSetting] = [
@@ -246,8 +249,33 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "SwitchboardApp",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardAPI",
+                "SwitchboardBot",
+                "SwitchboardBroker",
+                "SwitchboardCore",
+                "SwitchboardDispatcher",
+                "SwitchboardInbound",
+                "SwitchboardInbox",
+                "SwitchboardProviders",
+                "SwitchboardRegistry",
+                "SwitchboardSimulator",
+                "SwitchboardStore",
+                "SwitchboardWebhooks",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "SwitchboardBench",
             dependencies: [
+                "SwitchboardApp",
                 "SwitchboardAMQP",
                 "SwitchboardAPI",
                 "SwitchboardBroker",
@@ -272,6 +300,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
+                "SwitchboardApp",
                 "SwitchboardAMQP",
                 "SwitchboardAPI",
                 "SwitchboardBench",
@@ -337,6 +366,7 @@ let package = Package(
         .testTarget(
             name: "AMQPIntegrationTests",
             dependencies: [
+                "SwitchboardApp",
                 "SwitchboardAMQP",
                 "SwitchboardAPI",
                 "SwitchboardDispatcher",

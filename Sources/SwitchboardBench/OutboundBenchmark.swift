@@ -4,6 +4,7 @@ import Foundation
 public import Logging
 import ServiceLifecycle
 public import SwitchboardAMQP
+import SwitchboardApp
 public import SwitchboardBroker
 public import SwitchboardCore
 import SwitchboardDispatcher
@@ -139,56 +140,83 @@ public struct OutboundBenchmark: Sendable {
     public func run() async throws -> Report {
         try await BenchScratch.with(configuration, management: management) { scratch in
             try await scratch.withConnection("bench-outbound", logger: logger) { publisher in
-                try await scratch.withConnection("bench-dispatcher", logger: logger) { consumer in
-                    try await measure(publisher: publisher, consumer: consumer,
-                                      database: scratch.directory.appendingPathComponent("bench.sqlite").path)
-                }
+                try await measure(scratch: scratch, publisher: publisher)
             }
         }
     }
 
-    private func measure(publisher: AMQPConnection, consumer: AMQPConnection, database: String) async throws -> Report {
+    private func measure(scratch: BenchScratch, publisher: AMQPConnection) async throws -> Report {
         let simulator = try await EmbeddedSimulator.start(logger: quiet)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        func cleanUp() async {
-            try? await http.shutdown()
-            try? await simulator.stop()
-        }
         do {
             let applier = TopologyApplier(topology: topology, connection: publisher, management: management, logger: logger)
             try await applier.apply()
-            let store = try SQLiteStore(path: database, secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)),
+            let database = GatewayConfiguration.Database(
+                path: scratch.directory.appendingPathComponent("bench.sqlite").path,
+                secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)))
+            let report: Report
+            if options.scenario == .floor {
+                report = try await floor(scratch: scratch, database: database, applier: applier, publisher: publisher,
+                                         simulator: simulator)
+            } else {
+                report = try await throughOneDispatcher(scratch: scratch, database: database, applier: applier,
+                                                        publisher: publisher, simulator: simulator)
+            }
+            try? await simulator.stop()
+            return report
+        } catch {
+            try? await simulator.stop()
+            throw error
+        }
+    }
+
+    /// The isolation and throughput scenarios: a dispatcher process as `switchboard serve
+    /// dispatcher` builds it, through the composition root.
+    private func throughOneDispatcher(scratch: BenchScratch, database: GatewayConfiguration.Database,
+                                      applier: TopologyApplier, publisher: AMQPConnection,
+                                      simulator: EmbeddedSimulator) async throws -> Report {
+        var amqp = scratch.configuration
+        amqp.connectionName = "bench"
+        let gateway = try await Gateway.build(GatewayConfiguration(
+            services: [.dispatcher], amqp: amqp, topology: topology, management: management, database: database,
+            applyTopology: false, simulatorBaseURL: simulator.baseURL + "/api",
+            dispatcher: .init(inFlightPerTenant: options.inFlightPerTenant, refreshInterval: .milliseconds(500))),
+            logger: quiet)
+        let running = Task { try await gateway.run() }
+        let bench = Run(options: options, broker: configuration, topology: topology, store: gateway.store,
+                        registry: TenantRegistry(store: gateway.store, broker: applier, logger: quiet),
+                        simulator: simulator, publisher: publisher)
+        let report: Report
+        do {
+            report = options.scenario == .isolation ? try await bench.isolation() : try await bench.throughput()
+        } catch {
+            await gateway.triggerGracefulShutdown()
+            _ = try? await running.value
+            throw error
+        }
+        await gateway.triggerGracefulShutdown()
+        _ = try? await running.value
+        return report
+    }
+
+    /// The floor scenario: the path's parts alone, with no dispatcher.
+    private func floor(scratch: BenchScratch, database: GatewayConfiguration.Database, applier: TopologyApplier,
+                       publisher: AMQPConnection, simulator: EmbeddedSimulator) async throws -> Report {
+        try await scratch.withConnection("bench-relay", logger: logger) { relay in
+            let store = try SQLiteStore(path: database.path, secretBox: database.secretBox,
                                         logger: quiet)
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
             let bench = Run(options: options, broker: configuration, topology: topology, store: store,
                             registry: TenantRegistry(store: store, broker: applier, logger: quiet),
                             simulator: simulator, publisher: publisher)
-            let providers = ProviderDirectory(http: http, simulatorBaseURL: simulator.baseURL + "/api")
-            if options.scenario == .floor {
-                let report = try await bench.floor(relay: consumer, providers: providers)
-                await cleanUp()
-                return report
-            }
-            let dispatcher = Dispatcher(
-                configuration: .init(inFlightPerTenant: options.inFlightPerTenant, refreshInterval: .milliseconds(500)),
-                connection: consumer, store: store, providers: providers, topology: topology, logger: quiet)
-            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: [.init(service: dispatcher)], gracefulShutdownSignals: [], logger: quiet))
-            let running = Task { try await group.run() }
-            let report: Report
             do {
-                report = options.scenario == .isolation ? try await bench.isolation() : try await bench.throughput()
+                let report = try await bench.floor(
+                    relay: relay, providers: ProviderDirectory(http: http, simulatorBaseURL: simulator.baseURL + "/api"))
+                try await http.shutdown()
+                return report
             } catch {
-                await group.triggerGracefulShutdown()
-                _ = try? await running.value
+                try? await http.shutdown()
                 throw error
             }
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
-            await cleanUp()
-            return report
-        } catch {
-            await cleanUp()
-            throw error
         }
     }
 

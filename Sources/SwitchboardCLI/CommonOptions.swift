@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SwitchboardAMQP
 import SwitchboardCore
+import Synchronization
 
 /// Options every command that talks to RabbitMQ shares.
 struct AMQPOptions: ParsableArguments {
@@ -28,26 +29,28 @@ struct LoggingOptions: ParsableArguments {
             ?? .info
         LoggingBootstrap.once(level: level)
         var logger = Logger(label: label)
+        // The level lives in each logger (its handler is a copy), not in shared state.
         logger.logLevel = level
         return logger
     }
 }
 
-/// Bootstraps swift-log exactly once per process.
+/// Bootstraps swift-log exactly once per process: standard error at the first caller's
+/// level (loggers made elsewhere, e.g. by a library, get it too). Nothing is shared
+/// afterwards: each logger carries its own level.
 enum LoggingBootstrap {
-    private static let done: Void = ()
-    nonisolated(unsafe) private static var level: Logger.Level = .info
-    private static let bootstrap: Void = {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = LoggingBootstrap.level
-            return handler
-        }
-    }()
+    private static let done = Mutex(false)
 
     static func once(level: Logger.Level) {
-        Self.level = level
-        _ = bootstrap
+        done.withLock { done in
+            guard !done else { return }
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            done = true
+        }
     }
 }
 
@@ -77,10 +80,16 @@ struct StoreOptions: ParsableArguments {
     var path: String?
 
     func open(logger: Logger, settings: Settings = Settings()) throws -> SQLiteStore {
-        let path = settings.value(path, .database, default: Settings.Default.database)
-        return try SQLiteStore(path: path, secretBox: try SecretBox(masterKey: try MasterKey.resolve(settings: settings)),
-                               logger: logger)
+        let location = try location(settings: settings)
+        return try SQLiteStore(path: location.path, secretBox: location.secretBox, logger: logger)
+    }
+
+    /// The file and the master key, resolved from the flag and the environment.
+    func location(settings: Settings = Settings()) throws -> GatewayConfiguration.Database {
+        GatewayConfiguration.Database(path: settings.value(path, .database, default: Settings.Default.database),
+                                      secretBox: try SecretBox(masterKey: try MasterKey.resolve(settings: settings)))
     }
 }
 
 import SwitchboardStore
+import SwitchboardApp

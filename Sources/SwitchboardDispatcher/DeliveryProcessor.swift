@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import SwitchboardAMQP
 import SwitchboardBroker
 import SwitchboardCore
@@ -28,17 +29,22 @@ struct DeliveryProcessor: Sendable {
     }
 
     func process(_ delivery: AMQPDelivery, tenant: TenantID) async -> Outcome {
+        // Shutting down: what has not started its provider call goes back to the queue
+        // at once; only calls already in flight finish and settle.
+        if Task.isShuttingDownGracefully { return await handBack(delivery, tenant: tenant) }
         do {
             let outcome = try await handle(delivery, tenant: tenant)
             if outcome == .requeued {
                 // Not sendable right now (its session paused a moment ago, its tenant not
                 // read yet): back to the queue, after a pause so it does not spin.
-                try? await Task.sleep(for: .milliseconds(500))
+                if !Task.isShuttingDownGracefully { try? await Task.sleep(for: .milliseconds(500)) }
                 try await delivery.nack(requeue: true)
             } else {
                 try await delivery.ack()
             }
             return outcome
+        } catch is StoppedBeforeSending {
+            return await handBack(delivery, tenant: tenant)
         } catch {
             // Nothing durable happened, or the broker went away: leave the delivery
             // unacknowledged; the broker redelivers it (after a reconnect, to us or to
@@ -46,11 +52,25 @@ struct DeliveryProcessor: Sendable {
             logger.warning("delivery left for redelivery", metadata: [
                 "tenant": "\(tenant)", "message_id": "\(delivery.properties.messageID ?? "")", "error": "\(error)",
             ])
-            try? await Task.sleep(for: .milliseconds(500))
+            if !Task.isShuttingDownGracefully { try? await Task.sleep(for: .milliseconds(500)) }
             try? await delivery.nack(requeue: true)
             return .requeued
         }
     }
+
+    /// Hands a delivery that was not sent back to its queue during a graceful shutdown.
+    private func handBack(_ delivery: AMQPDelivery, tenant: TenantID) async -> Outcome {
+        logger.debug("shutting down: delivery handed back to its queue", metadata: [
+            "tenant": "\(tenant)", "message_id": "\(delivery.properties.messageID ?? "")",
+        ])
+        // If this fails the connection is gone, and the broker requeues it anyway.
+        try? await delivery.nack(requeue: true)
+        return .requeued
+    }
+
+    /// A graceful shutdown began before the provider call: nothing was done, so the
+    /// delivery goes back to its queue.
+    private struct StoppedBeforeSending: Error {}
 
     private func handle(_ delivery: AMQPDelivery, tenant: TenantID) async throws -> Outcome {
         let now = Date()
@@ -111,9 +131,20 @@ struct DeliveryProcessor: Sendable {
 
         // Act: the session's slot, then the provider.
         let limits = entry.tenant.limits
-        guard try await pacer.waitForSlot(session.id, envelope.messageClass, rate: limits.sessionRate,
-                                          bulkShare: limits.bulkShare)
-        else {
+        let pacer = pacer, messageClass = envelope.messageClass
+        let mayGo: Bool
+        do {
+            // A wait for a slow session's slot (minutes at a low bulk rate) ends at once
+            // when a graceful shutdown begins.
+            mayGo = try await cancelWhenGracefulShutdown {
+                try await pacer.waitForSlot(session.id, messageClass, rate: limits.sessionRate,
+                                            bulkShare: limits.bulkShare)
+            }
+        } catch {
+            if Task.isShuttingDownGracefully { throw StoppedBeforeSending() }
+            throw error
+        }
+        guard mayGo else {
             try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: "bulk-not-allowed",
                                  detail: "tenant \(tenant) gives bulk no share of its rate", attempts: attempt - 1, at: now)
             return .deadLettered("bulk-not-allowed")
@@ -125,6 +156,7 @@ struct DeliveryProcessor: Sendable {
             return .deadLettered(DeadLetterReason.expired)
         }
         if let outcome = try await suppressIfRestricted(envelope, session: session) { return outcome }
+        if Task.isShuttingDownGracefully { throw StoppedBeforeSending() }
         let secrets = try await book.secrets(of: session.id)
         let sentAt: Date
         let receipt: ProviderReceipt

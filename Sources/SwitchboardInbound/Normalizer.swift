@@ -66,7 +66,6 @@ public final class Normalizer: Service, Sendable {
         let worker = QueueWorker(connection: connection, queue: configuration.queue, prefetch: configuration.prefetch,
                                  logger: logger)
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.directory.refresh(every: .seconds(30)) }
             group.addTask { await self.purgeExpired() }
             await worker.run { delivery in _ = await self.handle(delivery) }
             group.cancelAll()

@@ -122,12 +122,12 @@ struct InboundTests {
     func metaSubscriptionCheckAnswersTheChallengeOnlyForTheVerifyToken() async throws {
         try await TestInbound.with(pipeline: false) { inbound in
             let good = try await TestAPI.request(
-                port: inbound.receiver.port, .GET,
+                port: inbound.receiverPort, .GET,
                 "/webhooks/meta?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444")
             #expect(good.status == 200)
             #expect(good.text == "1158201444")
             let bad = try await TestAPI.request(
-                port: inbound.receiver.port, .GET,
+                port: inbound.receiverPort, .GET,
                 "/webhooks/meta?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1158201444")
             #expect(bad.status == 403)
             #expect(bad.isProblem)

@@ -6,6 +6,7 @@ import NIOHTTP1
 import ServiceLifecycle
 import SwitchboardAMQP
 import SwitchboardAPI
+import SwitchboardApp
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardDispatcher
@@ -26,22 +27,22 @@ import SwitchboardWebhooks
 final class TestInbound: @unchecked Sendable {
     let scratch: ScratchVirtualHost
     let store: SQLiteStore
-    let receiver: EmbeddedHTTPServer
+    /// The webhooks receiver's port.
+    let receiverPort: Int
     let simulator: EmbeddedSimulator
     let registry: TenantRegistry
     /// A queue of the test's own bound to `sb.events`, as a subscriber would have.
     static let eventsQueue = "test.events"
 
-    private init(scratch: ScratchVirtualHost, store: SQLiteStore, receiver: EmbeddedHTTPServer,
-                 simulator: EmbeddedSimulator) {
+    private init(scratch: ScratchVirtualHost, store: SQLiteStore, receiverPort: Int, simulator: EmbeddedSimulator) {
         self.scratch = scratch
         self.store = store
-        self.receiver = receiver
+        self.receiverPort = receiverPort
         self.simulator = simulator
         registry = TenantRegistry(store: store, broker: scratch.applier, logger: TestBroker.logger)
     }
 
-    var receiverURL: String { "http://127.0.0.1:\(receiver.port)" }
+    var receiverURL: String { "http://127.0.0.1:\(receiverPort)" }
 
     static func with<T>(pipeline: Bool = true, conversations: Bool = false,
                         inbox: Inbox.Configuration = Inbox.Configuration(),
@@ -49,63 +50,39 @@ final class TestInbound: @unchecked Sendable {
                                                                    forwardPollInterval: .milliseconds(50)),
                         _ body: (TestInbound) async throws -> T) async throws -> T {
         try await ScratchVirtualHost.with { scratch in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbin-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let store = try SQLiteStore(path: directory.appendingPathComponent("db.sqlite").path,
-                                        secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)),
-                                        logger: TestBroker.logger)
-            _ = try await scratch.connection.declareQueue(AMQPQueueDeclaration(name: eventsQueue))
-            try await scratch.connection.bind(AMQPBinding(exchange: "sb.events", queue: eventsQueue))
-
-            var amqp = try TestBroker.configuration("test-inbound")
-            amqp.virtualHost = scratch.name
-            let connection = try await AMQPConnection.connect(amqp, logger: TestBroker.logger)
-            let sessions = SessionDirectory(store: store, missReloadInterval: .zero, logger: TestBroker.logger)
-            let receiver = try await EmbeddedHTTPServer.start(logger: TestBroker.logger) { onRunning in
-                WebhooksServer.application(WebhooksServer.Configuration(port: 0, metaVerifyToken: "verify-me"),
-                                           directory: sessions, publisher: connection, logger: TestBroker.logger,
-                                           onServerRunning: onRunning)
-            }
-            let simulator = try await EmbeddedSimulator.start(
-                SimulatorServer.Configuration(port: 0, webhookAttempts: 8, webhookBackoff: .milliseconds(250)),
-                logger: TestBroker.logger)
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: connection)]
-            if pipeline {
-                services.append(.init(service: Normalizer(
-                    connection: connection,
-                    directory: SessionDirectory(store: store, missReloadInterval: .zero, logger: TestBroker.logger),
-                    dedupe: store, messageLog: store, logger: TestBroker.logger)))
-                services.append(.init(service: MessageLogger(connection: connection, log: store, logger: TestBroker.logger)))
-                services.append(.init(service: Dispatcher(
-                    configuration: .init(refreshInterval: .milliseconds(200)), connection: connection, store: store,
-                    providers: ProviderDirectory(http: http, simulatorBaseURL: simulator.baseURL + "/api"),
-                    topology: scratch.topology, logger: TestBroker.logger)))
-            }
-            if conversations {
-                services.append(.init(service: Inbox(configuration: inbox, connection: connection, store: store,
-                                                     logger: TestBroker.logger)))
-                services.append(.init(service: Bot(configuration: bot, connection: connection, store: store,
-                                                   httpClient: http, logger: TestBroker.logger)))
-            }
-            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: services, gracefulShutdownSignals: [], logger: TestBroker.logger))
-            let running = Task { try await group.run() }
-            let inbound = TestInbound(scratch: scratch, store: store, receiver: receiver, simulator: simulator)
-            func stop() async {
-                try? await simulator.stop()
-                try? await receiver.stop()
-                await group.triggerGracefulShutdown()
-                _ = try? await running.value
-                try? await http.shutdown()
-            }
-            do {
-                let result = try await body(inbound)
-                await stop()
-                return result
-            } catch {
-                await stop()
-                throw error
+            try await TestGateway.withDirectory { directory in
+                _ = try await scratch.connection.declareQueue(AMQPQueueDeclaration(name: eventsQueue))
+                try await scratch.connection.bind(AMQPBinding(exchange: "sb.events", queue: eventsQueue))
+                let simulator = try await EmbeddedSimulator.start(
+                    SimulatorServer.Configuration(port: 0, webhookAttempts: 8, webhookBackoff: .milliseconds(250)),
+                    logger: TestBroker.logger)
+                var services: Set<GatewayService> = [.webhooks]
+                if pipeline { services.formUnion([.normalizer, .logger, .dispatcher]) }
+                if conversations { services.formUnion([.inbox, .bot]) }
+                do {
+                    let configuration = try TestGateway.configuration(services, scratch: scratch, directory: directory) {
+                        $0.simulatorBaseURL = simulator.baseURL + "/api"
+                        $0.inbox = inbox
+                        $0.bot = bot
+                    }
+                    let result = try await TestGateway.with(configuration) { gateway in
+                        let inbound = TestInbound(scratch: scratch, store: gateway.store,
+                                                  receiverPort: try await gateway.port(of: .webhooks), simulator: simulator)
+                        do {
+                            let result = try await body(inbound)
+                            // The simulator's webhooks stop before the receiver does.
+                            try? await simulator.stop()
+                            return result
+                        } catch {
+                            try? await simulator.stop()
+                            throw error
+                        }
+                    }
+                    return result
+                } catch {
+                    try? await simulator.stop()
+                    throw error
+                }
             }
         }
     }
@@ -137,7 +114,7 @@ final class TestInbound: @unchecked Sendable {
 
     /// Posts a webhook body to the receiver.
     func post(_ path: String, body: Data, headers: [(String, String)]) async throws -> TestResponse {
-        try await TestAPI.request(port: receiver.port, .POST, path, body: body,
+        try await TestAPI.request(port: receiverPort, .POST, path, body: body,
                                   headers: [("Content-Type", "application/json")] + headers)
     }
 

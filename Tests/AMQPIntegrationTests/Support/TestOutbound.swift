@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SwitchboardAMQP
+import SwitchboardApp
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardDispatcher
@@ -21,7 +22,7 @@ final class TestOutbound: @unchecked Sendable {
     let simulator: EmbeddedSimulator
     let registry: TenantRegistry
 
-    private init(scratch: ScratchVirtualHost, store: SQLiteStore, simulator: EmbeddedSimulator) {
+    init(scratch: ScratchVirtualHost, store: SQLiteStore, simulator: EmbeddedSimulator) {
         self.scratch = scratch
         self.store = store
         self.simulator = simulator
@@ -31,37 +32,22 @@ final class TestOutbound: @unchecked Sendable {
     static func with<T>(_ configuration: Dispatcher.Configuration = .init(refreshInterval: .milliseconds(200)),
                         _ body: (TestOutbound) async throws -> T) async throws -> T {
         try await ScratchVirtualHost.with { scratch in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbout-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let store = try SQLiteStore(path: directory.appendingPathComponent("db.sqlite").path,
-                                        secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)),
-                                        logger: TestBroker.logger)
-            let simulator = try await EmbeddedSimulator.start(logger: TestBroker.logger)
-            var amqp = try TestBroker.configuration("test-dispatcher")
-            amqp.virtualHost = scratch.name
-            let connection = try await AMQPConnection.connect(amqp, logger: TestBroker.logger)
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            let dispatcher = Dispatcher(configuration: configuration, connection: connection, store: store,
-                                        providers: ProviderDirectory(http: http, simulatorBaseURL: simulator.baseURL + "/api"),
-                                        topology: scratch.topology, logger: TestBroker.logger)
-            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: [.init(service: connection), .init(service: dispatcher)], gracefulShutdownSignals: [],
-                logger: TestBroker.logger))
-            let running = Task { try await group.run() }
-            let outbound = TestOutbound(scratch: scratch, store: store, simulator: simulator)
-            func stop() async {
-                await group.triggerGracefulShutdown()
-                _ = try? await running.value
-                try? await http.shutdown()
-                try? await simulator.stop()
-            }
-            do {
-                let result = try await body(outbound)
-                await stop()
-                return result
-            } catch {
-                await stop()
-                throw error
+            try await TestGateway.withDirectory { directory in
+                let simulator = try await EmbeddedSimulator.start(logger: TestBroker.logger)
+                do {
+                    let gateway = try TestGateway.configuration([.dispatcher], scratch: scratch, directory: directory) {
+                        $0.dispatcher = configuration
+                        $0.simulatorBaseURL = simulator.baseURL + "/api"
+                    }
+                    let result = try await TestGateway.with(gateway) { gateway in
+                        try await body(TestOutbound(scratch: scratch, store: gateway.store, simulator: simulator))
+                    }
+                    try? await simulator.stop()
+                    return result
+                } catch {
+                    try? await simulator.stop()
+                    throw error
+                }
             }
         }
     }
