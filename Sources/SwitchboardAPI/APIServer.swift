@@ -24,8 +24,6 @@ public enum APIServer {
     public struct Configuration: Sendable {
         public var host: String
         public var port: Int
-        /// The exchange publishers hand messages to.
-        public var outboundExchange: String
         /// How long a claim may stay `accepting` before a retry of the same request may
         /// take it over (longer than any publish takes).
         public var staleClaimAfter: Duration
@@ -34,11 +32,10 @@ public enum APIServer {
         /// Zero turns the caches off.
         public var cacheTimeToLive: Duration
 
-        public init(host: String = "127.0.0.1", port: Int = 8080, outboundExchange: String = "sb.outbound",
+        public init(host: String = "127.0.0.1", port: Int = 8080,
                     staleClaimAfter: Duration = .seconds(60), cacheTimeToLive: Duration = .seconds(2)) {
             self.host = host
             self.port = port
-            self.outboundExchange = outboundExchange
             self.staleClaimAfter = staleClaimAfter
             self.cacheTimeToLive = cacheTimeToLive
         }
@@ -84,7 +81,8 @@ public enum APIServer {
         router.get("openapi.json") { _, _ in OpenAPIDocument() }
 
         let caches = APICaches(timeToLive: configuration.cacheTimeToLive)
-        let control = ControlAnnouncer(publisher: dependencies.publisher, logger: logger)
+        let roles = dependencies.tenants.broker.topology.roles
+        let control = ControlAnnouncer(publisher: dependencies.publisher, exchange: roles.control, logger: logger)
         let v1 = router.group("v1").add(middleware: APIKeyAuthenticator(keys: dependencies.keys, cache: caches.keys))
         TenantRoutes(registry: dependencies.tenants, caches: caches, control: control).addRoutes(to: v1)
         SessionRoutes(tenants: dependencies.tenants.store, sessions: dependencies.sessions, caches: caches,
@@ -92,7 +90,7 @@ public enum APIServer {
         APIKeyRoutes(tenants: dependencies.tenants.store, keys: dependencies.keys, caches: caches).addRoutes(to: v1)
         let intake = MessageIntake(
             sessions: dependencies.sessions, messages: dependencies.messages, publisher: dependencies.publisher,
-            exchange: configuration.outboundExchange, staleClaimAfter: configuration.staleClaimAfter,
+            exchange: roles.outbound, staleClaimAfter: configuration.staleClaimAfter,
             caches: caches, logger: logger)
         MessageRoutes(intake: intake).addRoutes(to: v1)
         ContactRoutes(log: dependencies.messageLog, contacts: dependencies.contacts, control: control).addRoutes(to: v1)

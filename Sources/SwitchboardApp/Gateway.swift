@@ -204,30 +204,33 @@ private struct Assembly {
             let listeners = listeners
             running.append(.init(service: WebhooksServer.application(
                 configuration.webhooks, directory: sharedSessionDirectory(store: store),
-                publisher: try await connect("webhooks"), logger: logger("webhooks")) { [logger] port in
+                publisher: try await connect("webhooks"), topology: topology, logger: logger("webhooks")) { [logger] port in
                     logger.info("webhooks listening", metadata: ["port": "\(port)"])
                     listeners.bound(.webhooks, port: port)
                 }))
         }
         if selected.contains(.normalizer) {
             running.append(.init(service: Normalizer(
-                configuration: configuration.normalizer, connection: try await connect("normalizer"),
+                configuration: configuration.normalizer, connection: try await connect("normalizer"), topology: topology,
                 directory: sharedSessionDirectory(store: store), dedupe: store, messageLog: store,
                 logger: logger("normalizer"))))
         }
         if selected.contains(.logger) {
             running.append(.init(service: MessageLogger(
-                configuration: configuration.messageLog, connection: try await connect("logger"), log: store,
+                configuration: configuration.messageLog, connection: try await connect("logger"), topology: topology,
+                log: store,
                 logger: logger("logger"))))
         }
         if selected.contains(.inbox) {
             running.append(.init(service: Inbox(
-                configuration: configuration.inbox, connection: try await connect("inbox"), store: store,
+                configuration: configuration.inbox, connection: try await connect("inbox"), topology: topology,
+                store: store,
                 logger: logger("inbox"))))
         }
         if selected.contains(.bot) {
             running.append(.init(service: Bot(
-                configuration: configuration.bot, connection: try await connect("bot"), store: store,
+                configuration: configuration.bot, connection: try await connect("bot"), topology: topology,
+                store: store,
                 httpClient: sharedHTTPClient(), logger: logger("bot"))))
         }
     }

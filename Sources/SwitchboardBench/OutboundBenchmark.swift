@@ -262,7 +262,7 @@ public struct OutboundBenchmark: Sendable {
                     group.addTask {
                         while let index = counter.next(below: envelopes.count) {
                             let envelope = envelopes[index]
-                            try await publisher.publish(try envelope.wireBody(), exchange: "sb.outbound",
+                            try await publisher.publish(try envelope.wireBody(), exchange: topology.roles.outbound,
                                                         routingKey: envelope.routingKey,
                                                         properties: envelope.amqpProperties())
                         }
@@ -336,7 +336,7 @@ public struct OutboundBenchmark: Sendable {
                 next += interval
                 let message = try envelope(everyone[index % everyone.count], "tx \(index)", .transactional)
                 published["tx \(index)"] = Date()
-                try await publisher.publish(try message.wireBody(), exchange: "sb.outbound",
+                try await publisher.publish(try message.wireBody(), exchange: topology.roles.outbound,
                                             routingKey: message.routingKey, properties: message.amqpProperties())
             }
             // Let the last transactional messages land.
@@ -479,7 +479,7 @@ public struct OutboundBenchmark: Sendable {
                                         .init(status: "sent", messageID: envelope.id,
                                               providerMessageID: "floor-\(envelope.id)"),
                                         tenant: envelope.tenant, session: try SessionID("\(envelope.tenant)-main"),
-                                        provider: .simulator, at: Date()))
+                                        provider: .simulator, at: Date()), to: topology.roles.events)
                                     try await delivery.ack()
                                     remaining.tick()
                                 }

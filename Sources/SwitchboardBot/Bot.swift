@@ -4,7 +4,7 @@ public import Logging
 public import ServiceLifecycle
 public import SwitchboardAMQP
 import SwitchboardBroker
-import SwitchboardCore
+public import SwitchboardCore
 import SwitchboardInbound
 public import SwitchboardStore
 import Synchronization
@@ -22,7 +22,6 @@ import Synchronization
 /// bot URL holds up neither the queue nor any other tenant.
 public final class Bot: Service, Sendable {
     public struct Configuration: Sendable {
-        public var queue: String
         public var prefetch: UInt16
         /// Forwards in flight in all, and per tenant.
         public var forwardConcurrency: Int
@@ -33,11 +32,10 @@ public final class Bot: Service, Sendable {
         public var forwardPollInterval: Duration
         public var receiptRetention: Duration
 
-        public init(queue: String = "sb.events.bot", prefetch: UInt16 = 32, forwardConcurrency: Int = 16,
+        public init(prefetch: UInt16 = 32, forwardConcurrency: Int = 16,
                     forwardsPerTenant: Int = 2,
                     forwardRetryDelays: [Duration] = [.seconds(2), .seconds(10), .seconds(60), .seconds(300)],
                     forwardPollInterval: Duration = .milliseconds(200), receiptRetention: Duration = .seconds(9 * 86400)) {
-            self.queue = queue
             self.prefetch = prefetch
             self.forwardConcurrency = forwardConcurrency
             self.forwardsPerTenant = forwardsPerTenant
@@ -56,15 +54,20 @@ public final class Bot: Service, Sendable {
     private let handler: ContactEventHandler
     private let logger: Logger
 
-    public init(configuration: Configuration = Configuration(), connection: AMQPConnection,
+    /// The bot's queue (the topology's `bot-queue` role).
+    private let queue: String
+
+    public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
                 store: any BotStore & EventReceiptStore & SessionStore, httpClient: HTTPClient, logger: Logger) {
         self.configuration = configuration
         self.connection = connection
         self.store = store
         self.logger = logger
+        queue = topology.roles.botQueue
         handler = ContactEventHandler(consumer: Self.consumer, unusableCode: "unanswerable", receipts: store,
-                                      publisher: connection, logger: logger)
-        forwarder = BotForwarder(configuration: configuration, store: store, outbox: Outbox(publisher: connection),
+                                      publisher: connection, roles: topology.roles, logger: logger)
+        forwarder = BotForwarder(configuration: configuration, store: store,
+                                 outbox: Outbox(publisher: connection, roles: topology.roles),
                                  httpClient: httpClient, logger: logger)
     }
 
@@ -72,7 +75,7 @@ public final class Bot: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.forwarder.run() }
             group.addTask { await self.handler.forgetOldReceipts(retention: self.configuration.receiptRetention) }
-            await QueueWorker(connection: connection, queue: configuration.queue, prefetch: configuration.prefetch,
+            await QueueWorker(connection: connection, queue: queue, prefetch: configuration.prefetch,
                               logger: logger).run { delivery in await self.handle(delivery) }
             group.cancelAll()
         }

@@ -8,10 +8,13 @@ public import SwitchboardCore
 /// logged, not answered as an error.
 public struct ControlAnnouncer: Sendable {
     let publisher: AMQPConnection
+    /// The topology's `control` exchange.
+    let exchange: String
     let logger: Logger
 
-    public init(publisher: AMQPConnection, logger: Logger) {
+    public init(publisher: AMQPConnection, exchange: String, logger: Logger) {
         self.publisher = publisher
+        self.exchange = exchange
         self.logger = logger
     }
 
@@ -19,7 +22,7 @@ public struct ControlAnnouncer: Sendable {
         do {
             var properties = AMQPMessageProperties(contentType: "application/json")
             properties.type = event.type.rawValue
-            try await publisher.publish(try WireJSON.sharedEncoder.encode(event), exchange: "sb.control", routingKey: "",
+            try await publisher.publish(try WireJSON.sharedEncoder.encode(event), exchange: exchange, routingKey: "",
                                         properties: properties)
         } catch {
             logger.warning("control event not announced", metadata: [

@@ -3,9 +3,6 @@ public import SwitchboardAMQP
 public import SwitchboardCore
 
 extension NormalizedEvent {
-    /// The exchange every normalized event is published to.
-    public static let exchange = "sb.events"
-
     /// Persistent JSON with the event id as `message_id` (subscribers deduplicate on
     /// it), the type as `type` and routing key, and `sb-tenant` so a subscriber's
     /// binding or consumer can filter by tenant without parsing the body.
@@ -20,9 +17,10 @@ extension NormalizedEvent {
 }
 
 extension AMQPConnection {
-    /// Publishes `event` to `sb.events` and returns once the broker confirmed it.
-    public func publish(_ event: NormalizedEvent) async throws {
-        try await publish(try WireJSON.sharedEncoder.encode(event), exchange: NormalizedEvent.exchange,
+    /// Publishes `event` to the events exchange (the topology's `events` role) and
+    /// returns once the broker confirmed it.
+    public func publish(_ event: NormalizedEvent, to exchange: String) async throws {
+        try await publish(try WireJSON.sharedEncoder.encode(event), exchange: exchange,
                           routingKey: event.type.rawValue, properties: event.amqpProperties)
     }
 }

@@ -18,6 +18,7 @@ struct SendCommand: AsyncParsableCommand {
     }
 
     @OptionGroup var amqp: AMQPOptions
+    @OptionGroup var topology: TopologyOptions
     @OptionGroup var logging: LoggingOptions
     @Option(help: "api (POST /v1/messages) or amqp (publish to sb.outbound with confirm).") var via: Route = .api
     @Option(help: "The api's URL (else SWITCHBOARD_API_URL, else \(Settings.Default.apiURL)).") var apiURL: String?
@@ -84,6 +85,7 @@ struct SendCommand: AsyncParsableCommand {
         }
         let problems = envelopes[0].problems()
         guard problems.isEmpty else { throw ValidationError(problems.map(\.description).joined(separator: "; ")) }
+        let exchange = try topology.load().roles.outbound
         let connection = try await AMQPConnection.connect(
             try amqp.configuration(connectionName: "switchboard-send"), logger: logging.makeLogger(label: "switchboard.send"))
         do {
@@ -92,7 +94,7 @@ struct SendCommand: AsyncParsableCommand {
                 for (index, envelope) in envelopes.enumerated() {
                     if index >= 64 { try await group.next() }
                     group.addTask {
-                        try await connection.publish(try envelope.wireBody(), exchange: "sb.outbound",
+                        try await connection.publish(try envelope.wireBody(), exchange: exchange,
                                                      routingKey: envelope.routingKey, properties: envelope.amqpProperties())
                     }
                 }

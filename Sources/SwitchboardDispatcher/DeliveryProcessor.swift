@@ -256,7 +256,7 @@ struct DeliveryProcessor: Sendable {
         headers[topology.retry.header] = nil
         properties.headers = headers
         let reason = code.split(separator: ":").first.map(String.init) ?? code
-        try await publisher.publish(delivery.body, exchange: "sb.dlx", routingKey: "\(tenant).\(reason)",
+        try await publisher.publish(delivery.body, exchange: topology.roles.deadLetters, routingKey: "\(tenant).\(reason)",
                                     properties: properties)
         guard let envelope else { return }
         try await messages.recordUnsent(envelope, session: session?.id ?? envelope.session, state: state, code: code,
@@ -267,7 +267,7 @@ struct DeliveryProcessor: Sendable {
     }
 
     private func publishEvent(_ event: NormalizedEvent) async throws {
-        try await publisher.publish(event)
+        try await publisher.publish(event, to: topology.roles.events)
     }
 
     /// `sb-attempt` as publishers, the api and the retry path set it (1 if absent).

@@ -158,7 +158,7 @@ public final class Dispatcher: Service, Sendable {
             do {
                 _ = try await connection.declareQueue(AMQPQueueDeclaration(name: queue, durable: false, exclusive: true,
                                                                            autoDelete: true))
-                try await connection.bind(AMQPBinding(exchange: "sb.control", queue: queue))
+                try await connection.bind(AMQPBinding(exchange: topology.roles.control, queue: queue))
                 let events = try await connection.consume(queue: queue, options: AMQPConsumeOptions(prefetch: 10,
                                                                                                      autoAck: true))
                 for try await delivery in events {

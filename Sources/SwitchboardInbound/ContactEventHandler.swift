@@ -39,12 +39,12 @@ public struct ContactEventHandler: Sendable {
     let logger: Logger
 
     public init(consumer: String, unusableCode: String, receipts: any EventReceiptStore, publisher: AMQPConnection,
-                logger: Logger) {
+                roles: Topology.Roles, logger: Logger) {
         self.consumer = consumer
         self.unusableCode = unusableCode
         self.receipts = receipts
-        outbox = Outbox(publisher: publisher)
-        deadLetter = DeadLetter(publisher: publisher)
+        outbox = Outbox(publisher: publisher, roles: roles)
+        deadLetter = DeadLetter(publisher: publisher, exchange: roles.deadLetters)
         self.logger = logger
     }
 

@@ -9,7 +9,8 @@ public struct DeadLetter: Sendable {
     let publisher: AMQPConnection
     let exchange: String
 
-    public init(publisher: AMQPConnection, exchange: String = "sb.dlx") {
+    /// `exchange` is the topology's `dead-letters` role.
+    public init(publisher: AMQPConnection, exchange: String) {
         self.publisher = publisher
         self.exchange = exchange
     }

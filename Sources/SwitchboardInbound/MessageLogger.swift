@@ -2,7 +2,7 @@ import Foundation
 public import Logging
 public import ServiceLifecycle
 public import SwitchboardAMQP
-import SwitchboardCore
+public import SwitchboardCore
 public import SwitchboardStore
 
 /// The `logger` service: keeps the message log per tenant from `sb.events.logger`:
@@ -11,14 +11,10 @@ public import SwitchboardStore
 /// Every event is applied idempotently, so a redelivery changes nothing.
 public final class MessageLogger: Service, Sendable {
     public struct Configuration: Sendable {
-        public var queue: String
         public var prefetch: UInt16
-        public var deadLetterExchange: String
 
-        public init(queue: String = "sb.events.logger", prefetch: UInt16 = 64, deadLetterExchange: String = "sb.dlx") {
-            self.queue = queue
+        public init(prefetch: UInt16 = 64) {
             self.prefetch = prefetch
-            self.deadLetterExchange = deadLetterExchange
         }
     }
 
@@ -28,17 +24,21 @@ public final class MessageLogger: Service, Sendable {
     private let deadLetter: DeadLetter
     private let logger: Logger
 
-    public init(configuration: Configuration = Configuration(), connection: AMQPConnection, log: any MessageLogStore,
-                logger: Logger) {
+    /// The log's queue (the topology's `logger-queue` role).
+    private let queue: String
+
+    public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
+                log: any MessageLogStore, logger: Logger) {
         self.configuration = configuration
         self.connection = connection
         self.log = log
         self.logger = logger
-        deadLetter = DeadLetter(publisher: connection, exchange: configuration.deadLetterExchange)
+        queue = topology.roles.loggerQueue
+        deadLetter = DeadLetter(publisher: connection, exchange: topology.roles.deadLetters)
     }
 
     public func run() async throws {
-        await QueueWorker(connection: connection, queue: configuration.queue, prefetch: configuration.prefetch,
+        await QueueWorker(connection: connection, queue: queue, prefetch: configuration.prefetch,
                           logger: logger).run { delivery in await self.handle(delivery) }
         logger.info("logger stopped")
     }

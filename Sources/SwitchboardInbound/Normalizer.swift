@@ -3,7 +3,7 @@ public import Logging
 public import ServiceLifecycle
 public import SwitchboardAMQP
 import SwitchboardBroker
-import SwitchboardCore
+public import SwitchboardCore
 public import SwitchboardStore
 
 /// The `normalizer` service: turns each raw webhook on `sb.inbound.raw` into normalized
@@ -14,22 +14,18 @@ public import SwitchboardStore
 /// parse is dead-lettered to `sb.dlx` as `<tenant>.unparseable`, intact.
 public final class Normalizer: Service, Sendable {
     public struct Configuration: Sendable {
-        public var queue: String
         /// Webhooks handled at once.
         public var prefetch: UInt16
         /// How long an event id is remembered (Meta retries for up to 7 days).
         public var dedupeFor: Duration
         /// How often expired ids are forgotten.
         public var purgeInterval: Duration
-        public var deadLetterExchange: String
 
-        public init(queue: String = "sb.inbound.raw", prefetch: UInt16 = 64, dedupeFor: Duration = .seconds(8 * 86_400),
-                    purgeInterval: Duration = .seconds(3600), deadLetterExchange: String = "sb.dlx") {
-            self.queue = queue
+        public init(prefetch: UInt16 = 64, dedupeFor: Duration = .seconds(8 * 86_400),
+                    purgeInterval: Duration = .seconds(3600)) {
             self.prefetch = prefetch
             self.dedupeFor = dedupeFor
             self.purgeInterval = purgeInterval
-            self.deadLetterExchange = deadLetterExchange
         }
     }
 
@@ -51,7 +47,11 @@ public final class Normalizer: Service, Sendable {
     private let deadLetter: DeadLetter
     private let logger: Logger
 
-    public init(configuration: Configuration = Configuration(), connection: AMQPConnection, directory: SessionDirectory,
+    /// The normalizer's queue and where events and dead letters go: the topology's roles.
+    private let roles: Topology.Roles
+
+    public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
+                directory: SessionDirectory,
                 dedupe: any EventDedupeStore, messageLog: any MessageLogStore, logger: Logger) {
         self.configuration = configuration
         self.connection = connection
@@ -59,11 +59,12 @@ public final class Normalizer: Service, Sendable {
         self.dedupe = dedupe
         self.messageLog = messageLog
         self.logger = logger
-        deadLetter = DeadLetter(publisher: connection, exchange: configuration.deadLetterExchange)
+        roles = topology.roles
+        deadLetter = DeadLetter(publisher: connection, exchange: topology.roles.deadLetters)
     }
 
     public func run() async throws {
-        let worker = QueueWorker(connection: connection, queue: configuration.queue, prefetch: configuration.prefetch,
+        let worker = QueueWorker(connection: connection, queue: roles.inboundQueue, prefetch: configuration.prefetch,
                                  logger: logger)
         await withDiscardingTaskGroup { group in
             group.addTask { await self.purgeExpired() }
@@ -118,7 +119,7 @@ public final class Normalizer: Service, Sendable {
             return await requeue(delivery)
         }
         do {
-            for event in fresh { try await connection.publish(event) }
+            for event in fresh { try await connection.publish(event, to: roles.events) }
         } catch {
             logger.warning("events not published", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             return await requeue(delivery)

@@ -9,9 +9,12 @@ public import SwitchboardStore
 /// `sb.outbound` under `<tenant>.<class>`, control events to `sb.control`.
 public struct Outbox: Sendable {
     let publisher: AMQPConnection
+    /// The exchanges by role: events, outbound and control.
+    let roles: Topology.Roles
 
-    public init(publisher: AMQPConnection) {
+    public init(publisher: AMQPConnection, roles: Topology.Roles) {
         self.publisher = publisher
+        self.roles = roles
     }
 
     /// `replay` marks outbound envelopes as possibly published before, so the
@@ -21,15 +24,15 @@ public struct Outbox: Sendable {
             switch item.kind {
             case .event:
                 let event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: item.body)
-                try await publisher.publish(event)
+                try await publisher.publish(event, to: roles.events)
             case .outbound:
                 let envelope = try WireJSON.sharedDecoder.decode(OutboundEnvelope.self, from: item.body)
-                try await publisher.publish(item.body, exchange: "sb.outbound", routingKey: envelope.routingKey,
+                try await publisher.publish(item.body, exchange: roles.outbound, routingKey: envelope.routingKey,
                                             properties: envelope.amqpProperties(republished: replay))
             case .control:
                 var properties = AMQPMessageProperties(contentType: "application/json")
                 properties.type = (try? WireJSON.sharedDecoder.decode(ControlEvent.self, from: item.body))?.type.rawValue
-                try await publisher.publish(item.body, exchange: "sb.control", routingKey: "", properties: properties)
+                try await publisher.publish(item.body, exchange: roles.control, routingKey: "", properties: properties)
             }
         }
     }

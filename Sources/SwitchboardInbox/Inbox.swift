@@ -3,7 +3,7 @@ public import Logging
 public import ServiceLifecycle
 public import SwitchboardAMQP
 import SwitchboardBroker
-import SwitchboardCore
+public import SwitchboardCore
 import SwitchboardInbound
 public import SwitchboardStore
 
@@ -19,7 +19,6 @@ public import SwitchboardStore
 /// broker confirmed them, so a crash in between publishes them on the redelivery.
 public final class Inbox: Service, Sendable {
     public struct Configuration: Sendable {
-        public var queue: String
         public var prefetch: UInt16
         /// How long a contact's reply holds back the tenant's bulk messages to them.
         public var pauseFor: Duration
@@ -27,9 +26,8 @@ public final class Inbox: Service, Sendable {
         /// webhooks within the normalizer's 8 days of dedupe).
         public var receiptRetention: Duration
 
-        public init(queue: String = "sb.events.inbox", prefetch: UInt16 = 32, pauseFor: Duration = .seconds(24 * 3600),
+        public init(prefetch: UInt16 = 32, pauseFor: Duration = .seconds(24 * 3600),
                     receiptRetention: Duration = .seconds(9 * 86400)) {
-            self.queue = queue
             self.prefetch = prefetch
             self.pauseFor = pauseFor
             self.receiptRetention = receiptRetention
@@ -45,20 +43,24 @@ public final class Inbox: Service, Sendable {
     private let handler: ContactEventHandler
     private let logger: Logger
 
-    public init(configuration: Configuration = Configuration(), connection: AMQPConnection,
+    /// The inbox's queue (the topology's `inbox-queue` role).
+    private let queue: String
+
+    public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
                 store: any InboxStore & EventReceiptStore & BotStore, logger: Logger) {
         self.configuration = configuration
         self.connection = connection
         self.store = store
         self.logger = logger
+        queue = topology.roles.inboxQueue
         handler = ContactEventHandler(consumer: Self.consumer, unusableCode: "uninboxable", receipts: store,
-                                      publisher: connection, logger: logger)
+                                      publisher: connection, roles: topology.roles, logger: logger)
     }
 
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.handler.forgetOldReceipts(retention: self.configuration.receiptRetention) }
-            await QueueWorker(connection: connection, queue: configuration.queue, prefetch: configuration.prefetch,
+            await QueueWorker(connection: connection, queue: queue, prefetch: configuration.prefetch,
                               logger: logger).run { delivery in await self.handle(delivery) }
             group.cancelAll()
         }

@@ -15,6 +15,9 @@ struct WebhookRoutes: Sendable {
     let configuration: WebhooksServer.Configuration
     let directory: SessionDirectory
     let publisher: AMQPConnection
+    /// Where raw webhooks go: the topology's `inbound` exchange and its queue's key.
+    let exchange: String
+    let routingKey: String
     let logger: Logger
 
     func addRoutes(to router: Router<BasicRequestContext>) {
@@ -138,7 +141,7 @@ struct WebhookRoutes: Sendable {
         ]
         do {
             try await publisher.publish(Data(buffer: body, byteTransferStrategy: .noCopy),
-                                        exchange: configuration.exchange, routingKey: configuration.routingKey,
+                                        exchange: exchange, routingKey: routingKey,
                                         properties: properties)
         } catch {
             logger.warning("webhook not published", metadata: [

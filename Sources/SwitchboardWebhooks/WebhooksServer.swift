@@ -2,7 +2,7 @@ public import Hummingbird
 public import Logging
 import NIOCore
 public import SwitchboardAMQP
-import SwitchboardCore
+public import SwitchboardCore
 import SwitchboardHTTP
 public import SwitchboardStore
 
@@ -15,9 +15,6 @@ public enum WebhooksServer {
     public struct Configuration: Sendable {
         public var host: String
         public var port: Int
-        /// The exchange and routing key raw webhooks are published with.
-        public var exchange: String
-        public var routingKey: String
         /// Larger bodies are refused with 413 (1 MiB).
         public var maximumBodySize: Int
         /// The `hub.verify_token` Meta's subscription check must present (a session's
@@ -26,13 +23,10 @@ public enum WebhooksServer {
         /// How far a Standard Webhooks `webhook-timestamp` may be from now.
         public var signatureTolerance: Duration
 
-        public init(host: String = "127.0.0.1", port: Int = 8070, exchange: String = "sb.inbound",
-                    routingKey: String = "raw", maximumBodySize: Int = 1 << 20, metaVerifyToken: String? = nil,
+        public init(host: String = "127.0.0.1", port: Int = 8070, maximumBodySize: Int = 1 << 20, metaVerifyToken: String? = nil,
                     signatureTolerance: Duration = .seconds(300)) {
             self.host = host
             self.port = port
-            self.exchange = exchange
-            self.routingKey = routingKey
             self.maximumBodySize = maximumBodySize
             self.metaVerifyToken = metaVerifyToken
             self.signatureTolerance = signatureTolerance
@@ -41,12 +35,13 @@ public enum WebhooksServer {
 
     /// The routes: the three providers' webhooks, health and readiness.
     public static func router(_ configuration: Configuration, directory: SessionDirectory, publisher: AMQPConnection,
-                              logger: Logger) -> Router<BasicRequestContext>
+                              topology: Topology, logger: Logger) -> Router<BasicRequestContext>
     {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: LogRequestsMiddleware(.debug))
-        WebhookRoutes(configuration: configuration, directory: directory, publisher: publisher, logger: logger)
+        WebhookRoutes(configuration: configuration, directory: directory, publisher: publisher,
+                      exchange: topology.roles.inbound, routingKey: topology.inboundRoutingKey, logger: logger)
             .addRoutes(to: router)
         router.get("healthz") { _, _ in JSONResponse(value: ["status": "ok"]) }
         router.get("readyz") { _, _ throws(Problem) in
@@ -62,11 +57,11 @@ public enum WebhooksServer {
     /// The service, ready to run in a `ServiceGroup`; run `directory.refresh(every:)`
     /// beside it. `onServerRunning` receives the bound port (useful with port 0).
     public static func application(
-        _ configuration: Configuration, directory: SessionDirectory, publisher: AMQPConnection, logger: Logger,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        _ configuration: Configuration, directory: SessionDirectory, publisher: AMQPConnection, topology: Topology,
+        logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: router(configuration, directory: directory, publisher: publisher, logger: logger),
+            router: router(configuration, directory: directory, publisher: publisher, topology: topology, logger: logger),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard-webhooks"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

@@ -292,8 +292,8 @@ struct ConversationTests {
                 id: "evt_twice", type: .messageReceived, tenant: loop, session: try SessionID("loopco-main"),
                 provider: .simulator, occurredAt: Date(), receivedAt: Date(),
                 message: .init(providerID: "in-1", from: gus, to: "+14155550100", type: "text", text: "PING"))
-            try await inbound.scratch.connection.publish(event)
-            try await inbound.scratch.connection.publish(event)
+            try await inbound.scratch.connection.publish(event, to: "sb.events")
+            try await inbound.scratch.connection.publish(event, to: "sb.events")
             let contact = try PhoneNumber(gus)
             #expect(try await eventually {
                 let bot = try await inbound.store.pendingPublications(consumer: "bot", tenant: loop, eventID: "evt_twice")

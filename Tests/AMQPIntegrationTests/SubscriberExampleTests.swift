@@ -24,13 +24,13 @@ struct SubscriberExampleTests {
             defer { subscriber.stop() }
             guard await subscriber.waitUntilConsuming(scratch, Self.queue) else { return }
 
-            try await scratch.publish("{not json", exchange: NormalizedEvent.exchange, key: "message.received")
-            try await scratch.connection.publish(events[0])
+            try await scratch.publish("{not json", exchange: "sb.events", key: "message.received")
+            try await scratch.connection.publish(events[0], to: "sb.events")
             var replay = events[0]  // a replayed webhook: same id, received again
             replay.receivedAt = Date()
-            try await scratch.connection.publish(replay)
-            try await scratch.connection.publish(events[1])
-            try await scratch.connection.publish(events[2])
+            try await scratch.connection.publish(replay, to: "sb.events")
+            try await scratch.connection.publish(events[1], to: "sb.events")
+            try await scratch.connection.publish(events[2], to: "sb.events")
 
             let result = await subscriber.finish(timeout: .seconds(45))
             #expect(result.status == 0, "exit \(String(describing: result.status)); stderr: \(result.stderr)")
@@ -55,9 +55,9 @@ struct SubscriberExampleTests {
             guard await subscriber.waitUntilConsuming(scratch, Self.queue) else { return }
 
             for (mine, theirs) in zip(acme, globex) {
-                try await scratch.connection.publish(theirs)
-                try await scratch.connection.publish(mine)
-                try await scratch.connection.publish(mine)  // a duplicate delivery
+                try await scratch.connection.publish(theirs, to: "sb.events")
+                try await scratch.connection.publish(mine, to: "sb.events")
+                try await scratch.connection.publish(mine, to: "sb.events")  // a duplicate delivery
             }
 
             let result = await subscriber.finish(timeout: .seconds(45))

@@ -37,9 +37,11 @@ struct WebhookOutageTests {
             _ = try await publisher.purgeQueue("sb.inbound.raw")
 
             let sessions = SessionDirectory(store: store, logger: TestBroker.logger)
+            let topology = try TestTopology.load()
             let receiver = try await EmbeddedHTTPServer.start(logger: TestBroker.logger) { onRunning in
                 WebhooksServer.application(WebhooksServer.Configuration(port: 0), directory: sessions,
-                                           publisher: publisher, logger: TestBroker.logger, onServerRunning: onRunning)
+                                           publisher: publisher, topology: topology,
+                                           logger: TestBroker.logger, onServerRunning: onRunning)
             }
             // Retries 0.5, 1, 2, 4, 8, 16 s apart: about half a minute to get the broker back.
             let simulator = try await EmbeddedSimulator.start(

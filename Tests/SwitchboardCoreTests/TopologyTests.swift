@@ -174,4 +174,21 @@ struct TopologyValidationTests {
         yaml = yaml.replacingOccurrences(of: "version: 1", with: "version: 2")
         #expect(throws: TopologyError.self) { try Topology.parse(yaml) }
     }
+
+    @Test func servicesReadTheirNamesFromTheRoles() throws {
+        let topology = try Topology.load(from: projectTopologyPath)
+        #expect(topology.roles.events == "sb.events")
+        #expect(topology.roles.inboundQueue == "sb.inbound.raw")
+        #expect(topology.inboundRoutingKey == "raw")
+    }
+
+    @Test func aRoleNamingAnUndefinedExchangeOrQueueIsRejected() throws {
+        let yaml = try String(contentsOfFile: projectTopologyPath, encoding: .utf8)
+        for (from, to) in [("  events: sb.events ", "  events: sb.nowhere "),
+                           ("  bot-queue: sb.events.bot ", "  bot-queue: sb.nowhere "),
+                           ("  inbound-queue: sb.inbound.raw ", "  inbound-queue: sb.dead ")] {
+            #expect(yaml.contains(from))
+            #expect(throws: TopologyError.self) { try Topology.parse(yaml.replacingOccurrences(of: from, with: to)) }
+        }
+    }
 }

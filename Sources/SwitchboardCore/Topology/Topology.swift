@@ -123,12 +123,47 @@ public struct Topology: Sendable, Hashable, Decodable {
         }
     }
 
+    /// The exchanges and queues each service uses, by what they are for: services read
+    /// their names here and restate none.
+    public struct Roles: Sendable, Hashable, Decodable {
+        /// The exchange publishers hand outbound envelopes to.
+        public var outbound: String
+        /// The exchange what fails for good is published to, keyed `<tenant>.<reason>`.
+        public var deadLetters: String
+        /// The fan-out of normalized events.
+        public var events: String
+        /// The fan-out of change announcements every service instance binds a queue to.
+        public var control: String
+        /// The exchange raw webhooks are published to.
+        public var inbound: String
+        /// The normalizer's queue (bound to `inbound`).
+        public var inboundQueue: String
+        public var loggerQueue: String
+        public var inboxQueue: String
+        public var botQueue: String
+
+        enum CodingKeys: String, CodingKey {
+            case outbound, events, control, inbound
+            case deadLetters = "dead-letters"
+            case inboundQueue = "inbound-queue"
+            case loggerQueue = "logger-queue"
+            case inboxQueue = "inbox-queue"
+            case botQueue = "bot-queue"
+        }
+    }
+
     public var version: Int
     public var exchanges: [Exchange]
     public var queues: [Queue]
+    public var roles: Roles
     public var retry: Retry
     public var tenant: TenantTemplate
     public var policies: [Policy]
+
+    /// The routing key raw webhooks are published with: the inbound queue's binding.
+    public var inboundRoutingKey: String {
+        queues.first { $0.name == roles.inboundQueue }?.bindings.first { $0.exchange == roles.inbound }?.key ?? ""
+    }
 
     /// Reads and checks a topology file.
     public static func load(from path: String) throws(TopologyError) -> Topology {
@@ -159,6 +194,19 @@ public struct Topology: Sendable, Hashable, Decodable {
         for name in [retry.exchange, retry.deadLetterExchange] where !exchangeNames.contains(name) {
             throw .invalid(source, "retry names exchange '\(name)', which is not defined")
         }
+        let queueNames = Set(queues.map(\.name))
+        for (role, name) in [("outbound", roles.outbound), ("dead-letters", roles.deadLetters), ("events", roles.events),
+                             ("control", roles.control), ("inbound", roles.inbound)]
+            where !exchangeNames.contains(name) {
+            throw .invalid(source, "role \(role) names exchange '\(name)', which is not defined")
+        }
+        for (role, name) in [("inbound-queue", roles.inboundQueue), ("logger-queue", roles.loggerQueue),
+                             ("inbox-queue", roles.inboxQueue), ("bot-queue", roles.botQueue)]
+            where !queueNames.contains(name) {
+            throw .invalid(source, "role \(role) names queue '\(name)', which is not defined")
+        }
+        guard queues.contains(where: { $0.name == roles.inboundQueue && $0.bindings.contains { $0.exchange == roles.inbound } })
+        else { throw .invalid(source, "the inbound queue '\(roles.inboundQueue)' is not bound to '\(roles.inbound)'") }
         guard tenant.queue.contains("{tenant}"), tenant.backlogQuota.policy.contains("{tenant}") else {
             throw .invalid(source, "the tenant queue and quota policy names must contain {tenant}")
         }
