@@ -6,6 +6,7 @@ public import Logging
 import NIOCore
 import NIOFoundationCompat
 public import SwitchboardAMQP
+import SwitchboardApp
 public import SwitchboardBroker
 import SwitchboardAPI
 public import SwitchboardCore
@@ -76,38 +77,45 @@ public struct APIBenchmark: Sendable {
         }
         return try await BenchScratch.with(configuration, management: management) { scratch in
             try await scratch.withConnection("bench-api", logger: logger) { connection in
-                try await inProcess(connection: connection,
-                                    database: scratch.directory.appendingPathComponent("bench.sqlite").path)
+                try await inProcess(scratch: scratch, connection: connection)
             }
         }
     }
 
-    private func inProcess(connection: AMQPConnection, database: String) async throws -> Report {
+    /// The api as `switchboard serve api` builds it (the composition root), loaded over HTTP.
+    private func inProcess(scratch: BenchScratch, connection: AMQPConnection) async throws -> Report {
         let applier = TopologyApplier(topology: topology, connection: connection, management: management, logger: logger)
         try await applier.apply()
-        let store = try SQLiteStore(path: database, secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)),
-                                    logger: logger)
-        let registry = TenantRegistry(store: store, broker: applier, logger: logger)
-        let tenant = try TenantID("bench")
-        _ = try await registry.create(Tenant(id: tenant, name: "Benchmark"))
-        try await store.addSession(
-            Session(id: try SessionID("bench-main"), tenant: tenant, provider: .simulator,
-                    phoneNumber: try PhoneNumber("+14155550100"), status: .connected, isPrimary: true),
-            secrets: SessionSecrets(credentials: [:], webhookSecret: "bench-webhook-secret"))
-        let key = try await store.createKey(scope: .tenant(tenant), label: "bench")
-        var serverLogger = logger
-        serverLogger.logLevel = .warning
-        let server = try await EmbeddedAPIServer.start(
-            APIServer.Configuration(port: 0), APIServer.Dependencies(store: store, registry: registry, publisher: connection),
-            logger: serverLogger)
+        var quiet = logger
+        quiet.logLevel = .warning
+        var amqp = scratch.configuration
+        amqp.connectionName = "bench"
+        let gateway = try await Gateway.build(GatewayConfiguration(
+            services: [.api], amqp: amqp, topology: topology, management: management,
+            database: .init(path: scratch.directory.appendingPathComponent("bench.sqlite").path,
+                            secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256))),
+            applyTopology: false, api: .init(port: 0)), logger: quiet)
+        let running = Task { try await gateway.run() }
         do {
-            let report = try await load(baseURL: "http://127.0.0.1:\(server.port)", key: key.token) {
+            let store = gateway.store
+            let registry = TenantRegistry(store: store, broker: applier, logger: logger)
+            let tenant = try TenantID("bench")
+            _ = try await registry.create(Tenant(id: tenant, name: "Benchmark"))
+            try await store.addSession(
+                Session(id: try SessionID("bench-main"), tenant: tenant, provider: .simulator,
+                        phoneNumber: try PhoneNumber("+14155550100"), status: .connected, isPrimary: true),
+                secrets: SessionSecrets(credentials: [:], webhookSecret: "bench-webhook-secret"))
+            let key = try await store.createKey(scope: .tenant(tenant), label: "bench")
+            let port = try await gateway.port(of: .api)
+            let report = try await load(baseURL: "http://127.0.0.1:\(port)", key: key.token) {
                 Int(try await connection.inspectQueue(topology.tenantQueue(tenant)).messageCount)
             }
-            try await server.stop()
+            await gateway.triggerGracefulShutdown()
+            try await running.value
             return report
         } catch {
-            try? await server.stop()
+            await gateway.triggerGracefulShutdown()
+            _ = try? await running.value
             throw error
         }
     }

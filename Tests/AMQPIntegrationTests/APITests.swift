@@ -4,6 +4,7 @@ import Logging
 import NIOHTTP1
 import SwitchboardAMQP
 import SwitchboardAPI
+import SwitchboardApp
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardRegistry
@@ -370,7 +371,7 @@ struct APITests {
             #expect(!(try await api.request(.GET, "/v1/sessions/acme-meta", key: admin)).text.contains(token))
             // The provider code can still read them.
             #expect(try await api.store.secrets(of: try SessionID("acme-meta")).credentials["access_token"] == token)
-            try await api.stop()
+            await api.stop()
             for suffix in ["", "-wal"] {
                 let path = api.databasePath + suffix
                 guard FileManager.default.fileExists(atPath: path) else { continue }
@@ -395,7 +396,7 @@ struct APITests {
             let router = APIServer.router(
                 APIServer.Configuration(),
                 APIServer.Dependencies(store: api.store, registry: .init(store: api.store, broker: api.scratch.applier),
-                                       publisher: api.publisher),
+                                       publisher: api.scratch.connection),
                 logger: TestBroker.logger)
             let routed = Set(router.routes.map { "\($0.method) \($0.path)" })
             #expect(documented == routed, "only documented: \(documented.subtracting(routed)); only routed: \(routed.subtracting(documented))")
@@ -413,14 +414,19 @@ struct APITests {
             let management = RabbitMQManagement(configuration: try .init(url: "http://guest:guest@127.0.0.1:16712"))
             let connection = try await AMQPConnection.connect(
                 try TestBroker.configuration("test-api-down", url: node.url), logger: TestBroker.logger)
-            let applier = TopologyApplier(topology: try TestTopology.load(), connection: connection,
-                                          management: management, logger: TestBroker.logger)
-            try await applier.apply()
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbapi-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
-            let store = try SQLiteStore(path: directory.appendingPathComponent("db.sqlite").path,
-                                        secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)),
-                                        logger: TestBroker.logger)
+            // The api as `serve api` builds it; it applies the topology to the fresh node itself.
+            let server = try await TestGateway.Running(GatewayConfiguration(
+                services: [.api], amqp: try TestBroker.configuration("test-api-down", url: node.url),
+                topology: try TestTopology.load(), management: management,
+                database: .init(path: directory.appendingPathComponent("db.sqlite").path,
+                                secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256))),
+                connectTimeout: .seconds(10), api: .init(port: 0)))
+            let port = try await server.gateway.port(of: .api)
+            let store = server.gateway.store
+            let applier = TopologyApplier(topology: try TestTopology.load(), connection: connection,
+                                          management: management, logger: TestBroker.logger)
             let registry = TenantRegistry(store: store, broker: applier, logger: TestBroker.logger)
             let acme = try TenantID("acme")
             _ = try await registry.create(Tenant(id: acme, name: "Acme"))
@@ -430,11 +436,8 @@ struct APITests {
                         phoneNumber: try PhoneNumber("+14155550100")),
                 secrets: SessionSecrets(credentials: [:], webhookSecret: "0123456789abcdef"))
             let key = try await store.createKey(scope: .tenant(acme), label: nil).token
-            let server = try await EmbeddedAPIServer.start(
-                APIServer.Configuration(port: 0),
-                APIServer.Dependencies(store: store, registry: registry, publisher: connection), logger: TestBroker.logger)
             func send(_ text: String) async throws -> TestResponse {
-                try await TestAPI.request(port: server.port, .POST, "/v1/messages", key: key,
+                try await TestAPI.request(port: port, .POST, "/v1/messages", key: key,
                                           json: #"{"to":"+14155550123","text":"\#(text)"}"#)
             }
             do {
@@ -444,23 +447,24 @@ struct APITests {
                 #expect(down.status == 503)
                 #expect(down.isProblem)
                 #expect(down.headers.first(name: "Retry-After") != nil)
-                let unready = try await TestAPI.request(port: server.port, .GET, "/readyz")
+                let unready = try await TestAPI.request(port: port, .GET, "/readyz")
                 #expect(unready.status == 503)
                 #expect(unready.json["broker"] as? String != "connected")
-                #expect(try await TestAPI.request(port: server.port, .GET, "/healthz").status == 200)
+                #expect(try await TestAPI.request(port: port, .GET, "/healthz").status == 200)
 
                 try await node.script("start")
                 #expect(try await eventually(timeout: .seconds(60)) {
-                    try await TestAPI.request(port: server.port, .GET, "/readyz").status == 200
+                    try await TestAPI.request(port: port, .GET, "/readyz").status == 200
                 })
                 #expect(try await send("after").status == 202)
                 // "before" survived the restart (persistent, confirmed), "after" joined it.
+                try await connection.waitUntilConnected(timeout: .seconds(30))
                 let depth = try await connection.inspectQueue("sb.outbound.acme").messageCount
                 #expect(depth == 2, "sb.outbound.acme holds \(depth)")
-                try await server.stop()
+                await server.stop()
                 await connection.close()
             } catch {
-                try? await server.stop()
+                await server.stop()
                 await connection.close()
                 throw error
             }

@@ -7,6 +7,7 @@ import NIOFoundationCompat
 import NIOHTTP1
 import SwitchboardAMQP
 import SwitchboardAPI
+import SwitchboardApp
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardRegistry
@@ -36,75 +37,68 @@ struct TestResponse: @unchecked Sendable {
 /// same file, as a redeployed service would.
 final class TestAPI: @unchecked Sendable {
     let scratch: ScratchVirtualHost
-    let databasePath: String
-    let masterKey: SymmetricKey
+    let configuration: GatewayConfiguration
     let adminToken: String
-    private(set) var store: SQLiteStore
-    private(set) var server: EmbeddedAPIServer
-    private(set) var publisher: AMQPConnection
+    private(set) var running: TestGateway.Running
+    private(set) var port: Int
     static let client = HTTPClient(eventLoopGroupProvider: .singleton)
 
-    private init(scratch: ScratchVirtualHost, databasePath: String, masterKey: SymmetricKey, adminToken: String,
-                 store: SQLiteStore, server: EmbeddedAPIServer, publisher: AMQPConnection) {
+    /// The store of the instance running now.
+    var store: SQLiteStore { running.gateway.store }
+    var databasePath: String { configuration.database.path }
+
+    private init(scratch: ScratchVirtualHost, configuration: GatewayConfiguration, adminToken: String,
+                 running: TestGateway.Running, port: Int) {
         self.scratch = scratch
-        self.databasePath = databasePath
-        self.masterKey = masterKey
+        self.configuration = configuration
         self.adminToken = adminToken
-        self.store = store
-        self.server = server
-        self.publisher = publisher
+        self.running = running
+        self.port = port
     }
 
     static func with<T>(_ body: (TestAPI) async throws -> T) async throws -> T {
         try await ScratchVirtualHost.with { scratch in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbapi-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let path = directory.appendingPathComponent("switchboard.sqlite").path
-            let masterKey = SymmetricKey(size: .bits256)
-            let store = try SQLiteStore(path: path, secretBox: try SecretBox(masterKey: masterKey), logger: TestBroker.logger)
-            let admin = try await store.createKey(scope: .admin, label: "test admin")
-            let (server, publisher) = try await startServer(scratch: scratch, store: store)
-            let api = TestAPI(scratch: scratch, databasePath: path, masterKey: masterKey, adminToken: admin.token,
-                              store: store, server: server, publisher: publisher)
-            do {
-                let result = try await body(api)
-                try await api.stop()
-                return result
-            } catch {
-                try? await api.stop()
-                throw error
+            try await TestGateway.withDirectory { directory in
+                // The api as `switchboard serve api` builds it, caches on as shipped.
+                let configuration = try TestGateway.configuration([.api], scratch: scratch, directory: directory) {
+                    $0.api = APIServer.Configuration(port: 0)
+                }
+                let running = try await TestGateway.Running(configuration)
+                let api: TestAPI
+                do {
+                    let admin = try await running.gateway.store.createKey(scope: .admin, label: "test admin")
+                    api = TestAPI(scratch: scratch, configuration: configuration, adminToken: admin.token,
+                                  running: running, port: try await running.gateway.port(of: .api))
+                } catch {
+                    await running.stop()
+                    throw error
+                }
+                do {
+                    let result = try await body(api)
+                    await api.stop()
+                    return result
+                } catch {
+                    await api.stop()
+                    throw error
+                }
             }
         }
     }
 
-    private static func startServer(scratch: ScratchVirtualHost, store: SQLiteStore)
-        async throws -> (EmbeddedAPIServer, AMQPConnection)
-    {
-        var configuration = try TestBroker.configuration("test-api")
-        configuration.virtualHost = scratch.name
-        let publisher = try await AMQPConnection.connect(configuration, logger: TestBroker.logger)
-        let registry = TenantRegistry(store: store, broker: scratch.applier, logger: TestBroker.logger)
-        let server = try await EmbeddedAPIServer.start(
-            APIServer.Configuration(port: 0), APIServer.Dependencies(store: store, registry: registry, publisher: publisher),
-            logger: TestBroker.logger)
-        return (server, publisher)
-    }
-
-    func stop() async throws {
-        try await server.stop()
-        await publisher.close()
+    func stop() async {
+        await running.stop()
     }
 
     /// Stops this instance and starts a new one on the same database file.
     func restart() async throws {
-        try await stop()
-        store = try SQLiteStore(path: databasePath, secretBox: try SecretBox(masterKey: masterKey), logger: TestBroker.logger)
-        (server, publisher) = try await Self.startServer(scratch: scratch, store: store)
+        await stop()
+        running = try await TestGateway.Running(configuration)
+        port = try await running.gateway.port(of: .api)
     }
 
     func request(_ method: HTTPMethod, _ path: String, key: String? = nil, json: String? = nil,
                  body: Data? = nil, headers: [(String, String)] = []) async throws -> TestResponse {
-        try await Self.request(port: server.port, method, path, key: key, json: json, body: body, headers: headers)
+        try await Self.request(port: port, method, path, key: key, json: json, body: body, headers: headers)
     }
 
     static func request(port: Int, _ method: HTTPMethod, _ path: String, key: String? = nil, json: String? = nil,

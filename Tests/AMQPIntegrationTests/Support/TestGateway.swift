@@ -27,20 +27,33 @@ enum TestGateway {
         return configuration
     }
 
-    /// Builds and runs the gateway `configuration` describes for the length of `body`.
-    static func with<T>(_ configuration: GatewayConfiguration, _ body: (Gateway) async throws -> T) async throws -> T {
-        let gateway = try await Gateway.build(configuration, logger: TestBroker.logger)
-        let running = Task { try await gateway.run() }
+    /// A gateway running in the background until `stop()`.
+    final class Running: Sendable {
+        let gateway: Gateway
+        private let task: Task<Void, any Error>
+
+        init(_ configuration: GatewayConfiguration) async throws {
+            let gateway = try await Gateway.build(configuration, logger: TestBroker.logger)
+            self.gateway = gateway
+            task = Task { try await gateway.run() }
+        }
+
+        /// A graceful shutdown, as SIGTERM starts one; returns when every service ended.
         func stop() async {
             await gateway.triggerGracefulShutdown()
-            _ = try? await running.value
+            _ = try? await task.value
         }
+    }
+
+    /// Builds and runs the gateway `configuration` describes for the length of `body`.
+    static func with<T>(_ configuration: GatewayConfiguration, _ body: (Gateway) async throws -> T) async throws -> T {
+        let running = try await Running(configuration)
         do {
-            let result = try await body(gateway)
-            await stop()
+            let result = try await body(running.gateway)
+            await running.stop()
             return result
         } catch {
-            await stop()
+            await running.stop()
             throw error
         }
     }

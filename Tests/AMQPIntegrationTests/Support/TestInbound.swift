@@ -29,15 +29,19 @@ final class TestInbound: @unchecked Sendable {
     let store: SQLiteStore
     /// The webhooks receiver's port.
     let receiverPort: Int
+    /// The api's port (the same process serves it, as `serve all` does).
+    let apiPort: Int
     let simulator: EmbeddedSimulator
     let registry: TenantRegistry
     /// A queue of the test's own bound to `sb.events`, as a subscriber would have.
     static let eventsQueue = "test.events"
 
-    private init(scratch: ScratchVirtualHost, store: SQLiteStore, receiverPort: Int, simulator: EmbeddedSimulator) {
+    private init(scratch: ScratchVirtualHost, store: SQLiteStore, receiverPort: Int, apiPort: Int,
+                 simulator: EmbeddedSimulator) {
         self.scratch = scratch
         self.store = store
         self.receiverPort = receiverPort
+        self.apiPort = apiPort
         self.simulator = simulator
         registry = TenantRegistry(store: store, broker: scratch.applier, logger: TestBroker.logger)
     }
@@ -56,7 +60,7 @@ final class TestInbound: @unchecked Sendable {
                 let simulator = try await EmbeddedSimulator.start(
                     SimulatorServer.Configuration(port: 0, webhookAttempts: 8, webhookBackoff: .milliseconds(250)),
                     logger: TestBroker.logger)
-                var services: Set<GatewayService> = [.webhooks]
+                var services: Set<GatewayService> = [.webhooks, .api]
                 if pipeline { services.formUnion([.normalizer, .logger, .dispatcher]) }
                 if conversations { services.formUnion([.inbox, .bot]) }
                 do {
@@ -67,7 +71,8 @@ final class TestInbound: @unchecked Sendable {
                     }
                     let result = try await TestGateway.with(configuration) { gateway in
                         let inbound = TestInbound(scratch: scratch, store: gateway.store,
-                                                  receiverPort: try await gateway.port(of: .webhooks), simulator: simulator)
+                                                  receiverPort: try await gateway.port(of: .webhooks),
+                                                  apiPort: try await gateway.port(of: .api), simulator: simulator)
                         do {
                             let result = try await body(inbound)
                             // The simulator's webhooks stop before the receiver does.
@@ -118,28 +123,17 @@ final class TestInbound: @unchecked Sendable {
                                   headers: [("Content-Type", "application/json")] + headers)
     }
 
-    /// Runs `body` with the api service over the same store and a tenant key of `tenant`,
-    /// to read the message log as a publisher does.
+    /// Runs `body` with the api service's port and a tenant key of `tenant`, to read the
+    /// message log as a publisher does.
     func withAPI<T>(tenant: TenantID, _ body: (_ port: Int, _ key: String) async throws -> T) async throws -> T {
         try await withAPI(tenants: [tenant]) { port, keys in try await body(port, keys[0]) }
     }
 
     /// The api service with a key per tenant, in the order given.
     func withAPI<T>(tenants: [TenantID], _ body: (_ port: Int, _ keys: [String]) async throws -> T) async throws -> T {
-        let server = try await EmbeddedHTTPServer.start(
-            APIServer.Configuration(port: 0, cacheTimeToLive: .zero),
-            APIServer.Dependencies(store: store, registry: registry, publisher: scratch.connection),
-            logger: TestBroker.logger)
-        var key: [String] = []
-        for tenant in tenants { key.append(try await store.createKey(scope: .tenant(tenant), label: "test").token) }
-        do {
-            let result = try await body(server.port, key)
-            try await server.stop()
-            return result
-        } catch {
-            try? await server.stop()
-            throw error
-        }
+        var keys: [String] = []
+        for tenant in tenants { keys.append(try await store.createKey(scope: .tenant(tenant), label: "test").token) }
+        return try await body(apiPort, keys)
     }
 
     /// The events the test's own subscriber queue got so far (consumed).
