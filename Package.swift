@@ -21,8 +21,11 @@ import PackageDescription
 ///   retries through the delay tiers, dead letters, status events.
 /// - `SwitchboardWebhooks`: the `webhooks` service: provider webhooks checked, then
 ///   published raw to `sb.inbound` with confirm before the provider gets its 200.
-/// - `SwitchboardInbound`: the `normalizer` (raw webhooks → deduplicated normalized events
-///   on `sb.events`) and `logger` (the message log) services.
+/// - `SwitchboardConsumers`: what every event consumer shares: the queue worker, dead
+///   letters, the outbox of owed publications, the inbox's and bot's settle loop.
+/// - `SwitchboardNormalizer`: the `normalizer` service (raw webhooks → deduplicated
+///   normalized events).
+/// - `SwitchboardMessageLog`: the `logger` service (`MessageLogWriter`, the message log).
 /// - `SwitchboardSimulator`: the `simulator` service, a provider stand-in (WasenderAPI- and
 ///   Meta-shaped send endpoints, limits, failures, signed status webhooks).
 /// - `SwitchboardApp`: the composition root: `Gateway.build` assembles a process's
@@ -148,10 +151,35 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
-            name: "SwitchboardInbound",
+            name: "SwitchboardConsumers",
             dependencies: [
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
+                "SwitchboardCore",
+                "SwitchboardStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "SwitchboardNormalizer",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardBroker",
+                "SwitchboardConsumers",
+                "SwitchboardCore",
+                "SwitchboardStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "SwitchboardMessageLog",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardConsumers",
                 "SwitchboardCore",
                 "SwitchboardStore",
                 .product(name: "Logging", package: "swift-log"),
@@ -165,7 +193,7 @@ let package = Package(
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardCore",
-                "SwitchboardInbound",
+                "SwitchboardConsumers",
                 "SwitchboardStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -178,7 +206,7 @@ let package = Package(
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardCore",
-                "SwitchboardInbound",
+                "SwitchboardConsumers",
                 "SwitchboardStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -257,7 +285,9 @@ let package = Package(
                 "SwitchboardBroker",
                 "SwitchboardCore",
                 "SwitchboardDispatcher",
-                "SwitchboardInbound",
+                "SwitchboardConsumers",
+                "SwitchboardMessageLog",
+                "SwitchboardNormalizer",
                 "SwitchboardInbox",
                 "SwitchboardProviders",
                 "SwitchboardRegistry",
@@ -281,7 +311,7 @@ let package = Package(
                 "SwitchboardBroker",
                 "SwitchboardCore",
                 "SwitchboardDispatcher",
-                "SwitchboardInbound",
+                "SwitchboardConsumers",
                 "SwitchboardWebhooks",
                 "SwitchboardProviders",
                 "SwitchboardRegistry",
@@ -308,7 +338,7 @@ let package = Package(
                 "SwitchboardCore",
                 "SwitchboardDispatcher",
                 "SwitchboardBot",
-                "SwitchboardInbound",
+                "SwitchboardConsumers",
                 "SwitchboardInbox",
                 "SwitchboardWebhooks",
                 "SwitchboardProviders",
@@ -371,7 +401,7 @@ let package = Package(
                 "SwitchboardAPI",
                 "SwitchboardDispatcher",
                 "SwitchboardBot",
-                "SwitchboardInbound",
+                "SwitchboardConsumers",
                 "SwitchboardInbox",
                 "SwitchboardWebhooks",
                 "SwitchboardProviders",

@@ -7,7 +7,8 @@ import SwitchboardBot
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardDispatcher
-import SwitchboardInbound
+import SwitchboardMessageLog
+import SwitchboardNormalizer
 import SwitchboardInbox
 import SwitchboardProviders
 import SwitchboardRegistry
@@ -216,7 +217,7 @@ private struct Assembly {
                 logger: logger("normalizer"))))
         }
         if selected.contains(.logger) {
-            running.append(.init(service: MessageLogger(
+            running.append(.init(service: MessageLogWriter(
                 configuration: configuration.messageLog, connection: try await connect("logger"), topology: topology,
                 log: store,
                 logger: logger("logger"))))

@@ -4,7 +4,8 @@ public import SwitchboardBot
 public import SwitchboardBroker
 public import SwitchboardCore
 public import SwitchboardDispatcher
-public import SwitchboardInbound
+public import SwitchboardMessageLog
+public import SwitchboardNormalizer
 public import SwitchboardInbox
 public import SwitchboardSimulator
 public import SwitchboardStore
@@ -60,7 +61,7 @@ public struct GatewayConfiguration: Sendable {
     public var webhooksURL: String
     public var dispatcher: Dispatcher.Configuration
     public var normalizer: Normalizer.Configuration
-    public var messageLog: MessageLogger.Configuration
+    public var messageLog: MessageLogWriter.Configuration
     public var inbox: Inbox.Configuration
     public var bot: Bot.Configuration
     /// How often the shared session directory is read again in full.
@@ -79,7 +80,7 @@ public struct GatewayConfiguration: Sendable {
                 simulatorBaseURL: String = Settings.Default.simulatorURL,
                 webhooksURL: String = Settings.Default.webhooksURL,
                 dispatcher: Dispatcher.Configuration = .init(), normalizer: Normalizer.Configuration = .init(),
-                messageLog: MessageLogger.Configuration = .init(), inbox: Inbox.Configuration = .init(),
+                messageLog: MessageLogWriter.Configuration = .init(), inbox: Inbox.Configuration = .init(),
                 bot: Bot.Configuration = .init(), sessionRefreshInterval: Duration = .seconds(30),
                 sessionMissReloadInterval: Duration = .seconds(1),
                 maximumGracefulShutdownDuration: Duration = .seconds(10)) {

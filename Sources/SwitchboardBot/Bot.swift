@@ -5,7 +5,7 @@ public import ServiceLifecycle
 public import SwitchboardAMQP
 import SwitchboardBroker
 public import SwitchboardCore
-import SwitchboardInbound
+import SwitchboardConsumers
 public import SwitchboardStore
 import Synchronization
 

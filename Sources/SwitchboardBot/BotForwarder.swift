@@ -5,7 +5,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
 import SwitchboardCore
-import SwitchboardInbound
+import SwitchboardConsumers
 import SwitchboardStore
 import Synchronization
 

@@ -4,7 +4,7 @@ public import ServiceLifecycle
 public import SwitchboardAMQP
 import SwitchboardBroker
 public import SwitchboardCore
-import SwitchboardInbound
+import SwitchboardConsumers
 public import SwitchboardStore
 
 /// The `inbox` service: keeps one conversation per tenant and contact from

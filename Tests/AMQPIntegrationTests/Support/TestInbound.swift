@@ -12,7 +12,6 @@ import SwitchboardCore
 import SwitchboardDispatcher
 import SwitchboardBot
 import SwitchboardHTTP
-import SwitchboardInbound
 import SwitchboardInbox
 import SwitchboardProviders
 import SwitchboardRegistry

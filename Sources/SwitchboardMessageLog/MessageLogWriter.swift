@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import ServiceLifecycle
 public import SwitchboardAMQP
+import SwitchboardConsumers
 public import SwitchboardCore
 public import SwitchboardStore
 
@@ -9,7 +10,7 @@ public import SwitchboardStore
 /// each `message.status` joins its message (by our id or the provider's) and moves it
 /// forward, never back; each `message.received` is recorded for the contact's thread.
 /// Every event is applied idempotently, so a redelivery changes nothing.
-public final class MessageLogger: Service, Sendable {
+public final class MessageLogWriter: Service, Sendable {
     public struct Configuration: Sendable {
         public var prefetch: UInt16
 

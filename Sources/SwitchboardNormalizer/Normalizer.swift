@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import ServiceLifecycle
 public import SwitchboardAMQP
+import SwitchboardConsumers
 import SwitchboardBroker
 public import SwitchboardCore
 public import SwitchboardStore
