@@ -208,6 +208,27 @@ public final class SQLiteStore: Sendable {
                 t.column("lease_until", .double)
             }
         }
+        migrator.registerMigration("v5: a session's provider is checked by the provider registry, not the schema") { db in
+            // SQLite cannot drop a CHECK: the table is rebuilt without it (same columns,
+            // rows and indexes), so adding a provider needs no migration.
+            try db.create(table: "sessions_v5") { t in
+                t.primaryKey("id", .text)
+                t.column("tenant_id", .text).notNull().indexed().references("tenants", onDelete: .cascade)
+                t.column("provider", .text).notNull()
+                t.column("phone_number", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("is_primary", .boolean).notNull().defaults(to: false)
+                t.column("sealed_secrets", .blob).notNull()
+                t.column("created_at", .datetime).notNull()
+            }
+            try db.execute(sql: """
+                INSERT INTO sessions_v5 (id, tenant_id, provider, phone_number, status, is_primary, sealed_secrets, created_at)
+                SELECT id, tenant_id, provider, phone_number, status, is_primary, sealed_secrets, created_at FROM sessions
+                """)
+            try db.drop(table: "sessions")
+            try db.rename(table: "sessions_v5", to: "sessions")
+            try db.execute(sql: "CREATE UNIQUE INDEX sessions_one_primary ON sessions(tenant_id) WHERE is_primary")
+        }
         return migrator
     }
 
