@@ -254,6 +254,37 @@ struct WasenderWebhookParserTests {
         #expect(without.message?.text == "hi")
     }
 
+    /// With LID addressing `participant` is an `@lid` id; the number is only in
+    /// `cleanedParticipantPn`, the field WasenderAPI recommends for group senders.
+    @Test func aGroupSenderKnownOnlyByCleanedParticipantPnIsTheSender() throws {
+        let event = try only(parse("""
+            {"event":"messages-group.received","timestamp":1795276800,"data":{"messages":{
+              "key":{"id":"3EB0GRP3","fromMe":false,"remoteJid":"120363041234567890@g.us",
+                     "participant":"203456789012345@lid","cleanedParticipantPn":"14155550197"},
+              "message":{"conversation":"who am I?"}}}}
+            """))
+        #expect(event.message?.chat == "120363041234567890@g.us")
+        #expect(event.message?.from == "+14155550197")
+    }
+
+    /// `cleanedParticipantPn` wins over `participantPn`, which wins over a phone-number
+    /// `participant`; an `@lid` participant alone names nobody.
+    @Test func groupSenderFieldsInOrderOfPreference() throws {
+        func sender(_ key: String) throws -> String? {
+            try only(parse("""
+                {"event":"messages.upsert","timestamp":1795276800,"data":{"messages":[{
+                  "key":{"id":"3EB0GRP4","fromMe":false,"remoteJid":"120363041234567890@g.us",\(key)},
+                  "message":{"conversation":"hi"}}]}}
+                """)).message?.from
+        }
+        #expect(try sender(#""participant":"14155550101@s.whatsapp.net","participantPn":"14155550102@s.whatsapp.net","cleanedParticipantPn":"14155550103""#)
+            == "+14155550103")
+        #expect(try sender(#""participant":"14155550101@s.whatsapp.net","participantPn":"14155550102@s.whatsapp.net""#)
+            == "+14155550102")
+        #expect(try sender(#""participant":"14155550101@s.whatsapp.net""#) == "+14155550101")
+        #expect(try sender(#""participant":"203456789012345@lid""#) == nil)
+    }
+
     @Test func aMessageTheSessionSentItselfIsFromMe() throws {
         let event = try only(parse("""
             {"event":"messages.upsert","timestamp":1795276800,"data":{"messages":[{

@@ -110,7 +110,9 @@ enum WasenderWebhook {
             var chat: String?
             if let remote = key?.remoteJid, WasenderWebhook.isChat(remote) {
                 chat = remote
-                from = [key?.participantPn, key?.participant, key?.participantAlt].lazy
+                // With LID addressing `participant` is an `@lid` id, no number (which
+                // `number(fromJID:)` refuses); WasenderAPI recommends `cleanedParticipantPn`.
+                from = [key?.cleanedParticipantPn, key?.participantPn, key?.participant, key?.participantAlt].lazy
                     .compactMap(WasenderWebhook.number(fromJID:)).first
                 if from == nil, fromMe != true {
                     from = [key?.cleanedSenderPn, key?.senderPn].lazy.compactMap(WasenderWebhook.number(fromJID:)).first
@@ -247,11 +249,12 @@ enum WasenderWebhook {
         var cleanedSenderPn: String?
         var participant: String?
         var participantPn: String?
+        var cleanedParticipantPn: String?
         var participantAlt: String?
 
         enum CodingKeys: String, CodingKey {
             case id, fromMe, remoteJid, remoteJidAlt, senderPn, cleanedSenderPn, participant, participantPn,
-                 participantAlt
+                 cleanedParticipantPn, participantAlt
         }
 
         init(from decoder: any Decoder) throws {
@@ -264,6 +267,7 @@ enum WasenderWebhook {
             cleanedSenderPn = c.text(.cleanedSenderPn)
             participant = c.text(.participant)
             participantPn = c.text(.participantPn)
+            cleanedParticipantPn = c.text(.cleanedParticipantPn)
             participantAlt = c.text(.participantAlt)
         }
     }
