@@ -162,6 +162,8 @@ struct InboundTests {
             #expect(Set(events.map(\.id)).count == 3)
             #expect(Set(events.compactMap(\.message?.text)) == ["one", "two", "three"])
             #expect(events.allSatisfy { $0.type == .messageReceived && $0.tenant == simco && $0.message?.from == "+14155550999" })
+            // WasenderAPI-shaped bodies do not name the receiving number: it is the session's own.
+            #expect(events.allSatisfy { $0.message?.to == "+14155550100" }, "\(events.map { $0.message?.to })")
             // The logger recorded each once.
             #expect(try await eventually {
                 try await inbound.store.contactMessages(try PhoneNumber("+14155550999"), of: simco, before: nil, limit: 50)

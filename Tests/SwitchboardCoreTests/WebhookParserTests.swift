@@ -6,11 +6,12 @@ import Testing
 private let receivedAt = Date(timeIntervalSince1970: 1_795_276_900)
 
 private func parse(_ body: String, as provider: ProviderKind = .wasender, session: String = "acme-main",
-                   at date: Date = receivedAt, routes: [String: SessionRoute] = [:]) throws -> ParsedWebhook
+                   sessionNumber: String? = nil, at date: Date = receivedAt,
+                   routes: [String: SessionRoute] = [:]) throws -> ParsedWebhook
 {
     let raw = RawWebhook(provider: provider, session: try SessionID(session), tenant: try TenantID("acme"),
                          receivedAt: date, body: Data(body.utf8))
-    return try WebhookParser.parse(raw) { routes[$0] }
+    return try WebhookParser.parse(raw, sessionNumber: try sessionNumber.map(PhoneNumber.init)) { routes[$0] }
 }
 
 private func route(_ tenant: String, _ session: String) throws -> SessionRoute {
@@ -283,6 +284,31 @@ struct WasenderWebhookParserTests {
             == "+14155550102")
         #expect(try sender(#""participant":"14155550101@s.whatsapp.net""#) == "+14155550101")
         #expect(try sender(#""participant":"203456789012345@lid""#) == nil)
+    }
+
+    /// WasenderAPI never names the receiving number: it is the session's own, in a chat
+    /// and in a group alike.
+    @Test func aReceivedMessageIsToTheSessionsOwnNumber() throws {
+        let direct = try only(parse("""
+            {"event":"messages.received","timestamp":1795276800,"data":{"messages":{
+              "key":{"id":"TO1","fromMe":false,"remoteJid":"14155550123@s.whatsapp.net",
+                     "cleanedSenderPn":"14155550123"},"messageBody":"hi"}}}
+            """, sessionNumber: "+14155550100"))
+        #expect(direct.type == .messageReceived)
+        #expect(direct.message?.from == "+14155550123")
+        #expect(direct.message?.to == "+14155550100")
+        let group = try only(parse("""
+            {"event":"messages-group.received","timestamp":1795276800,"data":{"messages":{
+              "key":{"id":"TO2","fromMe":false,"remoteJid":"120363041234567890@g.us",
+                     "participant":"203456789012345@lid","cleanedParticipantPn":"14155550197"},"messageBody":"hi"}}}
+            """, sessionNumber: "+14155550100"))
+        #expect(group.message?.to == "+14155550100")
+        // What the session sent itself keeps the chat partner as `to`.
+        let own = try only(parse("""
+            {"event":"messages.upsert","timestamp":1795276800,"data":{"messages":[{
+              "key":{"id":"TO3","fromMe":true,"remoteJid":"14155550123@s.whatsapp.net"},"messageBody":"hello"}]}}
+            """, sessionNumber: "+14155550100"))
+        #expect(own.message?.to == "+14155550123")
     }
 
     @Test func aMessageTheSessionSentItselfIsFromMe() throws {
@@ -844,7 +870,7 @@ struct WebhookParserRobustnessTests {
                 }
                 let raw = RawWebhook(provider: provider, session: try SessionID("acme-main"),
                                      tenant: try TenantID("acme"), receivedAt: receivedAt, body: Data(mutated))
-                if (try? WebhookParser.parse(raw, route: { routes[$0] })) != nil { parsed += 1 }
+                if (try? WebhookParser.parse(raw, sessionNumber: nil, route: { routes[$0] })) != nil { parsed += 1 }
             }
         }
         // Some mutations still parse (a changed digit), most are refused; none crashed.

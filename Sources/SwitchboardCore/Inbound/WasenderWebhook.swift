@@ -4,7 +4,7 @@ import Foundation
 /// `simulator` sessions): `{event, timestamp, sessionId?, data}`. The session is the
 /// one the webhook's URL named (`RawWebhook.session`).
 enum WasenderWebhook {
-    static func parse(_ raw: RawWebhook) throws(WebhookParseError) -> ParsedWebhook {
+    static func parse(_ raw: RawWebhook, sessionNumber: PhoneNumber?) throws(WebhookParseError) -> ParsedWebhook {
         let envelope: Envelope
         do {
             envelope = try JSONDecoder().decode(Envelope.self, from: raw.body)
@@ -14,7 +14,8 @@ enum WasenderWebhook {
         guard let name = WebhookParsing.nonEmpty(envelope.event) else {
             throw .malformed("WasenderAPI webhook has no event name")
         }
-        var parser = Parser(raw: raw, envelopeTime: WebhookParsing.instant(envelope.timestamp), event: name)
+        var parser = Parser(raw: raw, sessionNumber: sessionNumber, envelopeTime: WebhookParsing.instant(envelope.timestamp),
+                            event: name)
         switch name.trimmingCharacters(in: .whitespaces).lowercased() {
         case "messages.received", "messages.upsert", "messages-personal.received", "messages-group.received",
              "messages-newsletter.received":
@@ -77,6 +78,8 @@ enum WasenderWebhook {
 
     private struct Parser {
         let raw: RawWebhook
+        /// The session's own number: the `to` of every message it receives.
+        let sessionNumber: PhoneNumber?
         let envelopeTime: Date?
         let event: String
         var result = ParsedWebhook()
@@ -124,6 +127,11 @@ enum WasenderWebhook {
                 // A `@lid` jid is no phone number: only the `…Pn` fields can tell it.
                 from = [key?.cleanedSenderPn, key?.senderPn, key?.remoteJid, key?.remoteJidAlt].lazy
                     .compactMap(WasenderWebhook.number(fromJID:)).first
+            }
+            if fromMe != true {
+                // Received, in a chat or a group: WasenderAPI never names the receiving
+                // number, which is the session's own.
+                to = sessionNumber?.e164
             }
             let content = message.content
             let body = WebhookParsing.nonEmpty(message.body)

@@ -12,11 +12,16 @@ public enum WebhookParser {
     /// The events in `raw`. `route` maps a Meta `metadata.phone_number_id` to its
     /// tenant and session (nil: no known session, the change is skipped); WasenderAPI
     /// webhooks belong to `raw.tenant` / `raw.session`, which the URL named.
-    public static func parse(_ raw: RawWebhook, route: (String) -> SessionRoute?) throws(WebhookParseError)
-        -> ParsedWebhook
+    ///
+    /// `sessionNumber` is the phone number of `raw.session` (nil when unknown).
+    /// WasenderAPI's incoming messages do not name the number they were sent to: it is
+    /// the session's own, so it becomes their `to` (Meta's bodies carry theirs in
+    /// `metadata.display_phone_number`).
+    public static func parse(_ raw: RawWebhook, sessionNumber: PhoneNumber?, route: (String) -> SessionRoute?)
+        throws(WebhookParseError) -> ParsedWebhook
     {
         switch raw.provider {
-        case .wasender, .simulator: try WasenderWebhook.parse(raw)
+        case .wasender, .simulator: try WasenderWebhook.parse(raw, sessionNumber: sessionNumber)
         case .meta: try MetaWebhook.parse(raw, route: route)
         }
     }
