@@ -450,6 +450,30 @@ struct WasenderWebhookParserTests {
         #expect(error?.description.isEmpty == false)
     }
 
+    /// JSON whose `data` is of another type than the event needs is no WasenderAPI
+    /// webhook: it throws (so the normalizer dead-letters it) instead of being skipped.
+    @Test(arguments: [
+        #"{"event":"messages.received","timestamp":1795276800,"data":42}"#,
+        #"{"event":"messages.upsert","timestamp":1795276800,"data":"hello"}"#,
+        #"{"event":"messages.received","timestamp":1795276800,"data":[1,2]}"#,
+        #"{"event":"messages.update","timestamp":1795276800,"data":true}"#,
+        #"{"event":"message.sent","timestamp":1795276800,"data":"100043"}"#,
+        #"{"event":"session.status","timestamp":1795276800,"data":7}"#,
+        #"{"event":"messages.received","timestamp":1795276800}"#,
+        #"{"event":"messages.update","timestamp":1795276800,"data":null}"#,
+    ])
+    func dataOfTheWrongTypeThrowsWithAReason(_ body: String) throws {
+        let error = #expect(throws: WebhookParseError.self) { try parse(body) }
+        #expect(error?.code == "unparseable")
+        #expect(error?.description.contains("data") == true, "\(String(describing: error))")
+    }
+
+    /// An event the gateway does not carry is skipped whatever its data holds.
+    @Test func anUncarriedEventIsSkippedWhateverItsData() throws {
+        let parsed = try parse(#"{"event":"qrcode.updated","timestamp":1795276800,"data":42}"#)
+        #expect(parsed.events.isEmpty && parsed.skipped.count == 1)
+    }
+
     @Test func timestampsInMillisecondsAndTheFallbacks() throws {
         let milliseconds = try only(parse("""
             {"event":"messages.received","timestamp":1795276800123,"data":{"messages":{
@@ -758,6 +782,26 @@ struct MetaWebhookParserTests {
     func notAWhatsAppBusinessAccountNotificationThrows(_ body: String) throws {
         let error = #expect(throws: WebhookParseError.self) { try parse(body, as: .meta, routes: routes) }
         #expect(error?.code == "unparseable")
+    }
+
+    /// JSON of the notification's name but not its shape throws with a reason (so the
+    /// normalizer dead-letters it) rather than giving no events and being dropped.
+    @Test(arguments: [
+        #"{"object":"whatsapp_business_account","entry":[42]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1"}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":"messages"}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[7]}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{}}]}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":"x"}]}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[]}}]}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"106540352242922"},"messages":"hi"}}]}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"106540352242922"},"statuses":[1]}}]}]}"#,
+    ])
+    func wrongShapedJSONThrowsWithAReason(_ body: String) throws {
+        let error = #expect(throws: WebhookParseError.self) { try parse(body, as: .meta, routes: routes) }
+        #expect(error?.code == "unparseable")
+        #expect(error?.description.hasPrefix("Meta webhook") == true || error?.description.hasPrefix("Meta messages") == true,
+                "\(String(describing: error))")
     }
 
     @Test func anEmptyEntryListIsNoEventsAndNoError() throws {

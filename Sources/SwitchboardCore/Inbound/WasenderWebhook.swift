@@ -16,15 +16,30 @@ enum WasenderWebhook {
         }
         var parser = Parser(raw: raw, sessionNumber: sessionNumber, envelopeTime: WebhookParsing.instant(envelope.timestamp),
                             event: name)
+        // The events the gateway carries need their `data`; one of another type is no
+        // WasenderAPI webhook, and skipping it would drop it unseen: it is refused, so
+        // the normalizer dead-letters it with its bytes.
+        func requireData(_ shapes: Set<Envelope.DataShape>) throws(WebhookParseError) {
+            guard !shapes.contains(envelope.dataShape) else { return }
+            let expected = shapes.contains(.text) ? "an object or a string" : "an object or an array of objects"
+            switch envelope.dataShape {
+            case .absent: throw .malformed("WasenderAPI \(name) webhook has no data")
+            default: throw .malformed("WasenderAPI \(name) webhook's data is not \(expected)")
+            }
+        }
         switch name.trimmingCharacters(in: .whitespaces).lowercased() {
         case "messages.received", "messages.upsert", "messages-personal.received", "messages-group.received",
              "messages-newsletter.received":
+            try requireData([.objects])
             parser.received(envelope.items)
         case "messages.update":
+            try requireData([.objects])
             parser.updates(envelope.items)
         case "message.sent":
+            try requireData([.objects])
             parser.sent(envelope.items)
         case "session.status":
+            try requireData([.objects, .text])
             parser.session(envelope.items.first?.status ?? envelope.dataText)
         default:
             parser.result.skipped.append("WasenderAPI event '\(name)' is not carried")
@@ -196,12 +211,25 @@ enum WasenderWebhook {
     // MARK: Shapes (every field optional, any field of another type reads as absent)
 
     struct Envelope: Decodable {
+        /// What `data` holds.
+        enum DataShape: Hashable {
+            /// Absent or null.
+            case absent
+            /// An object or an array of objects.
+            case objects
+            /// A string.
+            case text
+            /// Anything else: a number, a boolean, an array with a non-object in it.
+            case other
+        }
+
         var event: String?
         var timestamp: Double?
         /// `data` as one object or an array of them.
         var items: [Item]
         /// `data` when it is a plain string (some `session.status` webhooks).
         var dataText: String?
+        var dataShape: DataShape
 
         enum CodingKeys: String, CodingKey { case event, timestamp, data }
 
@@ -209,8 +237,10 @@ enum WasenderWebhook {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             event = c.lenient(.event, as: String.self)
             timestamp = c.number(.timestamp)
-            items = c.list(.data, of: Item.self)
+            let data = c.objects(.data, of: Item.self)
+            items = data.items
             dataText = c.lenient(.data, as: String.self)
+            dataShape = !c.holds(.data) ? .absent : dataText != nil ? .text : data.wrongShape ? .other : .objects
         }
     }
 
