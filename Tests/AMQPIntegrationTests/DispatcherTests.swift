@@ -125,6 +125,37 @@ struct DispatcherTests {
         }
     }
 
+    /// An envelope published straight to sb.outbound passes no api: the dispatcher
+    /// applies the envelope's rules itself and dead-letters it, listing every broken
+    /// field, instead of handing a 5,000-character text to the provider.
+    @Test(.timeLimit(.minutes(2)))
+    func anEnvelopeBreakingItsRulesOverAMQPIsDeadLetteredAsInvalidAndNeverSent() async throws {
+        try await TestOutbound.with { outbound in
+            let acme = try await outbound.addTenant("acme")
+            var tooLong = try outbound.envelope("acme", String(repeating: "x", count: 5000))
+            tooLong.campaign = ""
+            try await outbound.publish(tooLong)
+            let control = try outbound.envelope("acme", "fine")
+            try await outbound.publish(control)
+            #expect(await outbound.scratch.waitForDepth("sb.dead", 1))
+            let dead = try #require(try await outbound.scratch.connection.get(queue: "sb.dead", autoAck: true))
+            #expect(dead.properties.messageID == tooLong.id)
+            #expect(dead.routingKey == "acme.invalid")
+            #expect(try WireJSON.decoder().decode(OutboundEnvelope.self, from: dead.body) == tooLong)
+            #expect(dead.headers[OutboundHeader.errorCode] == .string("invalid"))
+            let detail = dead.headers[OutboundHeader.errorDetail]?.stringValue ?? ""
+            #expect(detail.contains("text: is longer than 4096 characters"), "\(detail)")
+            #expect(detail.contains("campaign:"), "\(detail)")
+            #expect(dead.headers[OutboundHeader.originalRoutingKey] == .string("acme.transactional"))
+            // The message after it went out; the invalid one never reached the provider.
+            #expect(await eventually { outbound.accepted("acme-main") == 1 })
+            #expect(outbound.simulator.state.messages(session: "acme-main").map(\.text) == ["fine"])
+            #expect(try await eventually {
+                try await outbound.store.message(tooLong.id, of: acme)?.state == .failed
+            })
+        }
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func aDisconnectedSessionPausesItsTenantAndNothingIsLostOnResume() async throws {
         try await TestOutbound.with { outbound in
