@@ -162,8 +162,15 @@ struct DispatcherTests {
             try await outbound.addTenant("acme")
             try await outbound.addTenant("globex")
             let session = try SessionID("acme-main")
+            // The pause is the dispatcher cancelling its consumer of the tenant's queue:
+            // wait for the consumer to be there, then for the refresh that reads the
+            // disconnect to take it away (a fixed sleep raced the refresh on a busy machine).
+            func consumers() async throws -> UInt32 {
+                try await outbound.scratch.connection.inspectQueue("sb.outbound.acme").consumerCount
+            }
+            #expect(try await eventually { try await consumers() == 1 })
             try await outbound.store.setStatus(.disconnected, of: session)
-            try await Task.sleep(for: .milliseconds(600))  // a refresh or two
+            #expect(try await eventually { try await consumers() == 0 })
             for index in 0..<10 {
                 try await outbound.publish(try outbound.envelope("acme", "waiting \(index)"))
                 try await outbound.publish(try outbound.envelope("globex", "flowing \(index)"))
