@@ -41,7 +41,10 @@ let strictSwift: [SwiftSetting] = [
 
 let package = Package(
     name: "switchboard",
-    platforms: [.macOS(.v15)],
+    // Linux only, so no `platforms`: the AMQP client's C shim and its Swift side rely on
+    // Linux APIs (`sys/eventfd.h` for the connection thread's wake descriptor, `TCP_CORK`,
+    // Glibc), and nothing guards them for Darwin. Claiming macOS would promise a build
+    // that fails; supporting it means guarding those parts as swift-nio's CNIOLinux does.
     products: [
         .executable(name: "switchboard", targets: ["SwitchboardCLI"]),
         .library(name: "SwitchboardAMQP", targets: ["SwitchboardAMQP"]),

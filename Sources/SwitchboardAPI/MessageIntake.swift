@@ -48,10 +48,8 @@ struct MessageIntake: Sendable {
             type: request.type ?? .text, text: request.text, media: request.media, location: request.location,
             template: request.template, campaign: request.campaign, expiresAt: request.expiresAt,
             metadata: request.metadata)
-        problems += envelope.problems(now: now)
-        if let campaign = request.campaign, campaign.isEmpty || campaign.count > 128 {
-            problems.append(EnvelopeProblem(field: "campaign", detail: "must be 1–128 characters"))
-        }
+        // The envelope's own rules, the ones the dispatcher applies too.
+        do { try envelope.validate(now: now) } catch { problems += error.problems }
         guard problems.isEmpty, let recipient else { throw .validation(problems) }
 
         let claim = MessageClaim(

@@ -97,6 +97,18 @@ struct DeliveryProcessor: Sendable {
                                  attempts: attempt - 1, at: now, state: .expired, session: session)
             return .deadLettered(DeadLetterReason.expired)
         }
+        // A publisher may put envelopes straight on sb.outbound, past the api's checks:
+        // the same rules apply here, or a 5,000-character text would reach the provider.
+        // (Expiry was decided above, with the same `now`.)
+        do { try envelope.validate(now: now) } catch {
+            // An id that breaks its rule is not recorded under it: the dead letter alone
+            // keeps the message.
+            let session = envelope.session.flatMap { book.entry(tenant)?.sessions[$0] } ?? book.entry(tenant)?.primary
+            try await deadLetter(delivery, tenant: tenant, envelope: MessageID.isValid(envelope.id) ? envelope : nil,
+                                 code: DeadLetterReason.invalid, detail: error.description, attempts: attempt - 1,
+                                 at: now, session: session)
+            return .deadLettered(DeadLetterReason.invalid)
+        }
         guard let entry = book.entry(tenant) else {
             // Not in the picture yet (created a moment ago): try again shortly.
             return .requeued
@@ -246,7 +258,9 @@ struct DeliveryProcessor: Sendable {
         var properties = delivery.properties
         var headers = delivery.headers
         headers[OutboundHeader.errorCode] = .string(code)
-        headers[OutboundHeader.errorDetail] = .string(String(detail.prefix(500)))
+        // Long enough for every broken field of an invalid envelope (as the inbound dead
+        // letters keep), bounded so a provider's error page cannot bloat the headers.
+        headers[OutboundHeader.errorDetail] = .string(String(detail.prefix(1000)))
         headers[OutboundHeader.attempts] = .int32(Int32(attempts))
         if headers[OutboundHeader.firstFailedAt] == nil {
             headers[OutboundHeader.firstFailedAt] = .string(WireJSON.format(now))

@@ -140,16 +140,18 @@ public final class Normalizer: Service, Sendable {
     }
 
     /// Parses with the sessions known now; if a Meta number was unknown, refreshes the
-    /// directory once and parses again.
+    /// directory once and parses again. The session's own number is the `to` of the
+    /// messages a WasenderAPI webhook brings (their bodies do not name it).
     private func parse(_ raw: RawWebhook) async throws(WebhookParseError) -> ParsedWebhook {
+        let sessionNumber = raw.provider == .meta ? nil : await directory.entry(for: raw.session)?.session.phoneNumber
         var missed: [String] = []
-        let parsed = try WebhookParser.parse(raw) { phoneNumberID in
+        let parsed = try WebhookParser.parse(raw, sessionNumber: sessionNumber) { phoneNumberID in
             let route = directory.knownRoute(forPhoneNumberID: phoneNumberID)
             if route == nil { missed.append(phoneNumberID) }
             return route
         }
         guard let first = missed.first, await directory.entry(forPhoneNumberID: first) != nil else { return parsed }
-        return try WebhookParser.parse(raw) { directory.knownRoute(forPhoneNumberID: $0) }
+        return try WebhookParser.parse(raw, sessionNumber: sessionNumber) { directory.knownRoute(forPhoneNumberID: $0) }
     }
 
     /// Provider statuses carry the provider's id: adds ours where the store knows it,

@@ -95,14 +95,22 @@ struct WebhookRoutes: Sendable {
         guard signature != nil else { throw .badSignature("X-Hub-Signature-256 is missing") }
         let phoneNumberIDs = MetaRouting.phoneNumberIDs(in: body.readableBytesView)
         guard let first = phoneNumberIDs.first else {
-            // Nothing routable (not a messages change): authentic or not, nothing to do;
-            // answer as Meta expects once the signature checks out with some app secret.
-            let secrets = Set(directory.entries(of: .meta).map(\.webhookSecret))
-            guard secrets.contains(where: {
-                WebhookSignature.meta(header: signature, body: body.readableBytesView, appSecret: $0)
-            }) else { throw .badSignature("X-Hub-Signature-256 matches no Meta app secret") }
-            logger.debug("meta webhook without a phone_number_id ignored")
-            return Response(status: .ok)
+            // Nothing routable: answer as Meta expects once the signature checks out with
+            // some app secret (sorted, so the same body always finds the same session).
+            let signer = directory.entries(of: .meta).sorted { $0.session.id.rawValue < $1.session.id.rawValue }
+                .first { WebhookSignature.meta(header: signature, body: body.readableBytesView, appSecret: $0.webhookSecret) }
+            guard let signer else { throw .badSignature("X-Hub-Signature-256 matches no Meta app secret") }
+            // A notification without a messages change (an account or template update)
+            // has nothing for the gateway. A body the parser refuses is no notification
+            // at all: it is stored under the signing session like any other, so the
+            // normalizer dead-letters it with its bytes instead of it vanishing here.
+            let raw = RawWebhook(provider: .meta, session: signer.session.id, tenant: signer.session.tenant,
+                                 receivedAt: Date(), body: Data(buffer: body))
+            guard (try? WebhookParser.parse(raw, sessionNumber: nil, route: { _ in nil })) == nil else {
+                logger.debug("meta webhook without a phone_number_id ignored")
+                return Response(status: .ok)
+            }
+            return try await publish(body, provider: .meta, route: signer.route, messageID: nil)
         }
         guard let entry = await directory.entry(forPhoneNumberID: first) else {
             throw .notFound("a session with phone_number_id '\(first)'")

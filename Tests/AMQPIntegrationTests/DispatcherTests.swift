@@ -125,14 +125,52 @@ struct DispatcherTests {
         }
     }
 
+    /// An envelope published straight to sb.outbound passes no api: the dispatcher
+    /// applies the envelope's rules itself and dead-letters it, listing every broken
+    /// field, instead of handing a 5,000-character text to the provider.
+    @Test(.timeLimit(.minutes(2)))
+    func anEnvelopeBreakingItsRulesOverAMQPIsDeadLetteredAsInvalidAndNeverSent() async throws {
+        try await TestOutbound.with { outbound in
+            let acme = try await outbound.addTenant("acme")
+            var tooLong = try outbound.envelope("acme", String(repeating: "x", count: 5000))
+            tooLong.campaign = ""
+            try await outbound.publish(tooLong)
+            let control = try outbound.envelope("acme", "fine")
+            try await outbound.publish(control)
+            #expect(await outbound.scratch.waitForDepth("sb.dead", 1))
+            let dead = try #require(try await outbound.scratch.connection.get(queue: "sb.dead", autoAck: true))
+            #expect(dead.properties.messageID == tooLong.id)
+            #expect(dead.routingKey == "acme.invalid")
+            #expect(try WireJSON.decoder().decode(OutboundEnvelope.self, from: dead.body) == tooLong)
+            #expect(dead.headers[OutboundHeader.errorCode] == .string("invalid"))
+            let detail = dead.headers[OutboundHeader.errorDetail]?.stringValue ?? ""
+            #expect(detail.contains("text: is longer than 4096 characters"), "\(detail)")
+            #expect(detail.contains("campaign:"), "\(detail)")
+            #expect(dead.headers[OutboundHeader.originalRoutingKey] == .string("acme.transactional"))
+            // The message after it went out; the invalid one never reached the provider.
+            #expect(await eventually { outbound.accepted("acme-main") == 1 })
+            #expect(outbound.simulator.state.messages(session: "acme-main").map(\.text) == ["fine"])
+            #expect(try await eventually {
+                try await outbound.store.message(tooLong.id, of: acme)?.state == .failed
+            })
+        }
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func aDisconnectedSessionPausesItsTenantAndNothingIsLostOnResume() async throws {
         try await TestOutbound.with { outbound in
             try await outbound.addTenant("acme")
             try await outbound.addTenant("globex")
             let session = try SessionID("acme-main")
+            // The pause is the dispatcher cancelling its consumer of the tenant's queue:
+            // wait for the consumer to be there, then for the refresh that reads the
+            // disconnect to take it away (a fixed sleep raced the refresh on a busy machine).
+            func consumers() async throws -> UInt32 {
+                try await outbound.scratch.connection.inspectQueue("sb.outbound.acme").consumerCount
+            }
+            #expect(try await eventually { try await consumers() == 1 })
             try await outbound.store.setStatus(.disconnected, of: session)
-            try await Task.sleep(for: .milliseconds(600))  // a refresh or two
+            #expect(try await eventually { try await consumers() == 0 })
             for index in 0..<10 {
                 try await outbound.publish(try outbound.envelope("acme", "waiting \(index)"))
                 try await outbound.publish(try outbound.envelope("globex", "flowing \(index)"))

@@ -162,6 +162,8 @@ struct InboundTests {
             #expect(Set(events.map(\.id)).count == 3)
             #expect(Set(events.compactMap(\.message?.text)) == ["one", "two", "three"])
             #expect(events.allSatisfy { $0.type == .messageReceived && $0.tenant == simco && $0.message?.from == "+14155550999" })
+            // WasenderAPI-shaped bodies do not name the receiving number: it is the session's own.
+            #expect(events.allSatisfy { $0.message?.to == "+14155550100" }, "\(events.map { $0.message?.to })")
             // The logger recorded each once.
             #expect(try await eventually {
                 try await inbound.store.contactMessages(try PhoneNumber("+14155550999"), of: simco, before: nil, limit: 50)
@@ -194,6 +196,55 @@ struct InboundTests {
                 events += try await inbound.drainEvents()
                 return events.contains { $0.message?.text == "after" }
             })
+        }
+    }
+
+    /// Signed JSON that is not a Meta notification, whether or not it names a
+    /// phone_number_id, is dead-lettered with its bytes and a reason (it was answered 200
+    /// and dropped before), and the next webhook flows.
+    @Test(.timeLimit(.minutes(2)))
+    func aWrongShapedMetaBodyIsDeadLetteredWithItsBodyIntact() async throws {
+        try await TestInbound.with { inbound in
+            try await inbound.addTenant("metaco", provider: .meta, phoneNumberID: "PNID-1")
+            let routable = Data(#"""
+                {"object":"whatsapp_business_account","entry":[{"id":"WABA1","changes":[{"field":"messages","value":{"metadata":{"display_phone_number":"14155550100","phone_number_id":"PNID-1"},"messages":"not a list"}}]}]}
+                """#.utf8)
+            let unroutable = Data(#"{"hello":"world","entry":7}"#.utf8)
+            for body in [routable, unroutable] {
+                let answer = try await inbound.post("/webhooks/meta", body: body,
+                                                    headers: Signer.meta(body, appSecret: TestInbound.secret("metaco")))
+                #expect(answer.status == 200, "\(answer.text)")
+            }
+            #expect(await inbound.scratch.waitForDepth("sb.dead", 2))
+            var dead: [AMQPDelivery] = []
+            while let letter = try await inbound.scratch.connection.get(queue: "sb.dead", autoAck: true) {
+                dead.append(letter)
+            }
+            #expect(Set(dead.map(\.body)) == [routable, unroutable])
+            for letter in dead {
+                #expect(letter.routingKey == "metaco.unparseable")
+                #expect(letter.headers[OutboundHeader.errorCode]?.stringValue == "unparseable")
+                let detail = letter.headers[OutboundHeader.errorDetail]?.stringValue ?? ""
+                #expect(detail.hasPrefix("Meta "), "\(detail)")
+                #expect(letter.headers[InboundHeader.session]?.stringValue == "metaco-main")
+            }
+            // A notification with nothing for the gateway is still answered and dropped.
+            let templateUpdate = Data(#"""
+                {"object":"whatsapp_business_account","entry":[{"id":"WABA1","changes":[{"field":"message_template_status_update","value":{"event":"APPROVED"}}]}]}
+                """#.utf8)
+            let answer = try await inbound.post("/webhooks/meta", body: templateUpdate,
+                                                headers: Signer.meta(templateUpdate, appSecret: TestInbound.secret("metaco")))
+            #expect(answer.status == 200)
+            // The next webhook is normalized as usual.
+            let good = metaText(phoneNumberID: "PNID-1", from: "14155550999", id: "wamid.AFTER", text: "after")
+            _ = try await inbound.post("/webhooks/meta", body: good,
+                                       headers: Signer.meta(good, appSecret: TestInbound.secret("metaco")))
+            var events: [NormalizedEvent] = []
+            #expect(try await eventually {
+                events += try await inbound.drainEvents()
+                return events.contains { $0.message?.text == "after" }
+            })
+            #expect(try await inbound.scratch.depth("sb.dead") == 0)
         }
     }
 

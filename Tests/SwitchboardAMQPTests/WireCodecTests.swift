@@ -48,4 +48,27 @@ struct WireCodecTests {
         #expect(bare._flags == 0)
         #expect(WireCodec.decode(bare) == AMQPMessageProperties())
     }
+
+    /// A name the arena could not copy must fail the method, never reach the broker as
+    /// empty bytes (which AMQP reads as "the last queue declared on this channel").
+    @Test func aFailedCopyThrowsInsteadOfNamingTheLastQueue() {
+        let failingCopy: (UnsafeRawPointer?, Int) -> amqp_bytes_t = { _, count in
+            amqp_bytes_t(len: count, bytes: nil)
+        }
+        #expect {
+            _ = try WireCodec.bytes("sb.outbound.acme", copiedBy: failingCopy)
+        } throws: { error in
+            (error as? AMQPError)?.code == .protocolError
+        }
+    }
+
+    /// The empty string is a real name (the default exchange, a server-named queue).
+    @Test func theEmptyStringIsTheEmptyName() throws {
+        let arena = CAMQPShim_arena_create()!
+        defer { CAMQPShim_arena_destroy(arena) }
+        let empty = try WireCodec.bytes("", in: arena)
+        #expect(empty.len == 0)
+        let name = try WireCodec.bytes("sb.dead", in: arena)
+        #expect(WireCodec.string(name) == "sb.dead")
+    }
 }

@@ -66,6 +66,31 @@ struct OutboundEnvelopeTests {
         #expect(complete.problems(now: now).isEmpty)
     }
 
+    /// `validate` is what the api and the dispatcher both call: it throws every broken
+    /// field at once, campaign included (once a rule of the api alone).
+    @Test func validateThrowsEveryBrokenFieldAtOnce() throws {
+        var envelope = OutboundEnvelope(id: "has space", tenant: try TenantID("acme"), to: try PhoneNumber("+14155550123"),
+                                        type: .text, text: String(repeating: "x", count: 5000),
+                                        template: MessageTemplate(name: "otp", language: "en"),
+                                        campaign: String(repeating: "c", count: 129))
+        let violations = #expect(throws: EnvelopeViolations.self) { try envelope.validate(now: now) }
+        #expect(violations?.fields == ["id", "text", "template", "campaign"])
+        let description = violations?.description ?? ""
+        for field in ["id:", "text: is longer than 4096 characters", "template:", "campaign: must be 1–128 characters"] {
+            #expect(description.contains(field), "\(description)")
+        }
+        envelope.campaign = ""
+        #expect(throws: EnvelopeViolations(problems: [
+            EnvelopeProblem(field: "id", detail: "must be 1–128 of A-Z a-z 0-9 . _ : -"),
+            EnvelopeProblem(field: "text", detail: "is longer than 4096 characters"),
+            EnvelopeProblem(field: "template", detail: "only a template message has one"),
+            EnvelopeProblem(field: "campaign", detail: "must be 1–128 characters"),
+        ])) { try envelope.validate(now: now) }
+        envelope = OutboundEnvelope(id: "order-17", tenant: try TenantID("acme"), to: try PhoneNumber("+14155550123"),
+                                    text: String(repeating: "x", count: 4096), campaign: "spring")
+        try envelope.validate(now: now)
+    }
+
     @Test func mediaURLsAndCoordinatesAreChecked() throws {
         var image = OutboundEnvelope(id: "m1", tenant: try TenantID("acme"), to: try PhoneNumber("+14155550123"),
                                      type: .image, media: MessageMedia(url: "file:///etc/passwd"))

@@ -6,11 +6,12 @@ import Testing
 private let receivedAt = Date(timeIntervalSince1970: 1_795_276_900)
 
 private func parse(_ body: String, as provider: ProviderKind = .wasender, session: String = "acme-main",
-                   at date: Date = receivedAt, routes: [String: SessionRoute] = [:]) throws -> ParsedWebhook
+                   sessionNumber: String? = nil, at date: Date = receivedAt,
+                   routes: [String: SessionRoute] = [:]) throws -> ParsedWebhook
 {
     let raw = RawWebhook(provider: provider, session: try SessionID(session), tenant: try TenantID("acme"),
                          receivedAt: date, body: Data(body.utf8))
-    return try WebhookParser.parse(raw) { routes[$0] }
+    return try WebhookParser.parse(raw, sessionNumber: try sessionNumber.map(PhoneNumber.init)) { routes[$0] }
 }
 
 private func route(_ tenant: String, _ session: String) throws -> SessionRoute {
@@ -254,6 +255,62 @@ struct WasenderWebhookParserTests {
         #expect(without.message?.text == "hi")
     }
 
+    /// With LID addressing `participant` is an `@lid` id; the number is only in
+    /// `cleanedParticipantPn`, the field WasenderAPI recommends for group senders.
+    @Test func aGroupSenderKnownOnlyByCleanedParticipantPnIsTheSender() throws {
+        let event = try only(parse("""
+            {"event":"messages-group.received","timestamp":1795276800,"data":{"messages":{
+              "key":{"id":"3EB0GRP3","fromMe":false,"remoteJid":"120363041234567890@g.us",
+                     "participant":"203456789012345@lid","cleanedParticipantPn":"14155550197"},
+              "message":{"conversation":"who am I?"}}}}
+            """))
+        #expect(event.message?.chat == "120363041234567890@g.us")
+        #expect(event.message?.from == "+14155550197")
+    }
+
+    /// `cleanedParticipantPn` wins over `participantPn`, which wins over a phone-number
+    /// `participant`; an `@lid` participant alone names nobody.
+    @Test func groupSenderFieldsInOrderOfPreference() throws {
+        func sender(_ key: String) throws -> String? {
+            try only(parse("""
+                {"event":"messages.upsert","timestamp":1795276800,"data":{"messages":[{
+                  "key":{"id":"3EB0GRP4","fromMe":false,"remoteJid":"120363041234567890@g.us",\(key)},
+                  "message":{"conversation":"hi"}}]}}
+                """)).message?.from
+        }
+        #expect(try sender(#""participant":"14155550101@s.whatsapp.net","participantPn":"14155550102@s.whatsapp.net","cleanedParticipantPn":"14155550103""#)
+            == "+14155550103")
+        #expect(try sender(#""participant":"14155550101@s.whatsapp.net","participantPn":"14155550102@s.whatsapp.net""#)
+            == "+14155550102")
+        #expect(try sender(#""participant":"14155550101@s.whatsapp.net""#) == "+14155550101")
+        #expect(try sender(#""participant":"203456789012345@lid""#) == nil)
+    }
+
+    /// WasenderAPI never names the receiving number: it is the session's own, in a chat
+    /// and in a group alike.
+    @Test func aReceivedMessageIsToTheSessionsOwnNumber() throws {
+        let direct = try only(parse("""
+            {"event":"messages.received","timestamp":1795276800,"data":{"messages":{
+              "key":{"id":"TO1","fromMe":false,"remoteJid":"14155550123@s.whatsapp.net",
+                     "cleanedSenderPn":"14155550123"},"messageBody":"hi"}}}
+            """, sessionNumber: "+14155550100"))
+        #expect(direct.type == .messageReceived)
+        #expect(direct.message?.from == "+14155550123")
+        #expect(direct.message?.to == "+14155550100")
+        let group = try only(parse("""
+            {"event":"messages-group.received","timestamp":1795276800,"data":{"messages":{
+              "key":{"id":"TO2","fromMe":false,"remoteJid":"120363041234567890@g.us",
+                     "participant":"203456789012345@lid","cleanedParticipantPn":"14155550197"},"messageBody":"hi"}}}
+            """, sessionNumber: "+14155550100"))
+        #expect(group.message?.to == "+14155550100")
+        // What the session sent itself keeps the chat partner as `to`.
+        let own = try only(parse("""
+            {"event":"messages.upsert","timestamp":1795276800,"data":{"messages":[{
+              "key":{"id":"TO3","fromMe":true,"remoteJid":"14155550123@s.whatsapp.net"},"messageBody":"hello"}]}}
+            """, sessionNumber: "+14155550100"))
+        #expect(own.message?.to == "+14155550123")
+    }
+
     @Test func aMessageTheSessionSentItselfIsFromMe() throws {
         let event = try only(parse("""
             {"event":"messages.upsert","timestamp":1795276800,"data":{"messages":[{
@@ -391,6 +448,30 @@ struct WasenderWebhookParserTests {
         let error = #expect(throws: WebhookParseError.self) { try parse(body) }
         #expect(error?.code == "unparseable")
         #expect(error?.description.isEmpty == false)
+    }
+
+    /// JSON whose `data` is of another type than the event needs is no WasenderAPI
+    /// webhook: it throws (so the normalizer dead-letters it) instead of being skipped.
+    @Test(arguments: [
+        #"{"event":"messages.received","timestamp":1795276800,"data":42}"#,
+        #"{"event":"messages.upsert","timestamp":1795276800,"data":"hello"}"#,
+        #"{"event":"messages.received","timestamp":1795276800,"data":[1,2]}"#,
+        #"{"event":"messages.update","timestamp":1795276800,"data":true}"#,
+        #"{"event":"message.sent","timestamp":1795276800,"data":"100043"}"#,
+        #"{"event":"session.status","timestamp":1795276800,"data":7}"#,
+        #"{"event":"messages.received","timestamp":1795276800}"#,
+        #"{"event":"messages.update","timestamp":1795276800,"data":null}"#,
+    ])
+    func dataOfTheWrongTypeThrowsWithAReason(_ body: String) throws {
+        let error = #expect(throws: WebhookParseError.self) { try parse(body) }
+        #expect(error?.code == "unparseable")
+        #expect(error?.description.contains("data") == true, "\(String(describing: error))")
+    }
+
+    /// An event the gateway does not carry is skipped whatever its data holds.
+    @Test func anUncarriedEventIsSkippedWhateverItsData() throws {
+        let parsed = try parse(#"{"event":"qrcode.updated","timestamp":1795276800,"data":42}"#)
+        #expect(parsed.events.isEmpty && parsed.skipped.count == 1)
     }
 
     @Test func timestampsInMillisecondsAndTheFallbacks() throws {
@@ -703,6 +784,26 @@ struct MetaWebhookParserTests {
         #expect(error?.code == "unparseable")
     }
 
+    /// JSON of the notification's name but not its shape throws with a reason (so the
+    /// normalizer dead-letters it) rather than giving no events and being dropped.
+    @Test(arguments: [
+        #"{"object":"whatsapp_business_account","entry":[42]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1"}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":"messages"}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[7]}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{}}]}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":"x"}]}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[]}}]}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"106540352242922"},"messages":"hi"}}]}]}"#,
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"106540352242922"},"statuses":[1]}}]}]}"#,
+    ])
+    func wrongShapedJSONThrowsWithAReason(_ body: String) throws {
+        let error = #expect(throws: WebhookParseError.self) { try parse(body, as: .meta, routes: routes) }
+        #expect(error?.code == "unparseable")
+        #expect(error?.description.hasPrefix("Meta webhook") == true || error?.description.hasPrefix("Meta messages") == true,
+                "\(String(describing: error))")
+    }
+
     @Test func anEmptyEntryListIsNoEventsAndNoError() throws {
         let parsed = try parse(#"{"object":"whatsapp_business_account","entry":[]}"#, as: .meta, routes: routes)
         #expect(parsed.events.isEmpty && parsed.skipped.isEmpty)
@@ -813,7 +914,7 @@ struct WebhookParserRobustnessTests {
                 }
                 let raw = RawWebhook(provider: provider, session: try SessionID("acme-main"),
                                      tenant: try TenantID("acme"), receivedAt: receivedAt, body: Data(mutated))
-                if (try? WebhookParser.parse(raw, route: { routes[$0] })) != nil { parsed += 1 }
+                if (try? WebhookParser.parse(raw, sessionNumber: nil, route: { routes[$0] })) != nil { parsed += 1 }
             }
         }
         // Some mutations still parse (a changed digit), most are refused; none crashed.

@@ -447,8 +447,10 @@ final class ConnectionDriver {
                 promise.resume(returning: .success(()))
             }
         case .deleteExchange(let name, let ifUnused, let promise):
-            let result = rpc(conn, "exchange.delete \(name)") {
-                amqp_exchange_delete($0, Self.rpcChannel, wire(name), ifUnused ? 1 : 0)
+            let result = Result { () throws(AMQPError) in try wire(name) }.flatMap { exchange in
+                rpc(conn, "exchange.delete \(name)") {
+                    amqp_exchange_delete($0, Self.rpcChannel, exchange, ifUnused ? 1 : 0)
+                }
             }
             if case .success = result { topology.forget(exchange: name) }
             promise.resume(returning: result.map { _ in () })
@@ -457,14 +459,16 @@ final class ConnectionDriver {
             if case .success = result, !passive { topology.record(declaration) }
             promise.resume(returning: result)
         case .deleteQueue(let name, let ifUnused, let ifEmpty, let promise):
-            let result = rpc(conn, "queue.delete \(name)") {
-                amqp_queue_delete($0, Self.rpcChannel, wire(name), ifUnused ? 1 : 0, ifEmpty ? 1 : 0)
+            let result = Result { () throws(AMQPError) in try wire(name) }.flatMap { queue in
+                rpc(conn, "queue.delete \(name)") {
+                    amqp_queue_delete($0, Self.rpcChannel, queue, ifUnused ? 1 : 0, ifEmpty ? 1 : 0)
+                }
             }
             if case .success = result { topology.forget(queue: name) }
             promise.resume(returning: result.map { $0.pointee.message_count })
         case .purgeQueue(let name, let promise):
-            let result = rpc(conn, "queue.purge \(name)") {
-                amqp_queue_purge($0, Self.rpcChannel, wire(name))
+            let result = Result { () throws(AMQPError) in try wire(name) }.flatMap { queue in
+                rpc(conn, "queue.purge \(name)") { amqp_queue_purge($0, Self.rpcChannel, queue) }
             }
             promise.resume(returning: result.map { $0.pointee.message_count })
         case .bind(let binding, let promise):
@@ -568,10 +572,14 @@ final class ConnectionDriver {
     private func declare(_ conn: amqp_connection_state_t, _ exchange: AMQPExchangeDeclaration) -> AMQPError? {
         defer { CAMQPShim_arena_reset(arena) }
         var arguments = amqp_table_t()
-        do { try WireCodec.encode(exchange.arguments, into: &arguments, arena: arena) } catch { return error }
+        let name: amqp_bytes_t, kind: amqp_bytes_t
+        do {
+            try WireCodec.encode(exchange.arguments, into: &arguments, arena: arena)
+            name = try wire(exchange.name)
+            kind = try wire(exchange.kind.description)
+        } catch { return error }
         let result = rpc(conn, "exchange.declare \(exchange.name)") {
-            amqp_exchange_declare($0, Self.rpcChannel, wire(exchange.name),
-                                  wire(exchange.kind.description), 0, exchange.durable ? 1 : 0,
+            amqp_exchange_declare($0, Self.rpcChannel, name, kind, 0, exchange.durable ? 1 : 0,
                                   exchange.autoDelete ? 1 : 0, exchange.isInternal ? 1 : 0, arguments)
         }
         if case .failure(let error) = result { return error }
@@ -583,11 +591,15 @@ final class ConnectionDriver {
     {
         defer { CAMQPShim_arena_reset(arena) }
         var arguments = amqp_table_t()
-        do { try WireCodec.encode(queue.arguments, into: &arguments, arena: arena) } catch {
+        let name: amqp_bytes_t
+        do {
+            try WireCodec.encode(queue.arguments, into: &arguments, arena: arena)
+            name = try wire(queue.name)
+        } catch {
             return .failure(error)
         }
         return rpc(conn, "queue.declare \(queue.name)") {
-            amqp_queue_declare($0, Self.rpcChannel, wire(queue.name), passive ? 1 : 0,
+            amqp_queue_declare($0, Self.rpcChannel, name, passive ? 1 : 0,
                                queue.durable ? 1 : 0, queue.exclusive ? 1 : 0, queue.autoDelete ? 1 : 0, arguments)
         }.map { ok in
             AMQPQueueState(name: WireCodec.string(ok.pointee.queue), messageCount: ok.pointee.message_count,
@@ -598,14 +610,20 @@ final class ConnectionDriver {
     private func bind(_ conn: amqp_connection_state_t, _ binding: AMQPBinding, unbind: Bool) -> AMQPError? {
         defer { CAMQPShim_arena_reset(arena) }
         var arguments = amqp_table_t()
-        do { try WireCodec.encode(binding.arguments, into: &arguments, arena: arena) } catch { return error }
-        let source = wire(binding.source)
-        let key = wire(binding.routingKey)
+        let source: amqp_bytes_t, key: amqp_bytes_t, destination: amqp_bytes_t
+        do {
+            try WireCodec.encode(binding.arguments, into: &arguments, arena: arena)
+            source = try wire(binding.source)
+            key = try wire(binding.routingKey)
+            switch binding.destination {
+            case .queue(let name), .exchange(let name): destination = try wire(name)
+            }
+        } catch { return error }
         let verb = unbind ? "unbind" : "bind"
         let failure: AMQPError?
         switch binding.destination {
         case .queue(let queue):
-            let q = wire(queue)
+            let q = destination
             if unbind {
                 failure = rpc(conn, "queue.\(verb) \(queue)") {
                     amqp_queue_unbind($0, Self.rpcChannel, q, source, key, arguments)
@@ -615,14 +633,14 @@ final class ConnectionDriver {
                     amqp_queue_bind($0, Self.rpcChannel, q, source, key, arguments)
                 }.failure
             }
-        case .exchange(let destination):
-            let d = wire(destination)
+        case .exchange(let exchange):
+            let d = destination
             if unbind {
-                failure = rpc(conn, "exchange.\(verb) \(destination)") {
+                failure = rpc(conn, "exchange.\(verb) \(exchange)") {
                     amqp_exchange_unbind($0, Self.rpcChannel, d, source, key, arguments)
                 }.failure
             } else {
-                failure = rpc(conn, "exchange.\(verb) \(destination)") {
+                failure = rpc(conn, "exchange.\(verb) \(exchange)") {
                     amqp_exchange_bind($0, Self.rpcChannel, d, source, key, arguments)
                 }.failure
             }
@@ -633,7 +651,9 @@ final class ConnectionDriver {
     private func get(_ conn: amqp_connection_state_t, queue: String, autoAck: Bool)
         -> Result<AMQPDelivery?, AMQPError>
     {
-        let reply = amqp_basic_get(conn, Self.rpcChannel, wire(queue), autoAck ? 1 : 0)
+        let name: amqp_bytes_t
+        do { name = try wire(queue) } catch { return .failure(error) }
+        let reply = amqp_basic_get(conn, Self.rpcChannel, name, autoAck ? 1 : 0)
         guard reply.reply_type == AMQP_RESPONSE_NORMAL else {
             return .failure(replyError(conn, channel: Self.rpcChannel, doing: "basic.get \(queue)", reply: reply))
         }
@@ -736,6 +756,17 @@ final class ConnectionDriver {
     private func startConsumer(_ id: UInt64) -> AMQPError? {
         guard let conn = connection, lostError == nil, let state = consumers[id] else { return nil }
         let subscription = state.subscription
+        // Encoded before the channel opens, so that a failure leaves no channel behind.
+        defer { CAMQPShim_arena_reset(arena) }
+        var arguments = amqp_table_t()
+        let queue: amqp_bytes_t, consumerTag: amqp_bytes_t
+        do {
+            try WireCodec.encode(subscription.options.arguments, into: &arguments, arena: arena)
+            queue = try wire(subscription.queue)
+            consumerTag = try wire(subscription.consumerTag)
+        } catch {
+            return error
+        }
         let channel = allocateChannel()
         if let error = openChannel(conn, channel, confirmMode: false) {
             freeChannels.append(channel)
@@ -753,14 +784,8 @@ final class ConnectionDriver {
         if amqp_basic_qos(conn, channel, 0, subscription.options.prefetch, 0) == nil {
             return failed("basic.qos")
         }
-        defer { CAMQPShim_arena_reset(arena) }
-        var arguments = amqp_table_t()
-        do { try WireCodec.encode(subscription.options.arguments, into: &arguments, arena: arena) } catch {
-            return error
-        }
         consumerByChannel[channel] = id
-        if amqp_basic_consume(conn, channel, wire(subscription.queue),
-                              wire(subscription.consumerTag), 0, subscription.options.autoAck ? 1 : 0,
+        if amqp_basic_consume(conn, channel, queue, consumerTag, 0, subscription.options.autoAck ? 1 : 0,
                               subscription.options.exclusive ? 1 : 0, arguments) == nil
         {
             consumerByChannel[channel] = nil
@@ -779,7 +804,17 @@ final class ConnectionDriver {
             consumers[id] = nil
             return
         }
-        if amqp_basic_cancel(conn, channel, wire(state.subscription.consumerTag)) == nil {
+        let consumerTag: amqp_bytes_t
+        do { consumerTag = try wire(state.subscription.consumerTag) } catch {
+            // Without its tag the consumer cannot be cancelled on its own; dropping the
+            // connection ends it (recovery does not resubscribe a cancelled consumer),
+            // and the broker redelivers whatever it still held.
+            logger.error("amqp basic.cancel could not be encoded; dropping the connection",
+                         metadata: [AMQPLogKey.error: "\(error)"])
+            markLost(error)
+            return
+        }
+        if amqp_basic_cancel(conn, channel, consumerTag) == nil {
             _ = replyError(conn, channel: channel, doing: "basic.cancel")
             return
         }
@@ -950,8 +985,10 @@ final class ConnectionDriver {
 
     /// A string as AMQP bytes in the arena. Never pass a Swift string through
     /// `amqp_cstring_bytes`: the C string it bridges to dies when that call returns.
-    private func wire(_ string: String) -> amqp_bytes_t {
-        (try? WireCodec.bytes(string, in: arena)) ?? amqp_bytes_t(len: 0, bytes: nil)
+    /// A failed allocation throws: sending empty bytes instead would name "the last
+    /// queue declared on this channel" and delete, purge or bind another queue.
+    private func wire(_ string: String) throws(AMQPError) -> amqp_bytes_t {
+        try WireCodec.bytes(string, in: arena)
     }
 
     // MARK: Status codes

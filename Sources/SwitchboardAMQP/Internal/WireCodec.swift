@@ -9,10 +9,20 @@ enum WireCodec {
     // MARK: Bytes
 
     static func bytes(_ string: String, in arena: OpaquePointer) throws(AMQPError) -> amqp_bytes_t {
+        try bytes(string) { CAMQPShim_arena_bytes(arena, $0, $1) }
+    }
+
+    /// `string`'s UTF-8 as copied by `copy` (the arena in production; a stand-in that
+    /// fails in tests, since a real arena only fails when malloc does). A failed copy
+    /// throws and never comes back as empty bytes: in AMQP an empty queue name means
+    /// "the last queue declared on this channel", so a delete, purge or bind would hit
+    /// another queue. The empty string itself is legitimate (the default exchange, a
+    /// server-named queue).
+    static func bytes(_ string: String, copiedBy copy: (UnsafeRawPointer?, Int) -> amqp_bytes_t)
+        throws(AMQPError) -> amqp_bytes_t
+    {
         var string = string
-        let result = string.withUTF8 { buffer in
-            CAMQPShim_arena_bytes(arena, buffer.baseAddress, buffer.count)
-        }
+        let result = string.withUTF8 { buffer in copy(UnsafeRawPointer(buffer.baseAddress), buffer.count) }
         guard result.bytes != nil || string.isEmpty else { throw outOfMemory }
         return result
     }

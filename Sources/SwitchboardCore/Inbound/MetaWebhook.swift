@@ -17,22 +17,37 @@ enum MetaWebhook {
             throw .malformed("Meta webhook object is '\(notification.object ?? "")', not whatsapp_business_account")
         }
         guard let entries = notification.entry else { throw .malformed("Meta webhook has no entry array") }
+        // The envelope down to each messages change must be Meta's: a body of another
+        // shape would otherwise give no events and be acknowledged unseen. It is
+        // refused, so the normalizer dead-letters it with its bytes. Inside a message or
+        // a status, fields stay tolerant.
+        guard !notification.entryWrongShape else { throw .malformed("Meta webhook has an entry that is not an object") }
 
         var result = ParsedWebhook()
         for entry in entries {
             let entryName = entry.id ?? "?"
-            for change in entry.changes {
-                let field = change.field ?? ""
+            guard let changes = entry.changes else {
+                throw .malformed("Meta webhook entry \(entryName) has no changes array of objects")
+            }
+            for change in changes {
+                guard let field = WebhookParsing.nonEmpty(change.field) else {
+                    throw .malformed("Meta webhook entry \(entryName) has a change without a field")
+                }
                 guard field == "messages" else {
                     result.skipped.append("Meta change '\(field)' (entry \(entryName)) is not carried")
                     continue
                 }
                 guard let value = change.value else {
-                    result.skipped.append("Meta messages change (entry \(entryName)) without a value")
-                    continue
+                    throw .malformed("Meta messages change (entry \(entryName)) has no value object")
                 }
                 guard let numberID = WebhookParsing.nonEmpty(value.metadata?.phoneNumberID) else {
-                    result.skipped.append("Meta messages change (entry \(entryName)) without metadata.phone_number_id")
+                    throw .malformed("Meta messages change (entry \(entryName)) has no metadata.phone_number_id")
+                }
+                if let wrong = value.wrongShape.first {
+                    throw .malformed("Meta messages change (entry \(entryName)): \(wrong) is not an array of objects")
+                }
+                if !value.carriesAnything {
+                    result.skipped.append("Meta messages change (entry \(entryName)) holds no messages, statuses or errors")
                     continue
                 }
                 guard let target = route(numberID) else {
@@ -157,20 +172,25 @@ enum MetaWebhook {
         var object: String?
         /// nil when `entry` is absent or not an array.
         var entry: [Entry]?
+        /// `entry` holds something other than objects.
+        var entryWrongShape: Bool
 
         enum CodingKeys: String, CodingKey { case object, entry }
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             object = c.lenient(.object, as: String.self)
-            entry = c.lenient(.entry, as: LenientArray<Entry>.self)?.items
+            let entry = c.lenient(.entry, as: LenientArray<Entry>.self)
+            self.entry = entry?.items
+            entryWrongShape = (entry?.refused ?? 0) > 0
         }
     }
 
     struct Entry: Decodable {
         var id: String?
         var time: Double?
-        var changes: [ChangeItem]
+        /// nil when `changes` is absent or holds something other than objects.
+        var changes: [ChangeItem]?
 
         enum CodingKeys: String, CodingKey { case id, time, changes }
 
@@ -178,12 +198,14 @@ enum MetaWebhook {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             id = c.text(.id)
             time = c.number(.time)
-            changes = c.list(.changes, of: ChangeItem.self)
+            let changes = c.objects(.changes, of: ChangeItem.self)
+            self.changes = c.holds(.changes) && !changes.wrongShape ? changes.items : nil
         }
     }
 
     struct ChangeItem: Decodable {
         var field: String?
+        /// nil when `value` is absent or not an object.
         var value: Value?
 
         enum CodingKeys: String, CodingKey { case field, value }
@@ -201,6 +223,12 @@ enum MetaWebhook {
         var messages: [Message]
         var statuses: [StatusItem]
         var errors: [ErrorItem]
+        /// The keys among `messages` and `statuses` that hold something other than
+        /// objects.
+        var wrongShape: [String]
+
+        /// True when the change holds something the parser reads or notes.
+        var carriesAnything: Bool { !messages.isEmpty || !statuses.isEmpty || !errors.isEmpty }
 
         enum CodingKeys: String, CodingKey { case metadata, contacts, messages, statuses, errors }
 
@@ -208,9 +236,13 @@ enum MetaWebhook {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             metadata = c.lenient(.metadata)
             contacts = c.list(.contacts, of: Contact.self)
-            messages = c.list(.messages, of: Message.self)
-            statuses = c.list(.statuses, of: StatusItem.self)
+            let messages = c.objects(.messages, of: Message.self)
+            let statuses = c.objects(.statuses, of: StatusItem.self)
+            self.messages = messages.items
+            self.statuses = statuses.items
             errors = c.list(.errors, of: ErrorItem.self)
+            wrongShape = [("messages", messages.wrongShape), ("statuses", statuses.wrongShape)]
+                .filter(\.1).map(\.0)
         }
     }
 

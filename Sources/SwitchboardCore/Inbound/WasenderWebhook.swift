@@ -4,7 +4,7 @@ import Foundation
 /// `simulator` sessions): `{event, timestamp, sessionId?, data}`. The session is the
 /// one the webhook's URL named (`RawWebhook.session`).
 enum WasenderWebhook {
-    static func parse(_ raw: RawWebhook) throws(WebhookParseError) -> ParsedWebhook {
+    static func parse(_ raw: RawWebhook, sessionNumber: PhoneNumber?) throws(WebhookParseError) -> ParsedWebhook {
         let envelope: Envelope
         do {
             envelope = try JSONDecoder().decode(Envelope.self, from: raw.body)
@@ -14,16 +14,32 @@ enum WasenderWebhook {
         guard let name = WebhookParsing.nonEmpty(envelope.event) else {
             throw .malformed("WasenderAPI webhook has no event name")
         }
-        var parser = Parser(raw: raw, envelopeTime: WebhookParsing.instant(envelope.timestamp), event: name)
+        var parser = Parser(raw: raw, sessionNumber: sessionNumber, envelopeTime: WebhookParsing.instant(envelope.timestamp),
+                            event: name)
+        // The events the gateway carries need their `data`; one of another type is no
+        // WasenderAPI webhook, and skipping it would drop it unseen: it is refused, so
+        // the normalizer dead-letters it with its bytes.
+        func requireData(_ shapes: Set<Envelope.DataShape>) throws(WebhookParseError) {
+            guard !shapes.contains(envelope.dataShape) else { return }
+            let expected = shapes.contains(.text) ? "an object or a string" : "an object or an array of objects"
+            switch envelope.dataShape {
+            case .absent: throw .malformed("WasenderAPI \(name) webhook has no data")
+            default: throw .malformed("WasenderAPI \(name) webhook's data is not \(expected)")
+            }
+        }
         switch name.trimmingCharacters(in: .whitespaces).lowercased() {
         case "messages.received", "messages.upsert", "messages-personal.received", "messages-group.received",
              "messages-newsletter.received":
+            try requireData([.objects])
             parser.received(envelope.items)
         case "messages.update":
+            try requireData([.objects])
             parser.updates(envelope.items)
         case "message.sent":
+            try requireData([.objects])
             parser.sent(envelope.items)
         case "session.status":
+            try requireData([.objects, .text])
             parser.session(envelope.items.first?.status ?? envelope.dataText)
         default:
             parser.result.skipped.append("WasenderAPI event '\(name)' is not carried")
@@ -77,6 +93,8 @@ enum WasenderWebhook {
 
     private struct Parser {
         let raw: RawWebhook
+        /// The session's own number: the `to` of every message it receives.
+        let sessionNumber: PhoneNumber?
         let envelopeTime: Date?
         let event: String
         var result = ParsedWebhook()
@@ -110,7 +128,9 @@ enum WasenderWebhook {
             var chat: String?
             if let remote = key?.remoteJid, WasenderWebhook.isChat(remote) {
                 chat = remote
-                from = [key?.participantPn, key?.participant, key?.participantAlt].lazy
+                // With LID addressing `participant` is an `@lid` id, no number (which
+                // `number(fromJID:)` refuses); WasenderAPI recommends `cleanedParticipantPn`.
+                from = [key?.cleanedParticipantPn, key?.participantPn, key?.participant, key?.participantAlt].lazy
                     .compactMap(WasenderWebhook.number(fromJID:)).first
                 if from == nil, fromMe != true {
                     from = [key?.cleanedSenderPn, key?.senderPn].lazy.compactMap(WasenderWebhook.number(fromJID:)).first
@@ -122,6 +142,11 @@ enum WasenderWebhook {
                 // A `@lid` jid is no phone number: only the `…Pn` fields can tell it.
                 from = [key?.cleanedSenderPn, key?.senderPn, key?.remoteJid, key?.remoteJidAlt].lazy
                     .compactMap(WasenderWebhook.number(fromJID:)).first
+            }
+            if fromMe != true {
+                // Received, in a chat or a group: WasenderAPI never names the receiving
+                // number, which is the session's own.
+                to = sessionNumber?.e164
             }
             let content = message.content
             let body = WebhookParsing.nonEmpty(message.body)
@@ -186,12 +211,25 @@ enum WasenderWebhook {
     // MARK: Shapes (every field optional, any field of another type reads as absent)
 
     struct Envelope: Decodable {
+        /// What `data` holds.
+        enum DataShape: Hashable {
+            /// Absent or null.
+            case absent
+            /// An object or an array of objects.
+            case objects
+            /// A string.
+            case text
+            /// Anything else: a number, a boolean, an array with a non-object in it.
+            case other
+        }
+
         var event: String?
         var timestamp: Double?
         /// `data` as one object or an array of them.
         var items: [Item]
         /// `data` when it is a plain string (some `session.status` webhooks).
         var dataText: String?
+        var dataShape: DataShape
 
         enum CodingKeys: String, CodingKey { case event, timestamp, data }
 
@@ -199,8 +237,10 @@ enum WasenderWebhook {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             event = c.lenient(.event, as: String.self)
             timestamp = c.number(.timestamp)
-            items = c.list(.data, of: Item.self)
+            let data = c.objects(.data, of: Item.self)
+            items = data.items
             dataText = c.lenient(.data, as: String.self)
+            dataShape = !c.holds(.data) ? .absent : dataText != nil ? .text : data.wrongShape ? .other : .objects
         }
     }
 
@@ -247,11 +287,12 @@ enum WasenderWebhook {
         var cleanedSenderPn: String?
         var participant: String?
         var participantPn: String?
+        var cleanedParticipantPn: String?
         var participantAlt: String?
 
         enum CodingKeys: String, CodingKey {
             case id, fromMe, remoteJid, remoteJidAlt, senderPn, cleanedSenderPn, participant, participantPn,
-                 participantAlt
+                 cleanedParticipantPn, participantAlt
         }
 
         init(from decoder: any Decoder) throws {
@@ -264,6 +305,7 @@ enum WasenderWebhook {
             cleanedSenderPn = c.text(.cleanedSenderPn)
             participant = c.text(.participant)
             participantPn = c.text(.participantPn)
+            cleanedParticipantPn = c.text(.cleanedParticipantPn)
             participantAlt = c.text(.participantAlt)
         }
     }

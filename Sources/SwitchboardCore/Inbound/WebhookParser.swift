@@ -7,16 +7,24 @@ import Foundation
 /// Cloud API shape (PROVIDERS.md). Parsing is tolerant: a field of an unexpected type
 /// reads as absent, and parts the gateway does not carry are listed in
 /// `ParsedWebhook.skipped` rather than failing the webhook. Only a body that is not the
-/// provider's envelope at all throws `WebhookParseError.malformed`.
+/// provider's envelope throws `WebhookParseError.malformed`: not JSON, or JSON whose
+/// envelope has another shape (a WasenderAPI `data` of the wrong type, a Meta `entry`,
+/// `changes` or messages `value` that is not what Meta sends), since a body read as
+/// "nothing in it" would be acknowledged and lost unseen instead of dead-lettered.
 public enum WebhookParser {
     /// The events in `raw`. `route` maps a Meta `metadata.phone_number_id` to its
     /// tenant and session (nil: no known session, the change is skipped); WasenderAPI
     /// webhooks belong to `raw.tenant` / `raw.session`, which the URL named.
-    public static func parse(_ raw: RawWebhook, route: (String) -> SessionRoute?) throws(WebhookParseError)
-        -> ParsedWebhook
+    ///
+    /// `sessionNumber` is the phone number of `raw.session` (nil when unknown).
+    /// WasenderAPI's incoming messages do not name the number they were sent to: it is
+    /// the session's own, so it becomes their `to` (Meta's bodies carry theirs in
+    /// `metadata.display_phone_number`).
+    public static func parse(_ raw: RawWebhook, sessionNumber: PhoneNumber?, route: (String) -> SessionRoute?)
+        throws(WebhookParseError) -> ParsedWebhook
     {
         switch raw.provider {
-        case .wasender, .simulator: try WasenderWebhook.parse(raw)
+        case .wasender, .simulator: try WasenderWebhook.parse(raw, sessionNumber: sessionNumber)
         case .meta: try MetaWebhook.parse(raw, route: route)
         }
     }
@@ -181,32 +189,43 @@ struct Lenient<Wrapped: Decodable>: Decodable {
 /// value is not an array.
 struct LenientArray<Element: Decodable>: Decodable {
     let items: [Element]
+    /// How many elements were left out: the envelope parsers refuse a body whose
+    /// envelope holds something other than objects where objects belong.
+    let refused: Int
 
     init(from decoder: any Decoder) throws {
         var container = try decoder.unkeyedContainer()
         var items: [Element] = []
+        var refused = 0
         while !container.isAtEnd {
             let before = container.currentIndex
             if let item = try? container.decode(Lenient<Element>.self), let value = item.value {
                 items.append(value)
+            } else {
+                refused += 1
             }
             // A decoder that failed without moving on: step over a null, else stop
             // rather than loop.
             if container.currentIndex == before, (try? container.decodeNil()) != true { break }
         }
         self.items = items
+        self.refused = refused
     }
 }
 
 /// One object or an array of them (providers send either where PROVIDERS.md says so).
 struct OneOrMany<Element: Decodable>: Decodable {
     let items: [Element]
+    /// Elements of the array that did not decode (see `LenientArray.refused`).
+    let refused: Int
 
     init(from decoder: any Decoder) throws {
         if let array = try? LenientArray<Element>(from: decoder) {
             items = array.items
+            refused = array.refused
         } else {
             items = [try Element(from: decoder)]
+            refused = 0
         }
     }
 }
@@ -231,4 +250,16 @@ extension KeyedDecodingContainer {
 
     /// The elements at `key` whether it holds an array or a single object; empty when absent.
     func list<T: Decodable>(_ key: Key, of type: T.Type) -> [T] { lenient(key, as: OneOrMany<T>.self)?.items ?? [] }
+
+    /// True when `key` is present and not null.
+    func holds(_ key: Key) -> Bool { contains(key) && (try? decodeNil(forKey: key)) != true }
+
+    /// The elements at `key` as `list` reads them, and whether the value has the shape
+    /// an envelope needs: `wrongShape` is true when `key` holds something other than an
+    /// object or an array of objects (absent and null are not wrong, just empty).
+    func objects<T: Decodable>(_ key: Key, of type: T.Type) -> (items: [T], wrongShape: Bool) {
+        guard holds(key) else { return ([], false) }
+        guard let list = lenient(key, as: OneOrMany<T>.self) else { return ([], true) }
+        return (list.items, list.refused > 0)
+    }
 }

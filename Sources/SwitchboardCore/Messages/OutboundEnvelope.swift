@@ -114,9 +114,20 @@ public struct OutboundEnvelope: Sendable, Hashable, Codable {
 
     public static let maximumTextLength = 4096
     public static let maximumCaptionLength = 1024
+    public static let maximumCampaignLength = 128
+
+    /// Checks every rule of the envelope: the api before it publishes (answering 422)
+    /// and the dispatcher before it sends (dead-lettering as `invalid`), since
+    /// publishers may put envelopes straight on `sb.outbound` and pass no api. Throws
+    /// every broken rule at once, so a publisher fixes them all in one go. `now`
+    /// decides expiry.
+    public func validate(now: Date = Date()) throws(EnvelopeViolations) {
+        let problems = problems(now: now)
+        guard problems.isEmpty else { throw EnvelopeViolations(problems: problems) }
+    }
 
     /// Every rule the envelope breaks, as (field, what is wrong); empty when it is fine.
-    /// `now` decides expiry.
+    /// `now` decides expiry. (`to` needs no rule: a `PhoneNumber` is E.164 already.)
     public func problems(now: Date = Date()) -> [EnvelopeProblem] {
         var problems: [EnvelopeProblem] = []
         func add(_ field: String, _ detail: String) { problems.append(EnvelopeProblem(field: field, detail: detail)) }
@@ -166,8 +177,27 @@ public struct OutboundEnvelope: Sendable, Hashable, Codable {
         if let metadata, metadata.count > 32 || metadata.contains(where: { $0.key.count > 64 || $0.value.count > 512 }) {
             add("metadata", "at most 32 entries, keys up to 64 and values up to 512 characters")
         }
+        if let campaign, campaign.isEmpty || campaign.count > Self.maximumCampaignLength {
+            add("campaign", "must be 1–\(Self.maximumCampaignLength) characters")
+        }
         return problems
     }
+}
+
+/// The rules an envelope breaks, as `OutboundEnvelope.validate(now:)` throws them.
+public struct EnvelopeViolations: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Every broken rule, in the order the rules are checked; never empty.
+    public let problems: [EnvelopeProblem]
+
+    public init(problems: [EnvelopeProblem]) {
+        self.problems = problems
+    }
+
+    /// The broken fields, for a reader who wants only those.
+    public var fields: [String] { problems.map(\.field) }
+
+    /// Every problem as `field: what is wrong`, joined by `; `.
+    public var description: String { problems.map(\.description).joined(separator: "; ") }
 }
 
 /// One broken rule of an envelope: the field (a JSON path) and what is wrong with it.

@@ -23,5 +23,8 @@ public enum DeadLetterReason {
     public static let expired = "expired"
     public static let malformed = "malformed"
     public static let unknownSession = "unknown-session"
+    /// The envelope breaks its rules (`OutboundEnvelope.validate(now:)`); the detail
+    /// lists every broken field.
+    public static let invalid = "invalid"
     public static let retriesExhausted = "retries-exhausted"
 }
