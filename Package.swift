@@ -139,6 +139,7 @@ let package = Package(
         .target(
             name: "SwitchboardWebhooks",
             dependencies: [
+                "SwitchboardProviders",
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardCore",
@@ -168,6 +169,7 @@ let package = Package(
         .target(
             name: "SwitchboardNormalizer",
             dependencies: [
+                "SwitchboardProviders",
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardConsumers",
@@ -224,6 +226,7 @@ let package = Package(
         .target(
             name: "SwitchboardAPI",
             dependencies: [
+                "SwitchboardProviders",
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardCore",
@@ -388,7 +391,8 @@ let package = Package(
         ),
         .testTarget(
             name: "SwitchboardStoreTests",
-            dependencies: ["SwitchboardStore", "SwitchboardCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["SwitchboardStore", "SwitchboardCore", "SwitchboardProviders",
+                           .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSwift
         ),
         .testTarget(

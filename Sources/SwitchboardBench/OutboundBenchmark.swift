@@ -411,7 +411,9 @@ public struct OutboundBenchmark: Sendable {
                 senders[id] = (session, try await store.secrets(of: session.id))
             }
             let sessions = senders
-            let provider = providers.client(for: .simulator)
+            guard let provider = providers.client(for: .simulator) else {
+                throw BenchError.setup("the simulator provider is not registered")
+            }
             parts.append(try await measured("provider", "HTTP send to the simulator") {
                 try await concurrently(sent.count, tasks: concurrency) { index in
                     let envelope = sent[index]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwitchboardCore
+import SwitchboardProviders
 import SwitchboardRegistry
 import SwitchboardStore
 
@@ -91,8 +92,9 @@ struct SessionCommand: AsyncParsableCommand {
         var status: String = "disconnected"
 
         func run() async throws {
-            guard let provider = ProviderKind(rawValue: provider) else {
-                throw ValidationError("--provider must be one of \(ProviderKind.allCases.map(\.rawValue))")
+            guard let provider = ProviderKind(rawValue: provider), ProviderRegistry.standard.provider(for: provider) != nil
+            else {
+                throw ValidationError("--provider must be one of \(ProviderRegistry.standard.kinds.map(\.rawValue))")
             }
             var pairs: [String: String] = [:]
             for credential in credentials {

@@ -121,6 +121,14 @@ struct DeliveryProcessor: Sendable {
             return .deadLettered(DeadLetterReason.unknownSession)
         }
         guard session.status == .connected else { return .requeued }
+        guard let client = providers.client(for: session.provider) else {
+            // A session of a provider this build does not register (a store shared with
+            // another build): no send is possible here; operators can replay it.
+            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterReason.unknownProvider,
+                                 detail: "session \(session.id)'s provider '\(session.provider)' is not registered",
+                                 attempts: attempt - 1, at: now, session: session)
+            return .deadLettered(DeadLetterReason.unknownProvider)
+        }
         // Only a copy that may have been handled before needs the store's word: one the
         // broker redelivers, or one a publisher sent again under the same id. (A retry
         // comes back only after a failed send.)
@@ -173,7 +181,7 @@ struct DeliveryProcessor: Sendable {
         let sentAt: Date
         let receipt: ProviderReceipt
         do {
-            receipt = try await providers.client(for: session.provider).send(envelope, through: session, secrets: secrets)
+            receipt = try await client.send(envelope, through: session, secrets: secrets)
             sentAt = Date()
         } catch {
             return try await failed(delivery, envelope: envelope, session: session, attempt: attempt, failure: error)

@@ -5,6 +5,7 @@ public import SwitchboardAMQP
 import SwitchboardConsumers
 import SwitchboardBroker
 public import SwitchboardCore
+import SwitchboardProviders
 public import SwitchboardStore
 
 /// The `normalizer` service: turns each raw webhook on `sb.inbound.raw` into normalized

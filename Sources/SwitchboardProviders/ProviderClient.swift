@@ -22,27 +22,22 @@ public struct ProviderReceipt: Sendable, Hashable {
     }
 }
 
-/// The adapters by provider kind, sharing one HTTP client. A session may point its
-/// adapter elsewhere with the credential `base_url` (tests, the simulator, a proxy).
+/// The send adapters of every registered provider, sharing one HTTP client. A session
+/// may point its adapter elsewhere with the credential `base_url` (tests, the
+/// simulator, a proxy).
 public struct ProviderDirectory: Sendable {
-    public let wasender: WasenderClient
-    public let meta: MetaCloudClient
-    /// `simulator` sessions speak the WasenderAPI shape to the simulator.
-    public let simulator: WasenderClient
+    private let clients: [ProviderKind: any ProviderClient]
 
     public init(http: HTTPClient, simulatorBaseURL: String = "http://127.0.0.1:8090/api",
-                timeout: Duration = .seconds(10)) {
-        wasender = WasenderClient(http: http, timeout: timeout)
-        meta = MetaCloudClient(http: http, timeout: timeout)
-        simulator = WasenderClient(http: http, defaultBaseURL: simulatorBaseURL, timeout: timeout)
+                timeout: Duration = .seconds(10), registry: ProviderRegistry = .standard) {
+        let context = ProviderClientContext(http: http, timeout: timeout, simulatorBaseURL: simulatorBaseURL)
+        clients = Dictionary(registry.providers.map { ($0.kind, $0.makeClient(context)) },
+                             uniquingKeysWith: { first, _ in first })
     }
 
-    public func client(for provider: ProviderKind) -> any ProviderClient {
-        switch provider {
-        case .wasender: wasender
-        case .meta: meta
-        case .simulator: simulator
-        }
+    /// The adapter of `provider`; nil for a kind no provider registered.
+    public func client(for provider: ProviderKind) -> (any ProviderClient)? {
+        clients[provider]
     }
 }
 

@@ -7,66 +7,64 @@ import NIOFoundationCompat
 import SwitchboardAMQP
 import SwitchboardCore
 import SwitchboardHTTP
+import SwitchboardProviders
 import SwitchboardStore
 
-/// One route per provider scheme: find the session, check the signature against its
-/// secret, publish the raw body with confirm, answer.
+/// One route per registered provider, shaped by its `WebhookRouting`: find the session,
+/// check the signature against its secret (the provider's own check), publish the raw
+/// body with confirm, answer.
 struct WebhookRoutes: Sendable {
     let configuration: WebhooksServer.Configuration
     let directory: SessionDirectory
     let publisher: AMQPConnection
+    let providers: ProviderRegistry
     /// Where raw webhooks go: the topology's `inbound` exchange and its queue's key.
     let exchange: String
     let routingKey: String
     let logger: Logger
 
     func addRoutes(to router: Router<BasicRequestContext>) {
-        router.post("webhooks/wasender/:session") { request, context in
-            try await receiveSessionWebhook(request, context: context, provider: .wasender)
+        for provider in providers.providers {
+            switch provider.webhookRouting {
+            case .sessionInPath:
+                router.post("webhooks/\(provider.kind.rawValue)/:session") { request, context in
+                    try await receiveSessionWebhook(request, context: context, provider: provider)
+                }
+            case .appWide(let routingKeys):
+                router.get("webhooks/\(provider.kind.rawValue)") { request, context in
+                    try await verifySubscription(request, provider: provider)
+                }
+                router.post("webhooks/\(provider.kind.rawValue)") { request, context in
+                    try await receiveAppWebhook(request, provider: provider, routingKeys: routingKeys)
+                }
+            }
         }
-        router.post("webhooks/simulator/:session") { request, context in
-            try await receiveSessionWebhook(request, context: context, provider: .simulator)
-        }
-        router.get("webhooks/meta", use: verifyMetaSubscription)
-        router.post("webhooks/meta", use: receiveMetaWebhook)
     }
 
-    // MARK: WasenderAPI and the simulator: the session is in the URL
+    // MARK: The session is in the URL (WasenderAPI, the simulator)
 
-    private func receiveSessionWebhook(_ request: Request, context: BasicRequestContext, provider: ProviderKind)
+    private func receiveSessionWebhook(_ request: Request, context: BasicRequestContext, provider: any Provider)
         async throws(Problem) -> Response
     {
         let name = context.parameters.get("session") ?? ""
         guard let id = try? SessionID(name), let entry = await directory.entry(for: id),
-              entry.session.provider == provider
+              entry.session.provider == provider.kind
         else { throw .notFound("session '\(name)'") }
-        let body = try await collect(request.body)
-        let headers = request.headers
-        switch provider {
-        case .wasender:
-            guard WebhookSignature.wasender(header: headers[.webhookSignature], secret: entry.webhookSecret) else {
-                throw .badSignature("X-Webhook-Signature does not match the session's webhook secret")
-            }
-        case .simulator:
-            do {
-                try WebhookSignature.standard(
-                    id: headers[.webhookID], timestamp: headers[.webhookTimestamp],
-                    signatures: headers[.standardWebhookSignature], body: body.readableBytesView,
-                    secret: entry.webhookSecret, tolerance: configuration.signatureTolerance)
-            } catch {
-                throw .badSignature(error.description)
-            }
-        case .meta:
-            throw .notFound("session '\(name)'")
+        let webhook = try await incoming(request)
+        do {
+            try provider.verifyWebhook(webhook, secret: entry.webhookSecret, tolerance: configuration.signatureTolerance)
+        } catch {
+            throw .badSignature("\(provider.kind)'s signature does not match the session's webhook secret: \(error)")
         }
-        return try await publish(body, provider: provider, route: entry.route, messageID: headers[.webhookID])
+        return try await publish(webhook.body, provider: provider.kind, route: entry.route,
+                                 messageID: webhook.header("webhook-id"))
     }
 
-    // MARK: Meta: one URL for the app, sessions found by phone_number_id
+    // MARK: One URL per app, sessions found by a key in the body (Meta's phone_number_id)
 
-    @Sendable func verifyMetaSubscription(_ request: Request, context: BasicRequestContext) async throws(Problem)
-        -> Response
-    {
+    /// The subscription check (`hub.mode=subscribe`, `hub.verify_token`, `hub.challenge`):
+    /// the token is this gateway's, or a session's `verify_token` credential.
+    private func verifySubscription(_ request: Request, provider: any Provider) async throws(Problem) -> Response {
         let query = request.uri.queryParameters
         guard query.get("hub.mode") == "subscribe", let token = query.get("hub.verify_token"),
               let challenge = query.get("hub.challenge")
@@ -77,7 +75,7 @@ struct WebhookRoutes: Sendable {
         var accepted = configuration.metaVerifyToken.map { Self.equal($0, token) } ?? false
         if !accepted {
             await directory.reloadIfDue()
-            accepted = directory.entries(of: .meta).contains { $0.verifyToken.map { Self.equal($0, token) } ?? false }
+            accepted = directory.entries(of: provider.kind).contains { $0.verifyToken.map { Self.equal($0, token) } ?? false }
         }
         guard accepted else {
             throw Problem(.forbidden, kind: "bad-verify-token", title: "The verify token does not match",
@@ -87,40 +85,48 @@ struct WebhookRoutes: Sendable {
                         body: ResponseBody(byteBuffer: ByteBuffer(string: challenge)))
     }
 
-    @Sendable func receiveMetaWebhook(_ request: Request, context: BasicRequestContext) async throws(Problem)
-        -> Response
-    {
-        let body = try await collect(request.body)
-        let signature = request.headers[.hubSignature256]
-        guard signature != nil else { throw .badSignature("X-Hub-Signature-256 is missing") }
-        let phoneNumberIDs = MetaRouting.phoneNumberIDs(in: body.readableBytesView)
-        guard let first = phoneNumberIDs.first else {
-            // Nothing routable: answer as Meta expects once the signature checks out with
-            // some app secret (sorted, so the same body always finds the same session).
-            let signer = directory.entries(of: .meta).sorted { $0.session.id.rawValue < $1.session.id.rawValue }
-                .first { WebhookSignature.meta(header: signature, body: body.readableBytesView, appSecret: $0.webhookSecret) }
-            guard let signer else { throw .badSignature("X-Hub-Signature-256 matches no Meta app secret") }
+    private func receiveAppWebhook(_ request: Request, provider: any Provider,
+                                   routingKeys: @Sendable (Data) -> [String]) async throws(Problem) -> Response {
+        let webhook = try await incoming(request)
+        func signed(by entry: SessionDirectory.Entry) -> Bool {
+            (try? provider.verifyWebhook(webhook, secret: entry.webhookSecret,
+                                         tolerance: configuration.signatureTolerance)) != nil
+        }
+        guard let first = routingKeys(webhook.body).first else {
+            // Nothing routable: answer as the provider expects once the signature checks
+            // out with some app secret (sorted, so the same body always finds the same session).
+            let signer = directory.entries(of: provider.kind).sorted { $0.session.id.rawValue < $1.session.id.rawValue }
+                .first(where: signed)
+            guard let signer else { throw .badSignature("the signature matches no \(provider.kind) app secret") }
             // A notification without a messages change (an account or template update)
             // has nothing for the gateway. A body the parser refuses is no notification
             // at all: it is stored under the signing session like any other, so the
             // normalizer dead-letters it with its bytes instead of it vanishing here.
-            let raw = RawWebhook(provider: .meta, session: signer.session.id, tenant: signer.session.tenant,
-                                 receivedAt: Date(), body: Data(buffer: body))
-            guard (try? WebhookParser.parse(raw, sessionNumber: nil, route: { _ in nil })) == nil else {
-                logger.debug("meta webhook without a phone_number_id ignored")
+            let raw = RawWebhook(provider: provider.kind, session: signer.session.id, tenant: signer.session.tenant,
+                                 receivedAt: Date(), body: webhook.body)
+            guard (try? provider.parseWebhook(raw, sessionNumber: nil, route: { _ in nil })) == nil else {
+                logger.debug("app webhook without a routing key ignored", metadata: ["provider": "\(provider.kind)"])
                 return Response(status: .ok)
             }
-            return try await publish(body, provider: .meta, route: signer.route, messageID: nil)
+            return try await publish(webhook.body, provider: provider.kind, route: signer.route, messageID: nil)
         }
-        guard let entry = await directory.entry(forPhoneNumberID: first) else {
+        guard let entry = await directory.entry(forPhoneNumberID: first), entry.session.provider == provider.kind else {
             throw .notFound("a session with phone_number_id '\(first)'")
         }
-        guard WebhookSignature.meta(header: signature, body: body.readableBytesView, appSecret: entry.webhookSecret)
-        else { throw .badSignature("X-Hub-Signature-256 does not match the app secret") }
-        return try await publish(body, provider: .meta, route: entry.route, messageID: nil)
+        guard signed(by: entry) else { throw .badSignature("the signature does not match the app secret") }
+        return try await publish(webhook.body, provider: provider.kind, route: entry.route, messageID: nil)
     }
 
     // MARK: Shared steps
+
+    /// The request's body (up to the limit) and headers, as a provider checks them.
+    private func incoming(_ request: Request) async throws(Problem) -> IncomingWebhook {
+        let headers = request.headers
+        let body = try await collect(request.body)
+        return IncomingWebhook(body: Data(buffer: body, byteTransferStrategy: .noCopy)) { name in
+            HTTPField.Name(name).flatMap { headers[$0] }
+        }
+    }
 
     private func collect(_ body: RequestBody) async throws(Problem) -> ByteBuffer {
         do {
@@ -134,7 +140,7 @@ struct WebhookRoutes: Sendable {
 
     /// Publishes the raw body with its facts as headers and answers 200 once the broker
     /// confirmed it; 503 (the provider retries) when it cannot.
-    private func publish(_ body: ByteBuffer, provider: ProviderKind, route: SessionRoute, messageID: String?)
+    private func publish(_ body: Data, provider: ProviderKind, route: SessionRoute, messageID: String?)
         async throws(Problem) -> Response
     {
         var properties = AMQPMessageProperties.persistent(contentType: "application/json")
@@ -148,8 +154,7 @@ struct WebhookRoutes: Sendable {
             InboundHeader.receivedAt: .int64(Int64((receivedAt.timeIntervalSince1970 * 1000).rounded())),
         ]
         do {
-            try await publisher.publish(Data(buffer: body, byteTransferStrategy: .noCopy),
-                                        exchange: exchange, routingKey: routingKey,
+            try await publisher.publish(body, exchange: exchange, routingKey: routingKey,
                                         properties: properties)
         } catch {
             logger.warning("webhook not published", metadata: [
@@ -170,30 +175,5 @@ extension Problem {
     static func badSignature(_ detail: String) -> Problem {
         Problem(.unauthorized, kind: "bad-signature", title: "The webhook's signature does not check out",
                 detail: detail)
-    }
-}
-
-extension HTTPField.Name {
-    static let webhookSignature = Self("X-Webhook-Signature")!
-    static let hubSignature256 = Self("X-Hub-Signature-256")!
-    static let webhookID = Self("webhook-id")!
-    static let webhookTimestamp = Self("webhook-timestamp")!
-    static let standardWebhookSignature = Self("webhook-signature")!
-}
-
-/// Finds the `metadata.phone_number_id`s of a Meta notification without decoding the
-/// rest: the receiver needs the first to pick the app secret.
-enum MetaRouting {
-    private struct Notification: Decodable {
-        struct Entry: Decodable { let changes: [Change]? }
-        struct Change: Decodable { let value: Value? }
-        struct Value: Decodable { let metadata: Metadata? }
-        struct Metadata: Decodable { let phone_number_id: String? }
-        let entry: [Entry]?
-    }
-
-    static func phoneNumberIDs(in body: some DataProtocol) -> [String] {
-        guard let notification = try? JSONDecoder().decode(Notification.self, from: Data(body)) else { return [] }
-        return (notification.entry ?? []).flatMap { $0.changes ?? [] }.compactMap { $0.value?.metadata?.phone_number_id }
     }
 }

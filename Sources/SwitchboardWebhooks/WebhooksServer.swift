@@ -40,7 +40,7 @@ public enum WebhooksServer {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: LogRequestsMiddleware(.debug))
-        WebhookRoutes(configuration: configuration, directory: directory, publisher: publisher,
+        WebhookRoutes(configuration: configuration, directory: directory, publisher: publisher, providers: .standard,
                       exchange: topology.roles.inbound, routingKey: topology.inboundRoutingKey, logger: logger)
             .addRoutes(to: router)
         router.get("healthz") { _, _ in JSONResponse(value: ["status": "ok"]) }

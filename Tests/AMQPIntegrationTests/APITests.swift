@@ -326,6 +326,11 @@ struct APITests {
             #expect(try await api.request(.POST, "/v1/tenants/acme/sessions", key: admin, json: """
                 {"id":"acme-two","provider":"meta","phone_number":"+14155550101"}
                 """).status == 409)
+            let unknown = try await api.request(.POST, "/v1/tenants/acme/sessions", key: admin, json: """
+                {"id":"acme-fax","provider":"fax","phone_number":"+14155550102"}
+                """)
+            #expect(unknown.status == 422, "\(unknown.text)")
+            #expect(unknown.isProblem && unknown.text.contains("provider"))
             #expect(try await api.request(.POST, "/v1/tenants/nobody/sessions", key: admin, json: """
                 {"id":"nobody-1","provider":"meta","phone_number":"+14155550101"}
                 """).status == 404)

@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardCore
+import SwitchboardProviders
 import SwitchboardStore
 import Synchronization
 import Testing

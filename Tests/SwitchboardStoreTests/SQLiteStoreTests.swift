@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SwitchboardCore
+import SwitchboardProviders
 import SwitchboardStore
 import Testing
 

@@ -4,6 +4,7 @@ import Hummingbird
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardHTTP
+import SwitchboardProviders
 import SwitchboardStore
 
 /// Sessions: admins add and delete them; a tenant key lists, reads and changes its
@@ -28,6 +29,9 @@ struct SessionRoutes: Sendable {
         var request = request
         let body = try await request.decodeJSON(CreateSessionRequest.self, limit: APIServer.maximumBodySize)
         let id = try parse(body.id, as: SessionID.self, field: "id")
+        guard ProviderRegistry.standard.provider(for: body.provider) != nil else {
+            throw Problem.validation(field: "provider", "must be one of \(ProviderRegistry.standard.kinds.map(\.rawValue))")
+        }
         let phoneNumber: PhoneNumber
         do { phoneNumber = try PhoneNumber(body.phoneNumber) } catch {
             throw Problem.validation(field: "phone_number", "'\(body.phoneNumber)' is not E.164 (e.g. +14155550123)")

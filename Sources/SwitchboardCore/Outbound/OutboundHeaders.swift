@@ -23,6 +23,8 @@ public enum DeadLetterReason {
     public static let expired = "expired"
     public static let malformed = "malformed"
     public static let unknownSession = "unknown-session"
+    /// The session's provider is not registered in this build (`ProviderRegistry`).
+    public static let unknownProvider = "unknown-provider"
     /// The envelope breaks its rules (`OutboundEnvelope.validate(now:)`); the detail
     /// lists every broken field.
     public static let invalid = "invalid"

@@ -14,9 +14,36 @@ public struct SessionID: SlugIdentifier {
     public init(validating slug: String) throws { try self.init(slug) }
 }
 
-/// Which provider a session sends through.
-public enum ProviderKind: String, Sendable, Hashable, Codable, CaseIterable {
-    case wasender, meta, simulator
+/// Which provider a session sends through. Each provider declares its kind in its own
+/// folder of `SwitchboardProviders` and registers in `ProviderRegistry`: no enum here.
+public struct ProviderKind: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The name sessions, raw webhooks and events carry: lower-case letters, digits, `-`.
+    public let rawValue: String
+
+    /// Any well-formed name; whether a provider of that kind exists is the provider
+    /// registry's to say (`SwitchboardProviders.ProviderRegistry`).
+    public init?(rawValue: String) {
+        guard !rawValue.isEmpty, rawValue.count <= 32,
+              rawValue.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" })
+        else { return nil }
+        self.rawValue = rawValue
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let kind = ProviderKind(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "'\(text)' is not a provider name"))
+        }
+        self = kind
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
 }
 
 /// A session's connection state, as providers report it (PROVIDERS.md).

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 
 /// WasenderAPI's webhook shape (also what the simulator sends for `wasender` and
 /// `simulator` sessions): `{event, timestamp, sessionId?, data}`. The session is the

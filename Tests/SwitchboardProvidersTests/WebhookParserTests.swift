@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardCore
+import SwitchboardProviders
 import Testing
 
 /// When the receiver accepted the webhooks below (later than any timestamp in them).

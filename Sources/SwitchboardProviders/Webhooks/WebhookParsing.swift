@@ -1,34 +1,5 @@
 import Foundation
-
-/// Turns a provider's raw webhook body into normalized events. Pure: no I/O, no clock
-/// (instants come from the body or from `RawWebhook.receivedAt`).
-///
-/// WasenderAPI and simulator sessions send the WasenderAPI shape; Meta sessions the
-/// Cloud API shape (PROVIDERS.md). Parsing is tolerant: a field of an unexpected type
-/// reads as absent, and parts the gateway does not carry are listed in
-/// `ParsedWebhook.skipped` rather than failing the webhook. Only a body that is not the
-/// provider's envelope throws `WebhookParseError.malformed`: not JSON, or JSON whose
-/// envelope has another shape (a WasenderAPI `data` of the wrong type, a Meta `entry`,
-/// `changes` or messages `value` that is not what Meta sends), since a body read as
-/// "nothing in it" would be acknowledged and lost unseen instead of dead-lettered.
-public enum WebhookParser {
-    /// The events in `raw`. `route` maps a Meta `metadata.phone_number_id` to its
-    /// tenant and session (nil: no known session, the change is skipped); WasenderAPI
-    /// webhooks belong to `raw.tenant` / `raw.session`, which the URL named.
-    ///
-    /// `sessionNumber` is the phone number of `raw.session` (nil when unknown).
-    /// WasenderAPI's incoming messages do not name the number they were sent to: it is
-    /// the session's own, so it becomes their `to` (Meta's bodies carry theirs in
-    /// `metadata.display_phone_number`).
-    public static func parse(_ raw: RawWebhook, sessionNumber: PhoneNumber?, route: (String) -> SessionRoute?)
-        throws(WebhookParseError) -> ParsedWebhook
-    {
-        switch raw.provider {
-        case .wasender, .simulator: try WasenderWebhook.parse(raw, sessionNumber: sessionNumber)
-        case .meta: try MetaWebhook.parse(raw, route: route)
-        }
-    }
-}
+import SwitchboardCore
 
 // MARK: Shared by the provider parsers
 

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 
 /// The Meta WhatsApp Cloud API webhook shape: `{object: "whatsapp_business_account",
 /// entry: [{id, changes: [{field, value}]}]}`. Each `messages` change belongs to the
