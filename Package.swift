@@ -240,7 +240,13 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ],
+            // The API's contract lives beside the handlers it describes, as a resource
+            // (not at the repository's top level) so `Bundle.module` finds it wherever
+            // SwiftPM runs the code: `.build/release/switchboard`, `swift run`, the tests.
+            // `.copy` keeps the committed bytes, which `GET /openapi.yaml` serves as is.
+            resources: [.copy("openapi.yaml")],
             swiftSettings: strictSwift
         ),
         .target(
@@ -426,6 +432,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                // The contract check parses openapi.yaml itself, as the source it is.
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSwift
         ),

@@ -78,7 +78,7 @@ public enum APIServer {
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: LogRequestsMiddleware(.debug))
         HealthRoutes(publisher: dependencies.publisher, store: dependencies.store).addRoutes(to: router)
-        router.get("openapi.json") { _, _ in OpenAPIDocument() }
+        OpenAPIDocument.bundled.addRoutes(to: router)
 
         let caches = APICaches(timeToLive: configuration.cacheTimeToLive)
         let roles = dependencies.tenants.broker.topology.roles

@@ -12,6 +12,7 @@ import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardRegistry
 import SwitchboardStore
+import Testing
 
 /// An answer of the api service as a test reads it.
 struct TestResponse: @unchecked Sendable {
@@ -26,6 +27,8 @@ struct TestResponse: @unchecked Sendable {
 
     var text: String { String(decoding: body, as: UTF8.self) }
     var contentType: String { headers.first(name: "Content-Type") ?? "" }
+    /// Which service answered (Hummingbird's `serverName`).
+    var server: String? { headers.first(name: "Server") }
     var isProblem: Bool {
         contentType == "application/problem+json" && json["type"] is String && json["title"] is String
             && json["status"] as? Int == status
@@ -96,26 +99,62 @@ final class TestAPI: @unchecked Sendable {
         port = try await running.gateway.port(of: .api)
     }
 
+    /// A request to this api instance. Every answer is checked against `openapi.yaml`
+    /// (see `APIContract`); a violation is an issue of the calling test.
     func request(_ method: HTTPMethod, _ path: String, key: String? = nil, json: String? = nil,
-                 body: Data? = nil, headers: [(String, String)] = []) async throws -> TestResponse {
-        try await Self.request(port: port, method, path, key: key, json: json, body: body, headers: headers)
+                 body: Data? = nil, headers: [(String, String)] = [],
+                 sourceLocation: SourceLocation = #_sourceLocation) async throws -> TestResponse {
+        let response = try await Self.request(
+            port: port, method, path, key: key, json: json, body: body, headers: headers,
+            fileID: sourceLocation.fileID, filePath: sourceLocation.filePath, line: sourceLocation.line,
+            column: sourceLocation.column)
+        // The static funnel checks only what the api answers, recognised by its Server
+        // header; here the answer is the api's for sure, so a missing header would
+        // silently turn the check off for the other callers.
+        if response.server != Self.serverName {
+            let problem = "the api answered \(method) \(path) with Server '\(response.server ?? "none")', not "
+                + "'\(Self.serverName)': TestAPI.request(port:) no longer recognises the api's answers"
+            Issue.record(Comment(rawValue: problem), sourceLocation: sourceLocation)
+        }
+        return response
     }
 
+    /// How the api names itself in the `Server` header (`APIServer.application`).
+    static let serverName = "switchboard-api"
+
+    /// A request to any service on `port` (the api, or the webhooks receiver of
+    /// `TestInbound`). An answer of the api is checked against `openapi.yaml`; other
+    /// services have no part in that document.
     static func request(port: Int, _ method: HTTPMethod, _ path: String, key: String? = nil, json: String? = nil,
-                        body: Data? = nil, headers: [(String, String)] = []) async throws -> TestResponse {
+                        body: Data? = nil, headers: [(String, String)] = [],
+                        // Plain literals rather than `#_sourceLocation`: a default-argument
+                        // macro expands at the caller, which need not import Testing.
+                        fileID: String = #fileID, filePath: String = #filePath, line: Int = #line,
+                        column: Int = #column) async throws -> TestResponse {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method
         if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        var sent: Data?
         if let json {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: json))
+            sent = Data(json.utf8)
         } else if let body {
             request.body = .bytes(ByteBuffer(data: body))
+            sent = body
         }
         for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
         let response = try await client.execute(request, timeout: .seconds(30))
         let collected = try await response.body.collect(upTo: 16 << 20)
-        return TestResponse(status: Int(response.status.code), headers: response.headers, body: Data(buffer: collected))
+        let answer = TestResponse(status: Int(response.status.code), headers: response.headers, body: Data(buffer: collected))
+        if answer.server == serverName {
+            APIContract.check(APIExchange(
+                method: method.rawValue, target: path, requestContentType: request.headers.first(name: "Content-Type"),
+                requestBody: sent, status: answer.status,
+                responseContentType: answer.headers.first(name: "Content-Type"), responseBody: answer.body),
+                sourceLocation: SourceLocation(fileID: fileID, filePath: filePath, line: line, column: column))
+        }
+        return answer
     }
 
     // MARK: Fixtures through the API itself
