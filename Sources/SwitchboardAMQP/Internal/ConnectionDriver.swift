@@ -350,12 +350,14 @@ final class ConnectionDriver {
 
     // MARK: Commands
 
-    /// Runs every queued command; true if there were any. A batch with several
-    /// commands is written corked, so its frames leave in as few segments as possible,
-    /// and its single acks are settled last, together (see `acknowledge`).
+    /// Runs every queued command; true if there were any. A batch of several publishes
+    /// and settlements is written corked, so its frames leave in as few segments as
+    /// possible; a batch with an RPC is not, since the kernel holds corked frames back
+    /// for up to 200 ms while the RPC waits for its answer. Single acks are settled
+    /// last, together (see `acknowledge`).
     private func executeCommands() -> Bool {
         let commands = mailbox.takeAll()
-        let corked = commands.count > 1 ? connection : nil
+        let corked = commands.count > 1 && commands.allSatisfy(\.isFireAndForget) ? connection : nil
         if let corked { CAMQPShim_cork(corked, 1) }
         var acks: [(DeliveryHandle, Promise<Void>)] = []
         for command in commands {
@@ -829,6 +831,8 @@ final class ConnectionDriver {
         guard let channel = state.channel else { return }
         consumerByChannel[channel] = nil
         incarnations[channel] = nil
+        // An RPC: frames corked by a batch of settlements must leave before it waits.
+        CAMQPShim_cork(conn, 0)
         let reply = amqp_channel_close(conn, channel, Int32(AMQP_REPLY_SUCCESS))
         if reply.reply_type != AMQP_RESPONSE_NORMAL {
             _ = replyError(conn, channel: channel, doing: "channel.close", reply: reply)

@@ -76,6 +76,16 @@ enum Command: Sendable {
         }
     }
 
+    /// Writes frames and waits for no reply (confirms are read later): only such
+    /// commands may be written corked. Anything else is an RPC that waits for the
+    /// broker's answer, which corked frames would hold back for up to 200 ms.
+    var isFireAndForget: Bool {
+        switch self {
+        case .publish, .settle: true
+        default: false
+        }
+    }
+
     /// Resumes the caller with `error` without doing the work.
     func fail(_ error: AMQPError) {
         switch self {
