@@ -478,7 +478,7 @@ public struct OutboundBenchmark: Sendable {
                                     let envelope = try WireJSON.sharedDecoder.decode(OutboundEnvelope.self,
                                                                                      from: delivery.body)
                                     try await relay.publish(.messageStatus(
-                                        .init(status: "sent", messageID: envelope.id,
+                                        .init(status: .sent, messageID: envelope.id,
                                               providerMessageID: "floor-\(envelope.id)"),
                                         tenant: envelope.tenant, session: try SessionID("\(envelope.tenant)-main"),
                                         provider: .simulator, at: Date()), to: topology.roles.events)

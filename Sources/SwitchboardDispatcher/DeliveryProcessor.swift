@@ -140,7 +140,7 @@ struct DeliveryProcessor: Sendable {
             // The first copy may have died between its record and its event: emit the event
             // again (same id, so consumers that saw it drop the repeat).
             try await publishEvent(.messageStatus(
-                .init(status: "sent", messageID: envelope.id, providerMessageID: providerID),
+                .init(status: .sent, messageID: envelope.id, providerMessageID: providerID),
                 tenant: tenant, session: session.id, provider: session.provider, at: Date()))
             return .alreadySent
         }
@@ -195,7 +195,7 @@ struct DeliveryProcessor: Sendable {
         try await messages.recordSent(envelope, session: session.id, providerMessageID: receipt.providerMessageID,
                                       at: sentAt)
         try await publishEvent(.messageStatus(
-            .init(status: "sent", messageID: envelope.id, providerMessageID: receipt.providerMessageID),
+            .init(status: .sent, messageID: envelope.id, providerMessageID: receipt.providerMessageID),
             tenant: tenant, session: session.id, provider: session.provider, at: sentAt))
         logger.debug("sent", metadata: metadata.merging(["session": "\(session.id)",
                                                          "provider_message_id": "\(receipt.providerMessageID)"]) { $1 })
@@ -213,7 +213,7 @@ struct DeliveryProcessor: Sendable {
         try await messages.recordUnsent(envelope, session: session.id, state: .suppressed, code: reason.rawValue,
                                         detail: detail, at: now)
         try await publishEvent(.messageStatus(
-            .init(status: MessageState.suppressed.rawValue, messageID: envelope.id, providerMessageID: nil,
+            .init(status: .suppressed, messageID: envelope.id, providerMessageID: nil,
                   errorCode: reason.rawValue, errorDetail: detail),
             tenant: envelope.tenant, session: session.id, provider: session.provider, at: now))
         logger.info("bulk message suppressed", metadata: [
@@ -284,7 +284,7 @@ struct DeliveryProcessor: Sendable {
         try await messages.recordUnsent(envelope, session: session?.id ?? envelope.session, state: state, code: code,
                                         detail: detail, at: now)
         try await publishEvent(.messageStatus(
-            .init(status: "failed", messageID: envelope.id, providerMessageID: nil, errorCode: code, errorDetail: detail),
+            .init(status: .failed, messageID: envelope.id, providerMessageID: nil, errorCode: code, errorDetail: detail),
             tenant: tenant, session: session?.id ?? envelope.session, provider: session?.provider, at: now))
     }
 

@@ -74,7 +74,7 @@ public final class MessageLogWriter: Service, Sendable {
     private func apply(_ event: NormalizedEvent, metadata: Logger.Metadata) async throws(StoreError) {
         switch event.type {
         case .messageStatus:
-            guard let status = event.status, let state = MessageState(rawValue: status.status) else {
+            guard let status = event.status, case let state = status.status else {
                 logger.debug("status event without a known status", metadata: metadata)
                 return
             }

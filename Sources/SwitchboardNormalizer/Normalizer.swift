@@ -163,7 +163,7 @@ public final class Normalizer: Service, Sendable {
         var known = 0
         for var event in events {
             if var status = event.status, status.messageID == nil, let providerID = status.providerMessageID,
-               let state = MessageState(rawValue: status.status),
+               case let state = status.status,
                let join = try? await messageLog.join(providerMessageID: providerID, state: state, tenant: event.tenant)
             {
                 if join.recorded {

@@ -29,7 +29,7 @@ struct DispatcherTests {
             let event = try #require(try await outbound.scratch.connection.get(queue: "sb.events.logger", autoAck: true))
             let decoded = try WireJSON.decoder().decode(NormalizedEvent.self, from: event.body)
             #expect(decoded.type == .messageStatus)
-            #expect(decoded.status?.status == "sent")
+            #expect(decoded.status?.status == .sent)
             #expect(decoded.tenant == acme)
             #expect(Set(outbound.simulator.state.messages(session: "acme-main").map(\.text)).count == 20)
         }

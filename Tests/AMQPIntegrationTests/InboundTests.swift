@@ -276,13 +276,13 @@ struct InboundTests {
             var events: [NormalizedEvent] = []
             #expect(try await eventually {
                 events += try await inbound.drainEvents()
-                return events.filter { $0.type == .messageStatus }.map { $0.status?.status } .contains("read")
+                return events.filter { $0.type == .messageStatus }.map { $0.status?.status } .contains(.read)
             })
-            let read = try #require(events.first { $0.status?.status == "read" })
+            let read = try #require(events.first { $0.status?.status == .read })
             #expect(read.status?.messageID == envelope.id)
             #expect(read.status?.providerMessageID == providerID)
             // The provider's `sent` and the dispatcher's `sent` are one event (same id): one `sent` went out.
-            #expect(events.filter { $0.status?.status == "sent" }.count == 1, "\(events.map { ($0.id, $0.status?.status) })")
+            #expect(events.filter { $0.status?.status == .sent }.count == 1, "\(events.map { ($0.id, $0.status?.status) })")
         }
     }
 

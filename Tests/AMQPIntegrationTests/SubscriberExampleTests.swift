@@ -81,7 +81,7 @@ struct SubscriberExampleTests {
             message: .init(providerID: "wamid.in.\(tenant)", from: "+14155550123", to: "+14155550100", type: "text",
                            text: "hi from \(tenant)", contactName: "Ada"))
         let status = NormalizedEvent.messageStatus(
-            .init(status: "delivered", messageID: "msg-\(tenant)-1", providerMessageID: "wamid.out.\(tenant)"),
+            .init(status: .delivered, messageID: "msg-\(tenant)-1", providerMessageID: "wamid.out.\(tenant)"),
             tenant: id, session: session, provider: .wasender, at: now)
         let sessionStatus = NormalizedEvent(
             id: EventID.derive(["wasender", session.rawValue, "need_scan", "1"]), type: .sessionStatus, tenant: id,

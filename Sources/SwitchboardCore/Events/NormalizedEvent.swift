@@ -82,7 +82,7 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
     public struct Status: Sendable, Hashable, Codable {
         /// `queued`, `sent`, `delivered`, `read`, `played`, `failed`, or `suppressed` (bulk not sent to a
         /// contact who opted out or is paused; `error_code` says which).
-        public var status: String
+        public var status: MessageState
         /// Our message id.
         public var messageID: String?
         public var providerMessageID: String?
@@ -95,7 +95,7 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
             case errorCode = "error_code", errorDetail = "error_detail"
         }
 
-        public init(status: String, messageID: String?, providerMessageID: String?, errorCode: String? = nil,
+        public init(status: MessageState, messageID: String?, providerMessageID: String?, errorCode: String? = nil,
                     errorDetail: String? = nil) {
             self.status = status
             self.messageID = messageID
@@ -143,7 +143,7 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
     /// A `message.status` event about one of our outbound messages.
     public static func messageStatus(_ status: Status, tenant: TenantID, session: SessionID?, provider: ProviderKind?,
                                      at date: Date) -> NormalizedEvent {
-        let basis = [provider?.rawValue ?? "switchboard", status.providerMessageID ?? status.messageID ?? "", status.status]
+        let basis = [provider?.rawValue ?? "switchboard", status.providerMessageID ?? status.messageID ?? "", status.status.rawValue]
         return NormalizedEvent(id: EventID.derive(basis), type: .messageStatus, tenant: tenant, session: session,
                                provider: provider, occurredAt: date, receivedAt: date, status: status)
     }

@@ -152,12 +152,13 @@ enum MetaWebhook {
                 return
             }
             let name = item.status?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
-            guard ["sent", "delivered", "read", "played", "failed"].contains(name) else {
+            let carried: [MessageState] = [.sent, .delivered, .read, .played, .failed]
+            guard let state = MessageState(rawValue: name), carried.contains(state) else {
                 skipped.append("Meta status '\(item.status ?? "")' of \(id) is not carried")
                 return
             }
-            var status = NormalizedEvent.Status(status: name, messageID: nil, providerMessageID: id)
-            if name == "failed", let error = item.errors.first {
+            var status = NormalizedEvent.Status(status: state, messageID: nil, providerMessageID: id)
+            if state == .failed, let error = item.errors.first {
                 status.errorCode = WebhookParsing.nonEmpty(error.code)
                 status.errorDetail = MetaWebhook.errorDetail(error)
             }

@@ -49,14 +49,14 @@ enum WasenderWebhook {
     }
 
     /// WasenderAPI's `messages.update` status (a code or a name) as a normalized status.
-    static func messageStatus(_ value: String) -> String? {
+    static func messageStatus(_ value: String) -> MessageState? {
         switch value.trimmingCharacters(in: .whitespaces).lowercased() {
-        case "0", "error", "failed": "failed"
-        case "1", "pending", "queued": "queued"
-        case "2", "server_ack", "sent": "sent"
-        case "3", "delivery_ack", "delivered": "delivered"
-        case "4", "read": "read"
-        case "5", "played": "played"
+        case "0", "error", "failed": .failed
+        case "1", "pending", "queued": .queued
+        case "2", "server_ack", "sent": .sent
+        case "3", "delivery_ack", "delivered": .delivered
+        case "4", "read": .read
+        case "5", "played": .played
         default: nil
         }
     }
@@ -179,10 +179,10 @@ enum WasenderWebhook {
 
         mutating func sent(_ items: [Item]) {
             if items.isEmpty { result.skipped.append("WasenderAPI \(event) without data") }
-            for item in items { append("sent", item) }
+            for item in items { append(.sent, item) }
         }
 
-        private mutating func append(_ status: String, _ item: Item) {
+        private mutating func append(_ status: MessageState, _ item: Item) {
             let providerID = WebhookParsing.nonEmpty(item.msgID) ?? WebhookParsing.nonEmpty(item.key?.id)
                 ?? item.messages.lazy.compactMap { WebhookParsing.nonEmpty($0.key?.id) }.first
             guard let providerID else {
