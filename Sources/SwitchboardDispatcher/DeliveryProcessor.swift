@@ -50,7 +50,7 @@ struct DeliveryProcessor: Sendable {
             // unacknowledged; the broker redelivers it (after a reconnect, to us or to
             // another instance) and the store makes a repeated send a no-op.
             logger.warning("delivery left for redelivery", metadata: [
-                "tenant": "\(tenant)", "message_id": "\(delivery.properties.messageID ?? "")", "error": "\(error)",
+                LogKey.tenant: "\(tenant)", LogKey.messageID: "\(delivery.properties.messageID ?? "")", LogKey.error: "\(error)",
             ])
             if !Task.isShuttingDownGracefully { try? await Task.sleep(for: .milliseconds(500)) }
             try? await delivery.nack(requeue: true)
@@ -61,7 +61,7 @@ struct DeliveryProcessor: Sendable {
     /// Hands a delivery that was not sent back to its queue during a graceful shutdown.
     private func handBack(_ delivery: AMQPDelivery, tenant: TenantID) async -> Outcome {
         logger.debug("shutting down: delivery handed back to its queue", metadata: [
-            "tenant": "\(tenant)", "message_id": "\(delivery.properties.messageID ?? "")",
+            LogKey.tenant: "\(tenant)", LogKey.messageID: "\(delivery.properties.messageID ?? "")",
         ])
         // If this fails the connection is gone, and the broker requeues it anyway.
         try? await delivery.nack(requeue: true)
@@ -82,7 +82,7 @@ struct DeliveryProcessor: Sendable {
                                  detail: "not an outbound envelope: \(error)", attempts: 0, at: now)
             return .deadLettered(DeadLetterReason.malformed)
         }
-        var metadata: Logger.Metadata { ["tenant": "\(tenant)", "message_id": "\(envelope.id)"] }
+        var metadata: Logger.Metadata { [LogKey.tenant: "\(tenant)", LogKey.messageID: "\(envelope.id)"] }
         guard envelope.tenant == tenant else {
             try await deadLetter(delivery, tenant: tenant, envelope: nil, code: DeadLetterReason.malformed,
                                  detail: "envelope of tenant \(envelope.tenant) in tenant \(tenant)'s queue", attempts: 0,
@@ -128,7 +128,7 @@ struct DeliveryProcessor: Sendable {
            let providerID = try await messages.providerAcceptance(of: envelope.id, tenant: tenant)
         {
             logger.info("already accepted by the provider; not sent again",
-                        metadata: metadata.merging(["provider_message_id": "\(providerID)"]) { $1 })
+                        metadata: metadata.merging([LogKey.providerMessageID: "\(providerID)"]) { $1 })
             // The first copy may have died between its record and its event: emit the event
             // again (same id, so consumers that saw it drop the repeat).
             try await publishEvent(.messageStatus(
@@ -189,8 +189,8 @@ struct DeliveryProcessor: Sendable {
         try await publishEvent(.messageStatus(
             .init(status: "sent", messageID: envelope.id, providerMessageID: receipt.providerMessageID),
             tenant: tenant, session: session.id, provider: session.provider, at: sentAt))
-        logger.debug("sent", metadata: metadata.merging(["session": "\(session.id)",
-                                                         "provider_message_id": "\(receipt.providerMessageID)"]) { $1 })
+        logger.debug("sent", metadata: metadata.merging([LogKey.session: "\(session.id)",
+                                                         LogKey.providerMessageID: "\(receipt.providerMessageID)"]) { $1 })
         return .sent
     }
 
@@ -209,8 +209,8 @@ struct DeliveryProcessor: Sendable {
                   errorCode: reason.rawValue, errorDetail: detail),
             tenant: envelope.tenant, session: session.id, provider: session.provider, at: now))
         logger.info("bulk message suppressed", metadata: [
-            "tenant": "\(envelope.tenant)", "session": "\(session.id)", "message_id": "\(envelope.id)",
-            "reason": "\(reason.rawValue)",
+            LogKey.tenant: "\(envelope.tenant)", LogKey.session: "\(session.id)", LogKey.messageID: "\(envelope.id)",
+            LogKey.reason: "\(reason.rawValue)",
         ])
         return .suppressed(reason)
     }
@@ -221,8 +221,8 @@ struct DeliveryProcessor: Sendable {
                         failure: SendFailure) async throws -> Outcome {
         let now = Date()
         let metadata: Logger.Metadata = [
-            "tenant": "\(envelope.tenant)", "session": "\(session.id)", "message_id": "\(envelope.id)",
-            "attempt": "\(attempt)", "error": "\(failure)",
+            LogKey.tenant: "\(envelope.tenant)", LogKey.session: "\(session.id)", LogKey.messageID: "\(envelope.id)",
+            LogKey.attempt: "\(attempt)", LogKey.error: "\(failure)",
         ]
         if failure.isTransient, case .retry(let tier) = schedule.decision(afterAttempt: attempt,
                                                                          retryAfter: failure.retryAfter) {
@@ -239,7 +239,7 @@ struct DeliveryProcessor: Sendable {
             properties.headers = headers
             try await publisher.publish(delivery.body, exchange: topology.retry.exchange, routingKey: delivery.routingKey,
                                         properties: properties)
-            logger.info("send failed; retrying", metadata: metadata.merging(["tier": "\(tier.name)"]) { $1 })
+            logger.info("send failed; retrying", metadata: metadata.merging([LogKey.tier: "\(tier.name)"]) { $1 })
             return .retried
         }
         let code = failure.isTransient ? "\(DeadLetterReason.retriesExhausted):\(failure.code)" : failure.code

@@ -153,8 +153,8 @@ struct WebhookRoutes: Sendable {
                                         properties: properties)
         } catch {
             logger.warning("webhook not published", metadata: [
-                "tenant": "\(route.tenant)", "session": "\(route.session)", "provider": "\(provider)",
-                "error": "\(error)",
+                LogKey.tenant: "\(route.tenant)", LogKey.session: "\(route.session)", LogKey.provider: "\(provider)",
+                LogKey.error: "\(error)",
             ])
             throw .brokerUnavailable("the webhook was not stored: \(error.message); retry")
         }
