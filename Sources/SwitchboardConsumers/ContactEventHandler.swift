@@ -55,7 +55,7 @@ public struct ContactEventHandler: Sendable {
         let event: NormalizedEvent
         do { event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body) } catch {
             await park(delivery, tenant: delivery.headers[OutboundHeader.tenant]?.stringValue,
-                       code: DeadLetterReason.malformed, detail: "not a normalized event: \(error)")
+                       code: DeadLetterReason.malformed.rawValue, detail: "not a normalized event: \(error)")
             return
         }
         guard let contact = event.writingContact else {

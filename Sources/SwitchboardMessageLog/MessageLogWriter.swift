@@ -48,7 +48,7 @@ public final class MessageLogWriter: Service, Sendable {
         let event: NormalizedEvent
         do { event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body) } catch {
             let tenant = delivery.headers[OutboundHeader.tenant]?.stringValue
-            await deadLetter.parkAndAck(delivery, tenant: tenant, code: DeadLetterReason.malformed,
+            await deadLetter.parkAndAck(delivery, tenant: tenant, code: DeadLetterReason.malformed.rawValue,
                                         detail: "not a normalized event: \(error)")
             logger.warning("event dead-lettered", metadata: [LogKey.tenant: "\(tenant ?? "-")", LogKey.error: "\(error)"])
             return

@@ -85,7 +85,7 @@ public final class Normalizer: Service, Sendable {
               let tenant = tenantName.flatMap({ try? TenantID($0) }),
               let session = headers[InboundHeader.session]?.stringValue.flatMap({ try? SessionID($0) })
         else {
-            return await park(delivery, tenant: tenantName, code: DeadLetterReason.malformed,
+            return await park(delivery, tenant: tenantName, code: DeadLetterReason.malformed.rawValue,
                               detail: "the raw webhook lacks sb-provider, sb-tenant or sb-session", metadata: metadata)
         }
         metadata[LogKey.provider] = "\(provider)"
