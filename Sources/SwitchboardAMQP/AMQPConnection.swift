@@ -227,4 +227,11 @@ public enum AMQPLogKey {
     public static let attempts = "amqp.attempts"
     public static let retryIn = "amqp.retry_in"
     public static let reason = "amqp.reason"
+    public static let bindings = "amqp.bindings"
+    public static let consumers = "amqp.consumers"
+    public static let command = "amqp.command"
+    public static let event = "amqp.event"
+    public static let deliveryTag = "amqp.delivery_tag"
+    public static let multiple = "amqp.multiple"
+    public static let method = "amqp.method"
 }

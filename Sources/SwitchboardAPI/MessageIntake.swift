@@ -127,7 +127,7 @@ struct MessageIntake: Sendable {
             return nil
         } catch {
             var metadata = Self.metadata(of: envelope)
-            metadata["error"] = "\(error)"
+            metadata[LogKey.error] = "\(error)"
             if error.code == .publishNacked {
                 logger.notice("publish refused: the tenant's backlog quota is full", metadata: metadata)
             } else {
@@ -171,8 +171,8 @@ struct MessageIntake: Sendable {
     }
 
     private static func metadata(of envelope: OutboundEnvelope) -> Logger.Metadata {
-        ["tenant": "\(envelope.tenant)", "session": "\(envelope.session.map(\.rawValue) ?? "")",
-         "message_id": "\(envelope.id)"]
+        [LogKey.tenant: "\(envelope.tenant)", LogKey.session: "\(envelope.session.map(\.rawValue) ?? "")",
+         LogKey.messageID: "\(envelope.id)"]
     }
 
     /// The named session if it is the tenant's, else the tenant's primary. Another

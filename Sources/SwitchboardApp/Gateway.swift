@@ -113,7 +113,7 @@ private struct Assembly {
 
     private func logger(_ service: String) -> Logger {
         var logger = logger
-        logger[metadataKey: "service"] = "\(service)"
+        logger[metadataKey: LogKey.service] = "\(service)"
         return logger
     }
 
@@ -197,7 +197,7 @@ private struct Assembly {
             running.append(.init(service: APIServer.application(
                 configuration.api, APIServer.Dependencies(store: store, registry: registry, publisher: control),
                 logger: logger("api")) { [logger] port in
-                    logger.info("api listening", metadata: ["port": "\(port)"])
+                    logger.info("api listening", metadata: [LogKey.port: "\(port)"])
                     listeners.bound(.api, port: port)
                 }))
         }
@@ -206,7 +206,7 @@ private struct Assembly {
             running.append(.init(service: WebhooksServer.application(
                 configuration.webhooks, directory: sharedSessionDirectory(store: store),
                 publisher: try await connect("webhooks"), topology: topology, logger: logger("webhooks")) { [logger] port in
-                    logger.info("webhooks listening", metadata: ["port": "\(port)"])
+                    logger.info("webhooks listening", metadata: [LogKey.port: "\(port)"])
                     listeners.bound(.webhooks, port: port)
                 }))
         }
@@ -256,7 +256,7 @@ private struct Assembly {
         let listeners = listeners
         running.insert(.init(service: SimulatorServer.application(
             configuration.simulator, state: state, logger: logger("simulator")) { [logger] port in
-                logger.info("simulator listening", metadata: ["port": "\(port)"])
+                logger.info("simulator listening", metadata: [LogKey.port: "\(port)"])
                 listeners.bound(.simulator, port: port)
             }), at: 0)
         return state

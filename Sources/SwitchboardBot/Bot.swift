@@ -102,10 +102,10 @@ public final class Bot: Service, Sendable {
                 })
             else { return nil }
             let decision = outcome.decision
-            var metadata: Logger.Metadata = ["reply": "\(decision.reply?.reason ?? "-")"]
-            if let change = decision.contactChange { metadata["contact_change"] = "\(change.rawValue)" }
-            if decision.forward { metadata["forward"] = "queued" }
-            if decision.limited { metadata["limited"] = "true" }
+            var metadata: Logger.Metadata = [LogKey.reply: "\(decision.reply?.reason ?? "-")"]
+            if let change = decision.contactChange { metadata[LogKey.contactChange] = "\(change.rawValue)" }
+            if decision.forward { metadata[LogKey.forward] = "queued" }
+            if decision.limited { metadata[LogKey.limited] = "true" }
             return .init(owed: outcome.owed, summary: "message handled", metadata: metadata)
         }
     }

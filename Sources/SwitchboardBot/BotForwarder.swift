@@ -57,7 +57,7 @@ struct BotForwarder: Sendable {
                             at: Date(), limit: free, lease: .seconds(60), skipping: busy,
                             perTenant: configuration.forwardsPerTenant)
                     } catch {
-                        logger.error("cannot read the forward queue", metadata: ["error": "\(error)"])
+                        logger.error("cannot read the forward queue", metadata: [LogKey.error: "\(error)"])
                     }
                 }
                 for job in claimed {
@@ -75,8 +75,8 @@ struct BotForwarder: Sendable {
     }
 
     private func forward(_ job: BotForward) async {
-        var metadata: Logger.Metadata = ["tenant": "\(job.tenant)", "event_id": "\(job.eventID)",
-                                         "attempt": "\(job.attempts)"]
+        var metadata: Logger.Metadata = [LogKey.tenant: "\(job.tenant)", LogKey.eventID: "\(job.eventID)",
+                                         LogKey.attempt: "\(job.attempts)"]
         do {
             let settings = try await store.botSettings(of: job.tenant)
             guard let url = settings.forwardURL else { throw ForwardError.noURL }
@@ -84,7 +84,7 @@ struct BotForwarder: Sendable {
             let started = ContinuousClock.now
             let answer = try await post(job.payload, id: job.eventID, to: url, secret: settings.forwardSecret,
                                         timeout: settings.forwardTimeoutSeconds)
-            metadata["elapsed_ms"] = "\((ContinuousClock.now - started).seconds * 1000)"
+            metadata[LogKey.elapsedMilliseconds] = "\((ContinuousClock.now - started).seconds * 1000)"
             if let text = answer.reply ?? answer.text, !text.isEmpty,
                let contact = event.message?.from.flatMap({ try? PhoneNumber($0) }) {
                 if try await store.admitForwardReply(tenant: job.tenant, contact: contact, limit: settings.replyLimit,
@@ -92,21 +92,21 @@ struct BotForwarder: Sendable {
                     let envelope = Bot.replyEnvelope(String(text.prefix(4096)), reason: "forward", to: contact,
                                                      event: event)
                     try await outbox.publish([try .outbound(envelope)], replay: job.attempts > 1)
-                    metadata["reply"] = "sent"
+                    metadata[LogKey.reply] = "sent"
                 } else {
-                    metadata["reply"] = "limited"
+                    metadata[LogKey.reply] = "limited"
                 }
             }
             try await store.finishForward(tenant: job.tenant, eventID: job.eventID)
             logger.info("forwarded to the tenant's bot", metadata: metadata)
         } catch {
-            metadata["error"] = "\(error)"
+            metadata[LogKey.error] = "\(error)"
             let delays = configuration.forwardRetryDelays
             if case ForwardError.noURL = error {} else if job.attempts <= delays.count {
                 let wait = delays[job.attempts - 1]
                 try? await store.postponeForward(tenant: job.tenant, eventID: job.eventID,
                                                  until: Date().addingTimeInterval(wait.seconds))
-                logger.warning("forward failed; retrying", metadata: metadata.merging(["retry_in_s": "\(wait.seconds)"]) { $1 })
+                logger.warning("forward failed; retrying", metadata: metadata.merging([LogKey.retryInSeconds: "\(wait.seconds)"]) { $1 })
                 return
             }
             try? await store.finishForward(tenant: job.tenant, eventID: job.eventID)

@@ -26,7 +26,7 @@ public struct ControlAnnouncer: Sendable {
                                         properties: properties)
         } catch {
             logger.warning("control event not announced", metadata: [
-                "tenant": "\(event.tenant)", "type": "\(event.type.rawValue)", "error": "\(error)",
+                LogKey.tenant: "\(event.tenant)", LogKey.type: "\(event.type.rawValue)", LogKey.error: "\(error)",
             ])
         }
     }

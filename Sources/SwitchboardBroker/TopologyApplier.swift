@@ -98,7 +98,7 @@ public struct TopologyApplier: Sendable {
                     report.declared += 1
                     report.replaced.append("queue \(queue.name)")
                     logger.notice("queue declared anew with the topology's arguments", metadata: [
-                        "vhost": "\(virtualHost)", "queue": "\(queue.name)", "was": "\(error.message)",
+                        LogKey.vhost: "\(virtualHost)", LogKey.queue: "\(queue.name)", LogKey.was: "\(error.message)",
                     ])
                 } catch {
                     failures.append("queue \(queue.name): differs from the topology and cannot be replaced "
@@ -120,9 +120,9 @@ public struct TopologyApplier: Sendable {
             }
         }
         logger.info("topology applied", metadata: [
-            "vhost": "\(virtualHost)", "declared": "\(report.declared)", "created": "\(report.created.count)",
-            "policies_written": "\(report.policiesWritten.count)", "replaced": "\(report.replaced.count)",
-            "failures": "\(failures.count)",
+            LogKey.vhost: "\(virtualHost)", LogKey.declared: "\(report.declared)", LogKey.created: "\(report.created.count)",
+            LogKey.policiesWritten: "\(report.policiesWritten.count)", LogKey.replaced: "\(report.replaced.count)",
+            LogKey.failures: "\(failures.count)",
         ])
         guard failures.isEmpty else { throw .applyFailed(failures) }
         return report
@@ -201,7 +201,7 @@ public struct TopologyApplier: Sendable {
             }
         }
         logger.info("tenants provisioned", metadata: [
-            "count": "\(tenants.count)", "vhost": "\(virtualHost)", "connections": "\(lanes)",
+            LogKey.count: "\(tenants.count)", LogKey.vhost: "\(virtualHost)", LogKey.connections: "\(lanes)",
         ])
     }
 
@@ -226,7 +226,7 @@ public struct TopologyApplier: Sendable {
                 throw .amqp(error)
             }
             logger.debug("tenant provisioned", metadata: [
-                "tenant": "\(tenant.id)", "backlog_quota": "\(tenant.backlogQuota.map(String.init) ?? "none")",
+                LogKey.tenant: "\(tenant.id)", LogKey.backlogQuota: "\(tenant.backlogQuota.map(String.init) ?? "none")",
             ])
         }
     }
@@ -259,7 +259,7 @@ public struct TopologyApplier: Sendable {
             throw .management(status: nil, "\(error)")
         }
         try await management.deletePolicy(topology.quotaPolicyName(tenant), virtualHost: virtualHost)
-        logger.info("tenant deprovisioned", metadata: ["tenant": "\(tenant)", "forced": "\(force)"])
+        logger.info("tenant deprovisioned", metadata: [LogKey.tenant: "\(tenant)", LogKey.forced: "\(force)"])
     }
 }
 

@@ -55,7 +55,7 @@ public struct ContactEventHandler: Sendable {
         let event: NormalizedEvent
         do { event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body) } catch {
             await park(delivery, tenant: delivery.headers[OutboundHeader.tenant]?.stringValue,
-                       code: DeadLetterReason.malformed, detail: "not a normalized event: \(error)")
+                       code: DeadLetterReason.malformed.rawValue, detail: "not a normalized event: \(error)")
             return
         }
         guard let contact = event.writingContact else {
@@ -63,8 +63,8 @@ public struct ContactEventHandler: Sendable {
             try? await delivery.ack()
             return
         }
-        let metadata: Logger.Metadata = ["tenant": "\(event.tenant)", "session": "\(event.session?.rawValue ?? "-")",
-                                         "event_id": "\(event.id)", "contact": "\(contact)"]
+        let metadata: Logger.Metadata = [LogKey.tenant: "\(event.tenant)", LogKey.session: "\(event.session?.rawValue ?? "-")",
+                                         LogKey.eventID: "\(event.id)", LogKey.contact: "\(contact)"]
         let key = "\(event.tenant)/\(event.id)"
         await gate.enter([key])
         defer { gate.leave([key]) }
@@ -88,13 +88,13 @@ public struct ContactEventHandler: Sendable {
                 await park(delivery, tenant: event.tenant.rawValue, code: unusableCode, detail: error.description)
                 return
             }
-            logger.error("event not applied; retrying", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            logger.error("event not applied; retrying", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
             try? await Task.sleep(for: .milliseconds(500))
             try? await delivery.nack(requeue: true)
         } catch {
             // The broker did not confirm a publication: it stays owed; the event comes again.
             logger.warning("owed publication not confirmed; retrying",
-                           metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                           metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
             try? await Task.sleep(for: .milliseconds(500))
             try? await delivery.nack(requeue: true)
         }
@@ -114,6 +114,6 @@ public struct ContactEventHandler: Sendable {
 
     private func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String) async {
         await deadLetter.parkAndAck(delivery, tenant: tenant, code: code, detail: detail)
-        logger.warning("event dead-lettered", metadata: ["tenant": "\(tenant ?? "-")", "error": "\(detail)"])
+        logger.warning("event dead-lettered", metadata: [LogKey.tenant: "\(tenant ?? "-")", LogKey.error: "\(detail)"])
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 import ServiceLifecycle
 public import SwitchboardAMQP
+import SwitchboardCore
 import Synchronization
 
 /// Consumes one queue for a service: deliveries are handled concurrently (the prefetch
@@ -41,11 +42,11 @@ public struct QueueWorker: Sendable {
                                 group.addTask { await handle(delivery) }
                             }
                         } catch {
-                            logger.warning("consumer ended", metadata: ["queue": "\(queue)", "error": "\(error)"])
+                            logger.warning("consumer ended", metadata: [LogKey.queue: "\(queue)", LogKey.error: "\(error)"])
                         }
                     }
                 } catch {
-                    logger.warning("cannot consume", metadata: ["queue": "\(queue)", "error": "\(error)"])
+                    logger.warning("cannot consume", metadata: [LogKey.queue: "\(queue)", LogKey.error: "\(error)"])
                 }
                 current.withLock { $0 = nil }
                 if stopping.load(ordering: .acquiring) { break }

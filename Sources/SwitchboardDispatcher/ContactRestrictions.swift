@@ -41,7 +41,7 @@ final class ContactRestrictions: Sendable {
             }
         } catch {
             logger.warning("cannot read contact; the periodic refresh will", metadata: [
-                "tenant": "\(tenant)", "contact": "\(contact)", "error": "\(error)",
+                LogKey.tenant: "\(tenant)", LogKey.contact: "\(contact)", LogKey.error: "\(error)",
             ])
         }
     }

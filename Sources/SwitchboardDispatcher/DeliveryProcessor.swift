@@ -25,7 +25,7 @@ struct DeliveryProcessor: Sendable {
 
     /// What became of a delivery, for counters and tests.
     enum Outcome: Sendable, Hashable {
-        case sent, alreadySent, retried, deadLettered(String), requeued, suppressed(Suppression)
+        case sent, alreadySent, retried, deadLettered(DeadLetterCode), requeued, suppressed(Suppression)
     }
 
     func process(_ delivery: AMQPDelivery, tenant: TenantID) async -> Outcome {
@@ -50,7 +50,7 @@ struct DeliveryProcessor: Sendable {
             // unacknowledged; the broker redelivers it (after a reconnect, to us or to
             // another instance) and the store makes a repeated send a no-op.
             logger.warning("delivery left for redelivery", metadata: [
-                "tenant": "\(tenant)", "message_id": "\(delivery.properties.messageID ?? "")", "error": "\(error)",
+                LogKey.tenant: "\(tenant)", LogKey.messageID: "\(delivery.properties.messageID ?? "")", LogKey.error: "\(error)",
             ])
             if !Task.isShuttingDownGracefully { try? await Task.sleep(for: .milliseconds(500)) }
             try? await delivery.nack(requeue: true)
@@ -61,7 +61,7 @@ struct DeliveryProcessor: Sendable {
     /// Hands a delivery that was not sent back to its queue during a graceful shutdown.
     private func handBack(_ delivery: AMQPDelivery, tenant: TenantID) async -> Outcome {
         logger.debug("shutting down: delivery handed back to its queue", metadata: [
-            "tenant": "\(tenant)", "message_id": "\(delivery.properties.messageID ?? "")",
+            LogKey.tenant: "\(tenant)", LogKey.messageID: "\(delivery.properties.messageID ?? "")",
         ])
         // If this fails the connection is gone, and the broker requeues it anyway.
         try? await delivery.nack(requeue: true)
@@ -78,24 +78,24 @@ struct DeliveryProcessor: Sendable {
         do {
             envelope = try WireJSON.sharedDecoder.decode(OutboundEnvelope.self, from: delivery.body)
         } catch {
-            try await deadLetter(delivery, tenant: tenant, envelope: nil, code: DeadLetterReason.malformed,
+            try await deadLetter(delivery, tenant: tenant, envelope: nil, code: DeadLetterCode(.malformed),
                                  detail: "not an outbound envelope: \(error)", attempts: 0, at: now)
-            return .deadLettered(DeadLetterReason.malformed)
+            return .deadLettered(DeadLetterCode(.malformed))
         }
-        var metadata: Logger.Metadata { ["tenant": "\(tenant)", "message_id": "\(envelope.id)"] }
+        var metadata: Logger.Metadata { [LogKey.tenant: "\(tenant)", LogKey.messageID: "\(envelope.id)"] }
         guard envelope.tenant == tenant else {
-            try await deadLetter(delivery, tenant: tenant, envelope: nil, code: DeadLetterReason.malformed,
+            try await deadLetter(delivery, tenant: tenant, envelope: nil, code: DeadLetterCode(.malformed),
                                  detail: "envelope of tenant \(envelope.tenant) in tenant \(tenant)'s queue", attempts: 0,
                                  at: now)
-            return .deadLettered(DeadLetterReason.malformed)
+            return .deadLettered(DeadLetterCode(.malformed))
         }
         let attempt = Self.attempt(of: delivery)
         if let expiresAt = envelope.expiresAt, expiresAt <= now {
             let session = envelope.session.flatMap { book.entry(tenant)?.sessions[$0] } ?? book.entry(tenant)?.primary
-            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterReason.expired,
+            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterCode(.expired),
                                  detail: "expired at \(WireJSON.format(expiresAt)) before it could be sent",
                                  attempts: attempt - 1, at: now, state: .expired, session: session)
-            return .deadLettered(DeadLetterReason.expired)
+            return .deadLettered(DeadLetterCode(.expired))
         }
         // A publisher may put envelopes straight on sb.outbound, past the api's checks:
         // the same rules apply here, or a 5,000-character text would reach the provider.
@@ -105,9 +105,9 @@ struct DeliveryProcessor: Sendable {
             // keeps the message.
             let session = envelope.session.flatMap { book.entry(tenant)?.sessions[$0] } ?? book.entry(tenant)?.primary
             try await deadLetter(delivery, tenant: tenant, envelope: MessageID.isValid(envelope.id) ? envelope : nil,
-                                 code: DeadLetterReason.invalid, detail: error.description, attempts: attempt - 1,
+                                 code: DeadLetterCode(.invalid), detail: error.description, attempts: attempt - 1,
                                  at: now, session: session)
-            return .deadLettered(DeadLetterReason.invalid)
+            return .deadLettered(DeadLetterCode(.invalid))
         }
         guard let entry = book.entry(tenant) else {
             // Not in the picture yet (created a moment ago): try again shortly.
@@ -115,19 +115,19 @@ struct DeliveryProcessor: Sendable {
         }
         guard let session = envelope.session.flatMap({ entry.sessions[$0] }) ?? (envelope.session == nil ? entry.primary : nil)
         else {
-            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterReason.unknownSession,
+            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterCode(.unknownSession),
                                  detail: "tenant \(tenant) has no session \(envelope.session.map(\.rawValue) ?? "(primary)")",
                                  attempts: attempt - 1, at: now)
-            return .deadLettered(DeadLetterReason.unknownSession)
+            return .deadLettered(DeadLetterCode(.unknownSession))
         }
         guard session.status == .connected else { return .requeued }
         guard let client = providers.client(for: session.provider) else {
             // A session of a provider this build does not register (a store shared with
             // another build): no send is possible here; operators can replay it.
-            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterReason.unknownProvider,
+            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterCode(.unknownProvider),
                                  detail: "session \(session.id)'s provider '\(session.provider)' is not registered",
                                  attempts: attempt - 1, at: now, session: session)
-            return .deadLettered(DeadLetterReason.unknownProvider)
+            return .deadLettered(DeadLetterCode(.unknownProvider))
         }
         // Only a copy that may have been handled before needs the store's word: one the
         // broker redelivers, or one a publisher sent again under the same id. (A retry
@@ -136,7 +136,7 @@ struct DeliveryProcessor: Sendable {
            let providerID = try await messages.providerAcceptance(of: envelope.id, tenant: tenant)
         {
             logger.info("already accepted by the provider; not sent again",
-                        metadata: metadata.merging(["provider_message_id": "\(providerID)"]) { $1 })
+                        metadata: metadata.merging([LogKey.providerMessageID: "\(providerID)"]) { $1 })
             // The first copy may have died between its record and its event: emit the event
             // again (same id, so consumers that saw it drop the repeat).
             try await publishEvent(.messageStatus(
@@ -165,15 +165,15 @@ struct DeliveryProcessor: Sendable {
             throw error
         }
         guard mayGo else {
-            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: "bulk-not-allowed",
+            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterCode(.bulkNotAllowed),
                                  detail: "tenant \(tenant) gives bulk no share of its rate", attempts: attempt - 1, at: now)
-            return .deadLettered("bulk-not-allowed")
+            return .deadLettered(DeadLetterCode(.bulkNotAllowed))
         }
         if let expiresAt = envelope.expiresAt, expiresAt <= Date() {
-            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterReason.expired,
+            try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterCode(.expired),
                                  detail: "expired while waiting for its session's slot", attempts: attempt - 1,
                                  at: Date(), state: .expired, session: session)
-            return .deadLettered(DeadLetterReason.expired)
+            return .deadLettered(DeadLetterCode(.expired))
         }
         if let outcome = try await suppressIfRestricted(envelope, session: session) { return outcome }
         if Task.isShuttingDownGracefully { throw StoppedBeforeSending() }
@@ -197,8 +197,8 @@ struct DeliveryProcessor: Sendable {
         try await publishEvent(.messageStatus(
             .init(status: .sent, messageID: envelope.id, providerMessageID: receipt.providerMessageID),
             tenant: tenant, session: session.id, provider: session.provider, at: sentAt))
-        logger.debug("sent", metadata: metadata.merging(["session": "\(session.id)",
-                                                         "provider_message_id": "\(receipt.providerMessageID)"]) { $1 })
+        logger.debug("sent", metadata: metadata.merging([LogKey.session: "\(session.id)",
+                                                         LogKey.providerMessageID: "\(receipt.providerMessageID)"]) { $1 })
         return .sent
     }
 
@@ -217,8 +217,8 @@ struct DeliveryProcessor: Sendable {
                   errorCode: reason.rawValue, errorDetail: detail),
             tenant: envelope.tenant, session: session.id, provider: session.provider, at: now))
         logger.info("bulk message suppressed", metadata: [
-            "tenant": "\(envelope.tenant)", "session": "\(session.id)", "message_id": "\(envelope.id)",
-            "reason": "\(reason.rawValue)",
+            LogKey.tenant: "\(envelope.tenant)", LogKey.session: "\(session.id)", LogKey.messageID: "\(envelope.id)",
+            LogKey.reason: "\(reason.rawValue)",
         ])
         return .suppressed(reason)
     }
@@ -229,8 +229,8 @@ struct DeliveryProcessor: Sendable {
                         failure: SendFailure) async throws -> Outcome {
         let now = Date()
         let metadata: Logger.Metadata = [
-            "tenant": "\(envelope.tenant)", "session": "\(session.id)", "message_id": "\(envelope.id)",
-            "attempt": "\(attempt)", "error": "\(failure)",
+            LogKey.tenant: "\(envelope.tenant)", LogKey.session: "\(session.id)", LogKey.messageID: "\(envelope.id)",
+            LogKey.attempt: "\(attempt)", LogKey.error: "\(failure)",
         ]
         if failure.isTransient, case .retry(let tier) = schedule.decision(afterAttempt: attempt,
                                                                          retryAfter: failure.retryAfter) {
@@ -247,10 +247,10 @@ struct DeliveryProcessor: Sendable {
             properties.headers = headers
             try await publisher.publish(delivery.body, exchange: topology.retry.exchange, routingKey: delivery.routingKey,
                                         properties: properties)
-            logger.info("send failed; retrying", metadata: metadata.merging(["tier": "\(tier.name)"]) { $1 })
+            logger.info("send failed; retrying", metadata: metadata.merging([LogKey.tier: "\(tier.name)"]) { $1 })
             return .retried
         }
-        let code = failure.isTransient ? "\(DeadLetterReason.retriesExhausted):\(failure.code)" : failure.code
+        let code = DeadLetterCode(failing: failure)
         logger.notice("send failed for good", metadata: metadata)
         try await deadLetter(delivery, tenant: envelope.tenant, envelope: envelope, code: code, detail: failure.detail,
                              attempts: attempt, at: now, session: session)
@@ -260,12 +260,12 @@ struct DeliveryProcessor: Sendable {
     /// Publishes the delivery to `sb.dlx` under `<tenant>.<reason>` with the reason
     /// headers and its original routing key (with confirm), records it as unsent and
     /// emits a `failed` status event.
-    private func deadLetter(_ delivery: AMQPDelivery, tenant: TenantID, envelope: OutboundEnvelope?, code: String,
-                            detail: String, attempts: Int, at now: Date, state: MessageState = .failed,
-                            session: Session? = nil) async throws {
+    private func deadLetter(_ delivery: AMQPDelivery, tenant: TenantID, envelope: OutboundEnvelope?,
+                            code: DeadLetterCode, detail: String, attempts: Int, at now: Date,
+                            state: MessageState = .failed, session: Session? = nil) async throws {
         var properties = delivery.properties
         var headers = delivery.headers
-        headers[OutboundHeader.errorCode] = .string(code)
+        headers[OutboundHeader.errorCode] = .string(code.wireValue)
         // Long enough for every broken field of an invalid envelope (as the inbound dead
         // letters keep), bounded so a provider's error page cannot bloat the headers.
         headers[OutboundHeader.errorDetail] = .string(String(detail.prefix(1000)))
@@ -277,14 +277,15 @@ struct DeliveryProcessor: Sendable {
         headers[OutboundHeader.originalRoutingKey] = .string(delivery.routingKey)
         headers[topology.retry.header] = nil
         properties.headers = headers
-        let reason = code.split(separator: ":").first.map(String.init) ?? code
-        try await publisher.publish(delivery.body, exchange: topology.roles.deadLetters, routingKey: "\(tenant).\(reason)",
+        try await publisher.publish(delivery.body, exchange: topology.roles.deadLetters,
+                                    routingKey: "\(tenant).\(code.reason.rawValue)",
                                     properties: properties)
         guard let envelope else { return }
-        try await messages.recordUnsent(envelope, session: session?.id ?? envelope.session, state: state, code: code,
-                                        detail: detail, at: now)
+        try await messages.recordUnsent(envelope, session: session?.id ?? envelope.session, state: state,
+                                        code: code.wireValue, detail: detail, at: now)
         try await publishEvent(.messageStatus(
-            .init(status: .failed, messageID: envelope.id, providerMessageID: nil, errorCode: code, errorDetail: detail),
+            .init(status: .failed, messageID: envelope.id, providerMessageID: nil, errorCode: code.wireValue,
+                  errorDetail: detail),
             tenant: tenant, session: session?.id ?? envelope.session, provider: session?.provider, at: now))
     }
 

@@ -91,7 +91,7 @@ public final class Dispatcher: Service, Sendable {
                         picture = try await book.refresh()
                         try await restrictions.reload()
                     } catch {
-                        logger.error("cannot read tenants", metadata: ["error": "\(error)"])
+                        logger.error("cannot read tenants", metadata: [LogKey.error: "\(error)"])
                         continue
                     }
                     let wanted = Set(picture.filter { $0.value.isDispatchable }.keys)
@@ -117,10 +117,10 @@ public final class Dispatcher: Service, Sendable {
             let consumer = try await connection.consume(
                 queue: topology.tenantQueue(tenant), options: AMQPConsumeOptions(prefetch: configuration.inFlightPerTenant))
             consumers.withLock { $0[tenant] = consumer }
-            logger.info("dispatching tenant", metadata: ["tenant": "\(tenant)"])
+            logger.info("dispatching tenant", metadata: [LogKey.tenant: "\(tenant)"])
             return consumer
         } catch {
-            logger.warning("cannot consume tenant queue", metadata: ["tenant": "\(tenant)", "error": "\(error)"])
+            logger.warning("cannot consume tenant queue", metadata: [LogKey.tenant: "\(tenant)", LogKey.error: "\(error)"])
             return nil
         }
     }
@@ -128,7 +128,7 @@ public final class Dispatcher: Service, Sendable {
     private func stop(_ tenant: TenantID) async {
         guard let consumer = consumers.withLock({ $0.removeValue(forKey: tenant) }) else { return }
         await consumer.cancel()
-        logger.info("tenant paused", metadata: ["tenant": "\(tenant)"])
+        logger.info("tenant paused", metadata: [LogKey.tenant: "\(tenant)"])
     }
 
     /// One tenant's deliveries, processed concurrently (the prefetch bounds how many).
@@ -139,7 +139,7 @@ public final class Dispatcher: Service, Sendable {
                     group.addTask { _ = await self.processor.process(delivery, tenant: tenant) }
                 }
             } catch {
-                logger.warning("tenant consumer ended", metadata: ["tenant": "\(tenant)", "error": "\(error)"])
+                logger.warning("tenant consumer ended", metadata: [LogKey.tenant: "\(tenant)", LogKey.error: "\(error)"])
             }
         }
         // Ended by the broker (queue deleted) rather than by us: forget it so a refresh
@@ -164,8 +164,8 @@ public final class Dispatcher: Service, Sendable {
                 for try await delivery in events {
                     let event = try? WireJSON.sharedDecoder.decode(ControlEvent.self, from: delivery.body)
                     if let event {
-                        logger.debug("control event", metadata: ["tenant": "\(event.tenant)",
-                                                                 "type": "\(event.type.rawValue)"])
+                        logger.debug("control event", metadata: [LogKey.tenant: "\(event.tenant)",
+                                                                 LogKey.type: "\(event.type.rawValue)"])
                     }
                     if let event, event.type == .contactChanged, let contact = event.contact {
                         // One contact's opt-out or pause: read it alone, at once.
@@ -177,7 +177,7 @@ public final class Dispatcher: Service, Sendable {
                 return  // cancelled
             } catch {
                 logger.warning("control queue unavailable; relying on the periodic refresh",
-                               metadata: ["error": "\(error)"])
+                               metadata: [LogKey.error: "\(error)"])
                 try? await Task.sleep(for: .seconds(2))
             }
         }

@@ -123,7 +123,7 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try Problem(error.status, kind: "http", title: error.status.reasonPhrase)
                 .response(from: request, context: context)
         } catch {
-            context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            context.logger.error("request failed", metadata: [LogKey.error: "\(String(reflecting: error))"])
             return try Problem.internalError.response(from: request, context: context)
         }
     }

@@ -80,7 +80,7 @@ public final class Inbox: Service, Sendable {
                 owed: { update in Self.owed(for: update, event: event, contact: contact) })
             else { return nil }
             return .init(owed: owed, summary: update.reopened ? "contact replied; bulk paused" : "contact wrote",
-                         metadata: ["unread": "\(update.conversation.unread)"])
+                         metadata: [LogKey.unread: "\(update.conversation.unread)"])
         }
     }
 

@@ -48,26 +48,26 @@ public final class MessageLogWriter: Service, Sendable {
         let event: NormalizedEvent
         do { event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body) } catch {
             let tenant = delivery.headers[OutboundHeader.tenant]?.stringValue
-            await deadLetter.parkAndAck(delivery, tenant: tenant, code: DeadLetterReason.malformed,
+            await deadLetter.parkAndAck(delivery, tenant: tenant, code: DeadLetterReason.malformed.rawValue,
                                         detail: "not a normalized event: \(error)")
-            logger.warning("event dead-lettered", metadata: ["tenant": "\(tenant ?? "-")", "error": "\(error)"])
+            logger.warning("event dead-lettered", metadata: [LogKey.tenant: "\(tenant ?? "-")", LogKey.error: "\(error)"])
             return
         }
-        let metadata: Logger.Metadata = ["tenant": "\(event.tenant)", "session": "\(event.session?.rawValue ?? "-")",
-                                         "event_id": "\(event.id)"]
+        let metadata: Logger.Metadata = [LogKey.tenant: "\(event.tenant)", LogKey.session: "\(event.session?.rawValue ?? "-")",
+                                         LogKey.eventID: "\(event.id)"]
         do {
             try await apply(event, metadata: metadata)
             try? await delivery.ack()
         } catch .database(let why) {
             // SQLite is busy or failing: the event waits in the queue and comes again.
-            logger.error("event not logged; retrying", metadata: metadata.merging(["error": "\(why)"]) { $1 })
+            logger.error("event not logged; retrying", metadata: metadata.merging([LogKey.error: "\(why)"]) { $1 })
             try? await Task.sleep(for: .milliseconds(500))
             try? await delivery.nack(requeue: true)
         } catch {
             // It can never be logged (its tenant is gone, say): retrying would loop forever.
             await deadLetter.parkAndAck(delivery, tenant: event.tenant.rawValue, code: "unloggable",
                                         detail: error.description)
-            logger.warning("event dead-lettered", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            logger.warning("event dead-lettered", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
         }
     }
 
@@ -83,7 +83,7 @@ public final class MessageLogWriter: Service, Sendable {
                 tenant: event.tenant, messageID: status.messageID, providerMessageID: status.providerMessageID,
                 state: state, at: event.occurredAt, detail: detail.isEmpty ? status.providerMessageID : detail))
             logger.debug("status logged", metadata: metadata.merging([
-                "message_id": "\(status.messageID ?? "-")", "state": "\(state)", "outcome": "\(outcome)",
+                LogKey.messageID: "\(status.messageID ?? "-")", LogKey.state: "\(state)", LogKey.outcome: "\(outcome)",
             ]) { $1 })
         case .messageReceived:
             guard event.message?.fromMe != true else {

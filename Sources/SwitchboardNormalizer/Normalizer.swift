@@ -80,16 +80,16 @@ public final class Normalizer: Service, Sendable {
     public func handle(_ delivery: AMQPDelivery) async -> Outcome {
         let headers = delivery.headers
         let tenantName = headers[InboundHeader.tenant]?.stringValue
-        var metadata: Logger.Metadata = ["tenant": "\(tenantName ?? "-")",
-                                         "session": "\(headers[InboundHeader.session]?.stringValue ?? "-")"]
+        var metadata: Logger.Metadata = [LogKey.tenant: "\(tenantName ?? "-")",
+                                         LogKey.session: "\(headers[InboundHeader.session]?.stringValue ?? "-")"]
         guard let provider = headers[InboundHeader.provider]?.stringValue.flatMap(ProviderKind.init(rawValue:)),
               let tenant = tenantName.flatMap({ try? TenantID($0) }),
               let session = headers[InboundHeader.session]?.stringValue.flatMap({ try? SessionID($0) })
         else {
-            return await park(delivery, tenant: tenantName, code: DeadLetterReason.malformed,
+            return await park(delivery, tenant: tenantName, code: DeadLetterReason.malformed.rawValue,
                               detail: "the raw webhook lacks sb-provider, sb-tenant or sb-session", metadata: metadata)
         }
-        metadata["provider"] = "\(provider)"
+        metadata[LogKey.provider] = "\(provider)"
         let receivedAt = headers[InboundHeader.receivedAt]?.intValue
             .map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? delivery.properties.timestamp ?? Date()
         let raw = RawWebhook(provider: provider, session: session, tenant: tenant, receivedAt: receivedAt,
@@ -101,7 +101,7 @@ public final class Normalizer: Service, Sendable {
                               metadata: metadata)
         }
         for note in parsed.skipped {
-            logger.debug("webhook part skipped", metadata: metadata.merging(["why": "\(note)"]) { $1 })
+            logger.debug("webhook part skipped", metadata: metadata.merging([LogKey.why: "\(note)"]) { $1 })
         }
         let (events, alreadyKnown) = await joined(parsed.events)
         parsed.events = events
@@ -117,13 +117,13 @@ public final class Normalizer: Service, Sendable {
             var taken: Set<String> = []
             fresh = parsed.events.filter { !seen.contains($0.dedupeKey) && taken.insert($0.dedupeKey).inserted }
         } catch {
-            logger.error("cannot read the dedupe memory", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            logger.error("cannot read the dedupe memory", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
             return await requeue(delivery)
         }
         do {
             for event in fresh { try await connection.publish(event, to: roles.events) }
         } catch {
-            logger.warning("events not published", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            logger.warning("events not published", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
             return await requeue(delivery)
         }
         do {
@@ -132,10 +132,10 @@ public final class Normalizer: Service, Sendable {
         } catch {
             // The events are out; only a replay of this webhook could repeat them now
             // (subscribers see the same event id and can drop it).
-            logger.error("events published but not remembered", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            logger.error("events published but not remembered", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
         }
         do { try await delivery.ack() } catch {
-            logger.warning("raw webhook not acknowledged", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            logger.warning("raw webhook not acknowledged", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
         }
         return .normalized(published: fresh.count, duplicates: parsed.events.count - fresh.count + alreadyKnown)
     }
@@ -185,10 +185,10 @@ public final class Normalizer: Service, Sendable {
             try await deadLetter.park(delivery, tenant: tenant, code: code, detail: detail)
             try await delivery.ack()
             logger.warning("raw webhook dead-lettered",
-                           metadata: metadata.merging(["code": "\(code)", "detail": "\(detail)"]) { $1 })
+                           metadata: metadata.merging([LogKey.code: "\(code)", LogKey.detail: "\(detail)"]) { $1 })
             return .deadLettered(code: code)
         } catch {
-            logger.error("cannot dead-letter a raw webhook", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            logger.error("cannot dead-letter a raw webhook", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
             return await requeue(delivery)
         }
     }
@@ -206,9 +206,9 @@ public final class Normalizer: Service, Sendable {
             do {
                 let removed = try await dedupe.forgetExpired(
                     before: now, pendingStatusesBefore: now.addingTimeInterval(-configuration.dedupeFor.seconds))
-                logger.debug("dedupe memory purged", metadata: ["rows": "\(removed)"])
+                logger.debug("dedupe memory purged", metadata: [LogKey.rows: "\(removed)"])
             } catch {
-                logger.warning("cannot purge the dedupe memory", metadata: ["error": "\(error)"])
+                logger.warning("cannot purge the dedupe memory", metadata: [LogKey.error: "\(error)"])
             }
         }
     }

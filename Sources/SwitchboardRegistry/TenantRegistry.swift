@@ -25,7 +25,7 @@ public struct TenantRegistry: Sendable {
         guard existing == nil else { throw .store(.conflict("tenant \(tenant.id)")) }
         do { try await broker.provision(tenant.provision) } catch { throw .broker(error) }
         do { try await store.createTenant(tenant) } catch { throw .store(error) }
-        logger.info("tenant created", metadata: ["tenant": "\(tenant.id)"])
+        logger.info("tenant created", metadata: [LogKey.tenant: "\(tenant.id)"])
         return tenant
     }
 
@@ -48,7 +48,7 @@ public struct TenantRegistry: Sendable {
         guard found != nil else { throw .store(.notFound("tenant \(id)")) }
         do { try await broker.deprovision(id, force: force) } catch { throw .broker(error) }
         do { try await store.deleteTenant(id) } catch { throw .store(error) }
-        logger.info("tenant deleted", metadata: ["tenant": "\(id)", "forced": "\(force)"])
+        logger.info("tenant deleted", metadata: [LogKey.tenant: "\(id)", LogKey.forced: "\(force)"])
     }
 }
 

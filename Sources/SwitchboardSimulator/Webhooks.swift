@@ -277,13 +277,13 @@ struct WebhookSender: Service {
             }
             if Task.isCancelled { return false }
             logger.debug("webhook attempt failed", metadata: [
-                "session": "\(session.id)", "url": "\(url)", "attempt": "\(attempt)", "error": "\(failure)",
+                LogKey.session: "\(session.id)", LogKey.url: "\(url)", LogKey.attempt: "\(attempt)", LogKey.error: "\(failure)",
             ])
             guard attempt < attempts else { break }
             do { try await Task.sleep(for: delay) } catch { return false }
             delay *= 2
         }
-        logger.warning("webhook given up", metadata: ["session": "\(session.id)", "url": "\(url)"])
+        logger.warning("webhook given up", metadata: [LogKey.session: "\(session.id)", LogKey.url: "\(url)"])
         return false
     }
 }

@@ -106,7 +106,7 @@ extension SQLiteStore: MessageStore {
             // The broker has the message; only its record lags (it stays `accepting`, and a
             // retry after the stale time publishes it again under the same id).
             logger.error("message queued but not recorded", metadata: [
-                "tenant": "\(tenant)", "message_id": "\(id)", "error": "\(error)",
+                LogKey.tenant: "\(tenant)", LogKey.messageID: "\(id)", LogKey.error: "\(error)",
             ])
         })
     }
@@ -129,7 +129,7 @@ extension SQLiteStore: MessageStore {
                 .execute(arguments: event)
         }, onFailure: { error in
             logger.error("message queued but not recorded", metadata: [
-                "tenant": "\(message.tenant)", "message_id": "\(message.id)", "error": "\(error)",
+                LogKey.tenant: "\(message.tenant)", LogKey.messageID: "\(message.id)", LogKey.error: "\(error)",
             ])
         })
     }

@@ -349,7 +349,7 @@ extension SQLiteStore: TenantStore {
         } catch .conflict {
             throw .conflict("tenant \(tenant.id)")
         }
-        logger.info("tenant created", metadata: ["tenant": "\(tenant.id)"])
+        logger.info("tenant created", metadata: [LogKey.tenant: "\(tenant.id)"])
     }
 
     public func tenant(_ id: TenantID) async throws(StoreError) -> Tenant? {
@@ -376,7 +376,7 @@ extension SQLiteStore: TenantStore {
     public func deleteTenant(_ id: TenantID) async throws(StoreError) {
         let deleted = try await write { db in try TenantRecord.deleteOne(db, key: id.rawValue) }
         guard deleted else { throw .notFound("tenant \(id)") }
-        logger.info("tenant deleted", metadata: ["tenant": "\(id)"])
+        logger.info("tenant deleted", metadata: [LogKey.tenant: "\(id)"])
     }
 }
 
@@ -409,7 +409,7 @@ extension SQLiteStore: SessionStore {
             throw .conflict("session \(session.id)")
         }
         logger.info("session added", metadata: [
-            "tenant": "\(session.tenant)", "session": "\(session.id)", "provider": "\(session.provider.rawValue)",
+            LogKey.tenant: "\(session.tenant)", LogKey.session: "\(session.id)", LogKey.provider: "\(session.provider.rawValue)",
         ])
     }
 
@@ -475,7 +475,7 @@ extension SQLiteStore: SessionStore {
                 .updateAll(db, SessionRecord.Columns.sealedSecrets.set(to: sealed))
         }
         guard changed > 0 else { throw .notFound("session \(session)") }
-        logger.info("session secrets replaced", metadata: ["session": "\(session)"])
+        logger.info("session secrets replaced", metadata: [LogKey.session: "\(session)"])
     }
 
     private func seal(_ secrets: SessionSecrets, of session: SessionID) throws(StoreError) -> Data {
@@ -508,7 +508,7 @@ extension SQLiteStore: APIKeyStore {
             }
             try record.insert(db)
         }
-        logger.info("api key created", metadata: ["key": "\(token.id)", "scope": "\(scope)"])
+        logger.info("api key created", metadata: [LogKey.key: "\(token.id)", LogKey.scope: "\(scope)"])
         do { return IssuedAPIKey(key: try record.key(), token: token.text) } catch {
             throw .database("\(error)")
         }

@@ -75,7 +75,7 @@ public final class SessionDirectory: Sendable {
             do { secrets = try await store.secrets(of: session.id) } catch {
                 // One unreadable session must not hide the others.
                 logger.error("cannot open a session's secrets", metadata: [
-                    "tenant": "\(session.tenant)", "session": "\(session.id)", "error": "\(error)",
+                    LogKey.tenant: "\(session.tenant)", LogKey.session: "\(session.id)", LogKey.error: "\(error)",
                 ])
                 continue
             }
@@ -93,7 +93,7 @@ public final class SessionDirectory: Sendable {
     public func refresh(every interval: Duration) async {
         repeat {
             do { try await reload() } catch {
-                logger.warning("cannot refresh the session directory", metadata: ["error": "\(error)"])
+                logger.warning("cannot refresh the session directory", metadata: [LogKey.error: "\(error)"])
             }
         } while (try? await Task.sleep(for: interval)) != nil
     }
@@ -108,7 +108,7 @@ public final class SessionDirectory: Sendable {
         }
         guard due else { return }
         do { try await reload() } catch {
-            logger.warning("cannot refresh the session directory", metadata: ["error": "\(error)"])
+            logger.warning("cannot refresh the session directory", metadata: [LogKey.error: "\(error)"])
         }
     }
 }

@@ -105,7 +105,7 @@ struct WebhookRoutes: Sendable {
             let raw = RawWebhook(provider: provider.kind, session: signer.session.id, tenant: signer.session.tenant,
                                  receivedAt: Date(), body: webhook.body)
             guard (try? provider.parseWebhook(raw, sessionNumber: nil, route: { _ in nil })) == nil else {
-                logger.debug("app webhook without a routing key ignored", metadata: ["provider": "\(provider.kind)"])
+                logger.debug("app webhook without a routing key ignored", metadata: [LogKey.provider: "\(provider.kind)"])
                 return Response(status: .ok)
             }
             return try await publish(webhook.body, provider: provider.kind, route: signer.route, messageID: nil)
@@ -158,8 +158,8 @@ struct WebhookRoutes: Sendable {
                                         properties: properties)
         } catch {
             logger.warning("webhook not published", metadata: [
-                "tenant": "\(route.tenant)", "session": "\(route.session)", "provider": "\(provider)",
-                "error": "\(error)",
+                LogKey.tenant: "\(route.tenant)", LogKey.session: "\(route.session)", LogKey.provider: "\(provider)",
+                LogKey.error: "\(error)",
             ])
             throw .brokerUnavailable("the webhook was not stored: \(error.message); retry")
         }

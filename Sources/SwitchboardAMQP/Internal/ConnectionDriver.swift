@@ -273,7 +273,7 @@ final class ConnectionDriver {
         if lostError == nil {
             logger.info("amqp recovered topology and consumers", metadata: [
                 AMQPLogKey.exchanges: "\(replay.exchanges.count)", AMQPLogKey.queues: "\(replay.queues.count)",
-                "amqp.bindings": "\(replay.bindings.count)", "amqp.consumers": "\(consumers.count)",
+                AMQPLogKey.bindings: "\(replay.bindings.count)", AMQPLogKey.consumers: "\(consumers.count)",
             ])
         }
     }
@@ -431,7 +431,7 @@ final class ConnectionDriver {
     private func execute(_ command: Command) {
         guard let conn = connection else { return executeWhileDisconnected(command) }
         defer { CAMQPShim_arena_reset(arena) }
-        logger.trace("amqp command", metadata: ["amqp.command": "\(command.name)"])
+        logger.trace("amqp command", metadata: [AMQPLogKey.command: "\(command.name)"])
         switch command {
         case .publish(let message, let promise):
             // While the broker blocks the connection it stops reading: writing would
@@ -913,8 +913,8 @@ final class ConnectionDriver {
 
     private func handle(_ conn: amqp_connection_state_t, _ event: inout CAMQPShim_event) {
         logger.trace("amqp event", metadata: [
-            "amqp.event": "\(event.kind.rawValue)", AMQPLogKey.channel: "\(event.channel)",
-            "amqp.delivery_tag": "\(event.delivery_tag)", "amqp.multiple": "\(event.multiple)",
+            AMQPLogKey.event: "\(event.kind.rawValue)", AMQPLogKey.channel: "\(event.channel)",
+            AMQPLogKey.deliveryTag: "\(event.delivery_tag)", AMQPLogKey.multiple: "\(event.multiple)",
         ])
         switch event.kind {
         case CAMQPShim_EVENT_ACK where event.channel == Self.publishChannel:
@@ -960,7 +960,7 @@ final class ConnectionDriver {
             logger.info("amqp connection unblocked")
             sendWaitingPublishes()
         default:
-            logger.debug("amqp ignored frame", metadata: ["amqp.method": "\(event.method_id)",
+            logger.debug("amqp ignored frame", metadata: [AMQPLogKey.method: "\(event.method_id)",
                                                           AMQPLogKey.channel: "\(event.channel)"])
         }
     }

@@ -55,7 +55,7 @@ struct APIKeyRoutes: Sendable {
         }
         try await storeCall { () async throws(StoreError) in try await keys.revokeKey(id) }
         caches.keys.removeAll()
-        context.logger.info("api key revoked", metadata: ["revoked_key": "\(id)"])
+        context.logger.info("api key revoked", metadata: [LogKey.revokedKey: "\(id)"])
         return Response(status: .noContent)
     }
 

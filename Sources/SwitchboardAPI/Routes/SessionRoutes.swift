@@ -50,7 +50,7 @@ struct SessionRoutes: Sendable {
         caches.sessionsChanged()
         await control.announce(ControlEvent(.sessionChanged, tenant: tenant, session: id))
         let stored = try await self.session(id, for: context)
-        context.logger.info("session added", metadata: ["session": "\(id)", "tenant": "\(tenant)"])
+        context.logger.info("session added", metadata: [LogKey.session: "\(id)", LogKey.tenant: "\(tenant)"])
         return JSONResponse(status: .created, headers: [.location: "/v1/sessions/\(id)"],
                             value: SessionResource(stored, webhookSecret: generatedSecret))
     }
