@@ -97,6 +97,16 @@ public final class AMQPConnection: Sendable {
     /// and the way tests observe a recovery that took no visible time.
     public var recoveries: Int { statusBox.recoveries }
 
+    /// The highest channel number the broker accepts on this connection, as negotiated
+    /// at the last login (the lower of the client's 2047 and the broker's `channel_max`;
+    /// 0 means no limit). The client uses two channels of its own (publishing and RPCs)
+    /// and one more per consumer; a channel above this limit makes the broker close the
+    /// whole connection (530 NOT_ALLOWED).
+    public var negotiatedChannelMax: Int { statusBox.negotiatedChannelMax }
+
+    /// Channels the client keeps open for itself on every connection (publishing, RPCs).
+    public static let reservedChannels = 2
+
     /// Waits until the connection is up (after a loss), or throws after `timeout`.
     public func waitUntilConnected(timeout: Duration) async throws(AMQPError) {
         let clock = ContinuousClock()
@@ -206,11 +216,14 @@ public final class AMQPConnection: Sendable {
 final class ConnectionStatusBox: Sendable {
     private let value = Mutex(AMQPConnection.Status.reconnecting(attempt: 0))
     private let recovered = Atomic<Int>(0)
+    private let channelMax = Atomic<Int>(0)
 
     func get() -> AMQPConnection.Status { value.withLock { $0 } }
     func set(_ status: AMQPConnection.Status) { value.withLock { $0 = status } }
     func countRecovery() { recovered.add(1, ordering: .relaxed) }
     var recoveries: Int { recovered.load(ordering: .relaxed) }
+    func setChannelMax(_ value: Int) { channelMax.store(value, ordering: .relaxed) }
+    var negotiatedChannelMax: Int { channelMax.load(ordering: .relaxed) }
 }
 
 /// Log metadata keys of the AMQP client, all under the `amqp.` prefix.

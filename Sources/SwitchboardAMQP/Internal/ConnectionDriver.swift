@@ -151,6 +151,9 @@ final class ConnectionDriver {
         if login.reply_type != AMQP_RESPONSE_NORMAL {
             return fail(loginError(conn, login))
         }
+        // The lower of ours (2047) and the broker's `channel_max`; channels above it
+        // make the broker close the whole connection.
+        status.setChannelMax(Int(amqp_get_channel_max(conn)))
         for (channel, confirm) in [(Self.publishChannel, true), (Self.rpcChannel, false)] {
             if let error = openChannel(conn, channel, confirmMode: confirm) {
                 return fail(error)
