@@ -38,6 +38,8 @@ struct ServeCommand: AsyncParsableCommand {
     var webhooksURL: String?
     @Option(help: "Deliveries a tenant may have in flight in the dispatcher (its prefetch).")
     var inFlightPerTenant: UInt16 = 8
+    @Option(help: "Tenant consumers one dispatcher connection (lane) carries at most; also kept below the broker's channel_max.")
+    var channelsPerLane = 1000
     @Flag(help: "Do not apply the topology at start (it is idempotent, so the default applies it).")
     var skipTopology = false
     @Option(help: "Seconds to keep trying to reach the broker at start.") var connectTimeout = 60
@@ -83,7 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
             simulator: .init(host: simulatorHost, port: simulatorPort),
             simulatorBaseURL: settings.value(simulatorURL, .simulatorURL, default: Settings.Default.simulatorURL),
             webhooksURL: settings.value(webhooksURL, .webhooksURL, default: Settings.Default.webhooksURL),
-            dispatcher: .init(inFlightPerTenant: inFlightPerTenant),
+            dispatcher: .init(inFlightPerTenant: inFlightPerTenant, channelsPerLane: channelsPerLane),
             inbox: .init(pauseFor: .milliseconds(Int64(pause * 1000))),
             maximumGracefulShutdownDuration: .seconds(shutdownTimeout))
     }

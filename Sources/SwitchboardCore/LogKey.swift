@@ -81,6 +81,10 @@ public enum LogKey {
     public static let count = "count"
     /// How many connections (lanes) tenants were provisioned over.
     public static let connections = "connections"
+    /// The dispatcher's consumer lane (1, 2, …): the connection a tenant consumer runs on.
+    public static let lane = "lane"
+    /// The `channel_max` a connection negotiated with the broker.
+    public static let channelMax = "channel_max"
     /// A tenant's backlog quota (`none` when unbounded).
     public static let backlogQuota = "backlog_quota"
     /// Whether a tenant was deleted by force.

@@ -14,7 +14,17 @@ import Synchronization
 /// lettered) before acknowledging. Tenants and sessions are re-read on every
 /// `sb.control` event and every `refreshInterval`, so tenants created later are picked
 /// up and a disconnected session pauses its tenant without a restart.
+///
+/// Each tenant consumer needs an AMQP channel of its own, and a connection carries at
+/// most the broker's `channel_max` (2,047 by default) of them; so consumers do not run
+/// on the dispatcher's connection but on lanes: connections opened on demand, each
+/// holding at most `channelsPerLane` consumers (capped by what its broker negotiated),
+/// closed when the dispatcher stops. The dispatcher's own connection publishes (status
+/// events, retries, dead letters) and listens for control events.
 public final class Dispatcher: Service, Sendable {
+    /// Opens the connection of lane `number` (1, 2, …) when the lanes open so far are full.
+    public typealias LaneOpener = @Sendable (_ number: Int) async throws -> AMQPConnection
+
     /// How the dispatcher paces and retries.
     public struct Configuration: Sendable {
         /// Deliveries a tenant may have in flight (its consumer's prefetch): a
@@ -28,13 +38,17 @@ public final class Dispatcher: Service, Sendable {
         /// The wait before the first retry (each later one is four times longer, rounded
         /// up to a tier): 5 s by default, so 6 attempts span about 1 h 13 min.
         public var firstRetryDelay: Duration
+        /// Tenant consumers one lane connection carries at most; a lane also stays below
+        /// the `channel_max` its broker negotiated, less the client's own channels.
+        public var channelsPerLane: Int
 
         public init(inFlightPerTenant: UInt16 = 8, refreshInterval: Duration = .seconds(5), maximumAttempts: Int = 6,
-                    firstRetryDelay: Duration = .seconds(5)) {
+                    firstRetryDelay: Duration = .seconds(5), channelsPerLane: Int = 1000) {
             self.inFlightPerTenant = inFlightPerTenant
             self.refreshInterval = refreshInterval
             self.maximumAttempts = maximumAttempts
             self.firstRetryDelay = firstRetryDelay
+            self.channelsPerLane = channelsPerLane
         }
     }
 
@@ -49,11 +63,27 @@ public final class Dispatcher: Service, Sendable {
     /// The consumers running now, by tenant, to cancel one when its tenant pauses.
     private let consumers = Mutex<[TenantID: AMQPConsumer]>([:])
     private let instance = UUID().uuidString.prefix(8).lowercased()
+    /// A lane: a connection and how many of its consumer channels are taken.
+    private struct Lane {
+        let connection: AMQPConnection
+        var used: Int
+    }
+    /// The lanes opened so far, in order; only the reconcile loop opens one or takes a
+    /// slot, dispatch tasks give slots back.
+    private let lanes = Mutex<[Lane]>([])
+    private let openLane: LaneOpener
 
+    /// `openLane` opens a lane's connection; by default, with the configuration of
+    /// `connection`, named after it with `-lane-N`.
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, store: SQLiteStore,
-                providers: ProviderDirectory, topology: Topology, logger: Logger) {
+                providers: ProviderDirectory, topology: Topology, logger: Logger, openLane: LaneOpener? = nil) {
         self.configuration = configuration
         self.connection = connection
+        self.openLane = openLane ?? { [amqp = connection.configuration] number in
+            var lane = amqp
+            lane.connectionName = "\(amqp.connectionName)-lane-\(number)"
+            return try await AMQPConnection.connect(lane, logger: logger)
+        }
         self.store = store
         self.topology = topology
         self.logger = logger
@@ -69,6 +99,12 @@ public final class Dispatcher: Service, Sendable {
 
     /// The tenants being consumed now.
     public var activeTenants: Set<TenantID> { consumers.withLock { Set($0.keys) } }
+
+    /// How many lane connections are open.
+    public var laneCount: Int { lanes.withLock { $0.count } }
+
+    /// Consumer channels taken on each lane, in lane order.
+    public var laneLoad: [Int] { lanes.withLock { $0.map(\.used) } }
 
     public func run() async throws {
         let (changes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -100,8 +136,14 @@ public final class Dispatcher: Service, Sendable {
                         await stop(tenant)
                     }
                     for tenant in wanted.subtracting(running) {
-                        guard let consumer = await start(tenant) else { continue }
-                        dispatching.addTask { await self.dispatch(consumer, tenant: tenant) }
+                        guard let started = await start(tenant) else { continue }
+                        let (consumer, lane) = started
+                        dispatching.addTask {
+                            await self.dispatch(consumer, tenant: tenant)
+                            // Its deliveries are settled and its channel closed (or closing,
+                            // before any later command on that connection): the slot is free.
+                            self.release(lane)
+                        }
                     }
                 }
                 background.cancelAll()
@@ -109,19 +151,68 @@ public final class Dispatcher: Service, Sendable {
             // Graceful shutdown: stop fetching; what is in flight finishes.
             for tenant in activeTenants { await stop(tenant) }
         }
+        // Every consumer is cancelled and its deliveries settled: the lanes may close.
+        let open = lanes.withLock { lanes in
+            defer { lanes.removeAll() }
+            return lanes.map(\.connection)
+        }
+        for lane in open { await lane.close() }
         logger.info("dispatcher stopped")
     }
 
-    private func start(_ tenant: TenantID) async -> AMQPConsumer? {
+    /// Subscribes to a tenant's queue on a lane with a free slot; returns the lane taken.
+    private func start(_ tenant: TenantID) async -> (AMQPConsumer, Int)? {
+        guard let lane = await takeSlot() else { return nil }
         do {
-            let consumer = try await connection.consume(
+            let consumer = try await lanes.withLock { $0[lane].connection }.consume(
                 queue: topology.tenantQueue(tenant), options: AMQPConsumeOptions(prefetch: configuration.inFlightPerTenant))
             consumers.withLock { $0[tenant] = consumer }
-            logger.info("dispatching tenant", metadata: [LogKey.tenant: "\(tenant)"])
-            return consumer
+            logger.info("dispatching tenant", metadata: [LogKey.tenant: "\(tenant)", LogKey.lane: "\(lane + 1)"])
+            return (consumer, lane)
         } catch {
+            release(lane)
             logger.warning("cannot consume tenant queue", metadata: [LogKey.tenant: "\(tenant)", LogKey.error: "\(error)"])
             return nil
+        }
+    }
+
+    /// The consumers a lane may carry: `channelsPerLane`, and below the negotiated
+    /// `channel_max` less the client's own channels (0 negotiated: no limit, 65,535).
+    private func budget(of connection: AMQPConnection) -> Int {
+        let negotiated = connection.negotiatedChannelMax
+        let channelMax = negotiated == 0 ? Int(UInt16.max) : negotiated
+        return max(1, min(configuration.channelsPerLane, channelMax - AMQPConnection.reservedChannels))
+    }
+
+    /// Takes a slot on the first lane with room, opening a lane when all are full; nil
+    /// when a new lane cannot be opened (the tenant is tried again at the next refresh).
+    private func takeSlot() async -> Int? {
+        let taken = lanes.withLock { lanes -> Int? in
+            guard let index = lanes.indices.first(where: { lanes[$0].used < budget(of: lanes[$0].connection) }) else {
+                return nil
+            }
+            lanes[index].used += 1
+            return index
+        }
+        if let taken { return taken }
+        let number = laneCount + 1
+        do {
+            let connection = try await openLane(number)
+            logger.info("consumer lane opened", metadata: [LogKey.lane: "\(number)",
+                                                           LogKey.channelMax: "\(connection.negotiatedChannelMax)"])
+            return lanes.withLock { lanes in
+                lanes.append(Lane(connection: connection, used: 1))
+                return lanes.count - 1
+            }
+        } catch {
+            logger.warning("cannot open a consumer lane", metadata: [LogKey.lane: "\(number)", LogKey.error: "\(error)"])
+            return nil
+        }
+    }
+
+    private func release(_ lane: Int) {
+        lanes.withLock { lanes in
+            if lanes.indices.contains(lane) { lanes[lane].used -= 1 }
         }
     }
 

@@ -4,6 +4,7 @@
 #   deploy/local/rabbitmq.sh start|stop|restart|status|ctl ARGS…
 # Environment: SWITCHBOARD_AMQP_PORT (5672), SWITCHBOARD_RABBITMQ_MGMT_PORT (15672),
 # SWITCHBOARD_RABBITMQ_PROMETHEUS_PORT (15692), SWITCHBOARD_RABBITMQ_NODE (switchboard@localhost).
+# SWITCHBOARD_RABBITMQ_CHANNEL_MAX (a lower per-connection channel limit than 2047).
 # SWITCHBOARD_RABBITMQ_TLS_PORT with SWITCHBOARD_RABBITMQ_TLS_CACERT, _CERT and _KEY
 # (PEM files) adds an amqps listener.
 # Each node name gets its own directory .local/rabbitmq/<name>; the distribution port is
@@ -56,6 +57,10 @@ vm_memory_high_watermark.relative = 0.4
 log.file.level = info
 log.console = false
 CONF
+  if [ -n "${SWITCHBOARD_RABBITMQ_CHANNEL_MAX:-}" ]; then
+    # A lower per-connection channel limit than 2047 (tests of the dispatcher's lanes).
+    echo "channel_max = $SWITCHBOARD_RABBITMQ_CHANNEL_MAX" >> "$RABBITMQ_CONFIG_FILE.conf"
+  fi
   if [ -n "${SWITCHBOARD_RABBITMQ_TLS_PORT:-}" ]; then
     # An amqps listener with the given PEM files (tests make a throwaway CA).
     cat >> "$RABBITMQ_CONFIG_FILE.conf" <<CONF
