@@ -7,4 +7,10 @@ cd "$root"
 deploy/local/install-deps.sh
 deploy/local/rabbitmq.sh start
 swift build --build-tests
-swift test --skip-build --disable-xctest "$@"
+if [ $# -gt 0 ]; then exec swift test --skip-build --disable-xctest "$@"; fi
+# The suites run in parallel on a 2-core machine. The lane test boots a broker node and
+# drives 40 tenants: beside the pacing tests (which assert that no provider window sees
+# more than the session's rate) its load stretches request timing past the pacing
+# margin, so it runs on its own afterwards.
+swift test --skip-build --disable-xctest --skip DispatcherLaneTests
+swift test --skip-build --disable-xctest --filter DispatcherLaneTests
