@@ -101,7 +101,13 @@ start() {
     # Something we did not start holds the port: an old node of the same name is
     # stopped through the Erlang distribution; anything else is the user's to resolve.
     ctl stop >/dev/null 2>&1 || true
-    sleep 2
+    # Both the AMQP and the distribution port must be free before a node of the same name
+    # can boot; a stopping node lets go of them over a few seconds.
+    for _ in $(seq 1 60); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT") 2>/dev/null \
+        || (exec 3<>"/dev/tcp/127.0.0.1/$RABBITMQ_DIST_PORT") 2>/dev/null || break
+      sleep 0.5
+    done
     if (exec 3<>"/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT") 2>/dev/null; then
       echo "rabbitmq: port $RABBITMQ_NODE_PORT is in use by another process; set SWITCHBOARD_AMQP_PORT" >&2
       exit 1
