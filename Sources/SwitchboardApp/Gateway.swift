@@ -187,18 +187,11 @@ private struct Assembly {
         }
         if selected.contains(.dispatcher) {
             let providers = ProviderDirectory(http: sharedHTTPClient(), simulatorBaseURL: configuration.simulatorBaseURL)
-            // Tenant consumers run on lanes, connections the dispatcher opens on demand
-            // (`-dispatcher-lane-N`) and closes when it stops; its own connection publishes.
-            var lane = configuration.amqp
-            lane.connectionName = "\(configuration.amqp.connectionName)-dispatcher"
-            let amqpLogger = logger("amqp")
+            // Tenant consumers run on lanes: connections the dispatcher opens on demand with
+            // its own connection's settings (`-dispatcher-lane-N`) and closes when it stops.
             running.append(.init(service: Dispatcher(
                 configuration: configuration.dispatcher, connection: try await connect("dispatcher"), store: store,
-                providers: providers, topology: topology, logger: logger("dispatcher")) { [lane] number in
-                    var amqp = lane
-                    amqp.connectionName += "-lane-\(number)"
-                    return try await AMQPConnection.connect(amqp, logger: amqpLogger)
-                }))
+                providers: providers, topology: topology, logger: logger("dispatcher"))))
         }
         if selected.contains(.api) {
             let registry = TenantRegistry(store: store, broker: applier, logger: logger("registry"))
