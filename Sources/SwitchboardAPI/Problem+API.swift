@@ -15,6 +15,12 @@ extension Problem {
         validation([EnvelopeProblem(field: field, detail: detail)])
     }
 
+    /// The same problem about a part of a larger body: its fields under `path`.
+    func within(_ path: String) -> Problem {
+        guard let errors else { return self }
+        return .validation(errors.map { EnvelopeProblem(field: "\(path).\($0.field)", detail: $0.detail) })
+    }
+
     static func unauthenticated(_ detail: String) -> Problem {
         Problem(.unauthorized, kind: "unauthenticated", title: "An API key is required", detail: detail,
                 headers: [.wwwAuthenticate: #"Bearer realm="switchboard""#])

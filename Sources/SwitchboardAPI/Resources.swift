@@ -1,5 +1,7 @@
 import Foundation
 import SwitchboardCore
+import SwitchboardHTTP
+import SwitchboardProviders
 import SwitchboardStore
 
 // The JSON shapes of the API (snake_case, as the envelope). Each mirrors one schema of
@@ -130,6 +132,86 @@ struct CreateSessionRequest: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case id, provider, credentials, primary, status
         case phoneNumber = "phone_number", webhookSecret = "webhook_secret"
+    }
+}
+
+/// `POST /v1/tenants/batch`: up to `TenantBatch.maximumItems` tenants with their sessions.
+struct TenantBatchRequest: Codable, Sendable {
+    var tenants: [Item]
+
+    /// A tenant as `POST /v1/tenants` takes it, with the sessions `POST …/sessions` takes.
+    struct Item: Codable, Sendable {
+        var tenant: CreateTenantRequest
+        var sessions: [CreateSessionRequest]
+
+        init(from decoder: any Decoder) throws {
+            tenant = try CreateTenantRequest(from: decoder)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            sessions = try container.decodeIfPresent([CreateSessionRequest].self, forKey: .sessions) ?? []
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            try tenant.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(sessions, forKey: .sessions)
+        }
+
+        enum CodingKeys: String, CodingKey { case sessions }
+    }
+}
+
+/// The answer to a batch: one result per item, in the order sent.
+struct TenantBatchResource: Encodable, Sendable {
+    var created: Int
+    var failed: Int
+    var results: [Result]
+
+    struct Result: Encodable, Sendable {
+        /// The item's tenant id as sent.
+        var id: String
+        /// 201, or the status the item would have had on its own (409, 422, 503).
+        var status: Int
+        var tenant: TenantResource?
+        var sessions: [SessionResource]?
+        var problem: Problem?
+    }
+}
+
+extension CreateTenantRequest {
+    /// The tenant this asks for, or a validation problem.
+    func tenant() throws(Problem) -> Tenant {
+        let id = try parse(id, as: TenantID.self, field: "id")
+        guard !name.isEmpty, name.count <= 200 else {
+            throw Problem.validation(field: "name", "must be 1–200 characters")
+        }
+        let defaults = TenantLimits()
+        let limits = TenantLimits(sessionRate: sessionRate ?? defaults.sessionRate,
+                                  bulkShare: bulkShare ?? defaults.bulkShare, backlogQuota: backlogQuota)
+        do { _ = try limits.validated() } catch { throw Problem.validation(field: error.field, error.reason) }
+        return Tenant(id: id, name: name, limits: limits)
+    }
+}
+
+extension CreateSessionRequest {
+    /// The session this asks for with its secrets (a webhook secret generated when none
+    /// is given, to show once), or a validation problem.
+    func session(of tenant: TenantID) throws(Problem) -> (NewSession, generatedSecret: String?) {
+        let id = try parse(id, as: SessionID.self, field: "id")
+        guard ProviderRegistry.standard.provider(for: provider) != nil else {
+            throw Problem.validation(field: "provider", "must be one of \(ProviderRegistry.standard.kinds.map(\.rawValue))")
+        }
+        let phone: PhoneNumber
+        do { phone = try PhoneNumber(phoneNumber) } catch {
+            throw Problem.validation(field: "phone_number", "'\(phoneNumber)' is not E.164 (e.g. +14155550123)")
+        }
+        if let webhookSecret, webhookSecret.count < 16 {
+            throw Problem.validation(field: "webhook_secret", "must be at least 16 characters")
+        }
+        let generated = webhookSecret == nil ? WebhookSecret.generate() : nil
+        let session = Session(id: id, tenant: tenant, provider: provider, phoneNumber: phone,
+                              status: status ?? .disconnected, isPrimary: primary ?? false)
+        let secrets = SessionSecrets(credentials: credentials ?? [:], webhookSecret: webhookSecret ?? generated!)
+        return (NewSession(session: session, secrets: secrets), generated)
     }
 }
 

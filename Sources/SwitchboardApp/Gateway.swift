@@ -1,4 +1,4 @@
-public import AsyncHTTPClient
+import AsyncHTTPClient
 public import Logging
 public import ServiceLifecycle
 import SwitchboardAMQP
@@ -165,13 +165,15 @@ private struct Assembly {
     }
 
     /// The one session directory the process's services share, kept fresh by one refresher.
-    private mutating func sharedSessionDirectory(store: SQLiteStore) -> SessionDirectory {
+    private mutating func sharedSessionDirectory(store: SQLiteStore, control: AMQPConnection) -> SessionDirectory {
         if let sessionDirectory { return sessionDirectory }
         let directory = SessionDirectory(store: store, missReloadInterval: configuration.sessionMissReloadInterval,
                                          logger: logger("sessions"))
         sessionDirectory = directory
         infrastructure.append(.init(service: SessionDirectoryRefresher(
-            directory: directory, interval: configuration.sessionRefreshInterval)))
+            directory: directory, interval: configuration.sessionRefreshInterval,
+            control: ControlSubscription(connection: control, exchange: configuration.topology.roles.control,
+                                         listener: "sessions", logger: logger("sessions")))))
         return directory
     }
 
@@ -206,7 +208,7 @@ private struct Assembly {
         if selected.contains(.webhooks) {
             let listeners = listeners
             running.append(.init(service: WebhooksServer.application(
-                configuration.webhooks, directory: sharedSessionDirectory(store: store),
+                configuration.webhooks, directory: sharedSessionDirectory(store: store, control: control),
                 publisher: try await connect("webhooks"), topology: topology, logger: logger("webhooks")) { [logger] port in
                     logger.info("webhooks listening", metadata: [LogKey.port: "\(port)"])
                     listeners.bound(.webhooks, port: port)
@@ -215,7 +217,7 @@ private struct Assembly {
         if selected.contains(.normalizer) {
             running.append(.init(service: Normalizer(
                 configuration: configuration.normalizer, connection: try await connect("normalizer"), topology: topology,
-                directory: sharedSessionDirectory(store: store), dedupe: store, messageLog: store,
+                directory: sharedSessionDirectory(store: store, control: control), dedupe: store, messageLog: store,
                 logger: logger("normalizer"))))
         }
         if selected.contains(.logger) {

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ServiceLifecycle
+import SwitchboardBroker
 import SwitchboardStore
 import Synchronization
 
@@ -16,13 +17,20 @@ struct HTTPClientService: Service {
     }
 }
 
-/// Keeps the process's shared session directory fresh while the services run.
+/// Keeps the process's shared session directory fresh while the services run: each
+/// session a control event names at once, every session at `interval`.
 struct SessionDirectoryRefresher: Service {
     let directory: SessionDirectory
     let interval: Duration
+    let control: ControlSubscription
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { await directory.refresh(every: interval) }
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await control.follow { event in await directory.apply(event) } }
+                group.addTask { await directory.refresh(every: interval) }
+            }
+        }
     }
 }
 

@@ -18,6 +18,13 @@ public struct ControlAnnouncer: Sendable {
         self.logger = logger
     }
 
+    /// Announces many changes at once (a batch): published together, each confirmed.
+    public func announce(_ events: [ControlEvent]) async {
+        await withDiscardingTaskGroup { group in
+            for event in events { group.addTask { await announce(event) } }
+        }
+    }
+
     public func announce(_ event: ControlEvent) async {
         do {
             var properties = AMQPMessageProperties(contentType: "application/json")

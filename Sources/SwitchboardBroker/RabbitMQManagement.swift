@@ -73,15 +73,29 @@ public struct RabbitMQManagement: Sendable {
                     .init(source: $0.source, queue: $0.destination, routingKey: $0.routing_key,
                           arguments: $0.arguments.topologyTable)
                 },
-                policies: policies.map {
-                    .init(name: $0.name, pattern: $0.pattern, applyTo: $0.applyTo, priority: $0.priority,
-                          definition: $0.definition.topologyTable)
-                })
+                policies: policies.map(\.policy))
         } catch let error as BrokerError {
             throw error
         } catch {
             throw .management(status: nil, "unreadable answer: \(error)")
         }
+    }
+
+    /// The policies of `virtualHost` alone: what provisioning tenants compares with,
+    /// without listing every queue and binding (tens of thousands at scale).
+    public func policies(virtualHost: String) async throws(BrokerError) -> [BrokerObjects.Policy] {
+        let data = try await get("/api/policies/\(Self.escape(virtualHost))")
+        do { return try decode([LivePolicy].self, data).map(\.policy) } catch {
+            throw .management(status: nil, "unreadable policies: \(error)")
+        }
+    }
+
+    /// One policy by name, or nil when `virtualHost` has none of that name.
+    public func policy(named name: String, virtualHost: String) async throws(BrokerError) -> BrokerObjects.Policy? {
+        let data = try await execute(request(.GET, "/api/policies/\(Self.escape(virtualHost))/\(Self.escape(name))"),
+                                     allowNotFound: true)
+        guard let live = try? decode(LivePolicy.self, data) else { return nil }
+        return live.policy
     }
 
     /// The policy RabbitMQ applies to a queue right now, or nil.
@@ -231,6 +245,10 @@ private struct LivePolicy: Decodable {
     enum CodingKeys: String, CodingKey {
         case name, pattern, priority, definition
         case applyTo = "apply-to"
+    }
+
+    var policy: BrokerObjects.Policy {
+        .init(name: name, pattern: pattern, applyTo: applyTo, priority: priority, definition: definition.topologyTable)
     }
 }
 

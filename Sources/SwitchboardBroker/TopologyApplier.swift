@@ -155,15 +155,24 @@ public struct TopologyApplier: Sendable {
         try await provision([tenant])
     }
 
-    /// Provisions many tenants: one read of the live policies, then per tenant its quota
-    /// policy where it changed, its queue and its bindings.
+    /// Provisions many tenants: one read of the live policies (of its one policy, for a
+    /// single tenant), then per tenant its quota policy where it changed, its queue and
+    /// its bindings.
     ///
     /// Each declaration is a synchronous round trip that the broker takes milliseconds
     /// to answer (a durable priority queue), and librabbitmq cannot pipeline them on a
     /// channel; the broker does serve several connections at once. So a large batch is
     /// spread over up to `parallelism` connections (this one plus short-lived ones).
     public func provision(_ tenants: [TenantProvision], parallelism: Int = 16) async throws(BrokerError) {
-        let livePolicies = try await management.snapshot(virtualHost: virtualHost).policies
+        // Only the policies are compared: listing every queue and binding of a vhost that
+        // holds ten thousand tenants would cost more than the provisioning itself.
+        let livePolicies: [BrokerObjects.Policy]
+        if tenants.count == 1 {
+            let name = topology.quotaPolicyName(tenants[0].id)
+            livePolicies = try await management.policy(named: name, virtualHost: virtualHost).map { [$0] } ?? []
+        } else {
+            livePolicies = try await management.policies(virtualHost: virtualHost)
+        }
         let policiesByName = Dictionary(livePolicies.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let lanes = max(1, min(parallelism, tenants.count / 16))
         if lanes == 1 {

@@ -77,7 +77,7 @@ public enum LogKey {
     public static let replaced = "replaced"
     /// How many steps of a topology apply failed.
     public static let failures = "failures"
-    /// How many tenants were provisioned.
+    /// How many tenants were provisioned or created.
     public static let count = "count"
     /// How many connections (lanes) tenants were provisioned over.
     public static let connections = "connections"

@@ -11,15 +11,16 @@ import Synchronization
 /// The `dispatcher` service: consumes every dispatchable tenant's queue (single active
 /// consumer, so one instance owns a tenant at a time), sends each message through its
 /// session's provider at the session's pace, and settles it (sent, retried, dead-
-/// lettered) before acknowledging. Tenants and sessions are re-read on every
-/// `sb.control` event and every `refreshInterval`, so tenants created later are picked
-/// up and a disconnected session pauses its tenant without a restart.
+/// lettered) before acknowledging. A tenant named by an `sb.control` event is read
+/// again alone (its consumer started, paused or stopped at once), so a change costs the
+/// same with ten or ten thousand tenants; every tenant is read again, in two queries,
+/// every `refreshInterval` (with jitter), the safety net for a lost event.
 ///
 /// Each tenant consumer needs an AMQP channel of its own, and a connection carries at
 /// most the broker's `channel_max` (2,047 by default) of them; so consumers do not run
 /// on the dispatcher's connection but on lanes: connections opened on demand, each
 /// holding at most `channelsPerLane` consumers (capped by what its broker negotiated),
-/// closed when the dispatcher stops. The dispatcher's own connection publishes (status
+/// closed when they empty (all but the first) and when the dispatcher stops. The dispatcher's own connection publishes (status
 /// events, retries, dead letters) and listens for control events.
 public final class Dispatcher: Service, Sendable {
     /// Opens the connection of lane `number` (1, 2, …) when the lanes open so far are full.
@@ -31,7 +32,7 @@ public final class Dispatcher: Service, Sendable {
         /// transactional message waits behind at most this many of its tenant's bulk
         /// messages already fetched.
         public var inFlightPerTenant: UInt16
-        /// How often tenants and sessions are read again without a control event.
+        /// How often every tenant and session is read again without a control event (±10 %).
         public var refreshInterval: Duration
         /// Sends in all before a transiently failing message is dead-lettered.
         public var maximumAttempts: Int
@@ -42,7 +43,7 @@ public final class Dispatcher: Service, Sendable {
         /// the `channel_max` its broker negotiated, less the client's own channels.
         public var channelsPerLane: Int
 
-        public init(inFlightPerTenant: UInt16 = 8, refreshInterval: Duration = .seconds(5), maximumAttempts: Int = 6,
+        public init(inFlightPerTenant: UInt16 = 8, refreshInterval: Duration = .seconds(60), maximumAttempts: Int = 6,
                     firstRetryDelay: Duration = .seconds(5), channelsPerLane: Int = 1000) {
             self.inFlightPerTenant = inFlightPerTenant
             self.refreshInterval = refreshInterval
@@ -65,12 +66,22 @@ public final class Dispatcher: Service, Sendable {
     private let instance = UUID().uuidString.prefix(8).lowercased()
     /// A lane: a connection and how many of its consumer channels are taken.
     private struct Lane {
+        /// 1, 2, …: the smallest number free when it opened.
+        let number: Int
         let connection: AMQPConnection
         var used: Int
     }
-    /// The lanes opened so far, in order; only the reconcile loop opens one or takes a
-    /// slot, dispatch tasks give slots back.
+    /// The lanes open, by number; only the reconcile loop opens one or takes a slot,
+    /// dispatch tasks give slots back (and close a lane other than the first that
+    /// empties).
     private let lanes = Mutex<[Lane]>([])
+    /// What the reconcile loop has to read again: everything, or the tenants named by
+    /// control events since it last ran.
+    private struct Pending {
+        var everything = false
+        var tenants: Set<TenantID> = []
+    }
+    private let pending = Mutex(Pending())
     private let openLane: LaneOpener
 
     /// `openLane` opens a lane's connection; by default, with the configuration of
@@ -103,46 +114,39 @@ public final class Dispatcher: Service, Sendable {
     /// How many lane connections are open.
     public var laneCount: Int { lanes.withLock { $0.count } }
 
-    /// Consumer channels taken on each lane, in lane order.
+    /// Consumer channels taken on each lane, in lane-number order.
     public var laneLoad: [Int] { lanes.withLock { $0.map(\.used) } }
 
     public func run() async throws {
         let (changes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let control = ControlSubscription(connection: connection, exchange: topology.roles.control,
+                                          listener: "dispatcher", logger: logger)
         // The outer group holds one task per dispatched tenant; it is never cancelled, so
         // at shutdown the deliveries in flight finish and are acknowledged.
         await withDiscardingTaskGroup { dispatching in
             await withTaskGroup(of: Void.self) { background in
-                background.addTask { await self.listenForControlEvents(wake) }
                 background.addTask {
-                    // The periodic refresh: a lost control event only delays a change.
-                    while (try? await Task.sleep(for: self.configuration.refreshInterval)) != nil {
-                        wake.yield()
+                    // Events sent before the queue was bound are missed: read everything then.
+                    await control.follow(subscribed: { self.needs(everything: true, wake) }) { event in
+                        await self.apply(event, wake)
                     }
                 }
-                wake.yield()
-                // Reconcile on every wake: start tenants that became dispatchable, stop the rest.
+                background.addTask {
+                    // The periodic reload: a lost control event only delays a change.
+                    while (try? await Task.sleep(for: self.configuration.refreshInterval * Double.random(in: 0.9...1.1)))
+                        != nil
+                    {
+                        self.needs(everything: true, wake)
+                    }
+                }
+                needs(everything: true, wake)
                 for await _ in changes.cancelOnGracefulShutdown() {
-                    let picture: [TenantID: SessionBook.Entry]
-                    do {
-                        picture = try await book.refresh()
-                        try await restrictions.reload()
-                    } catch {
-                        logger.error("cannot read tenants", metadata: [LogKey.error: "\(error)"])
-                        continue
-                    }
-                    let wanted = Set(picture.filter { $0.value.isDispatchable }.keys)
-                    let running = activeTenants
-                    for tenant in running.subtracting(wanted) {
-                        await stop(tenant)
-                    }
-                    for tenant in wanted.subtracting(running) {
-                        guard let started = await start(tenant) else { continue }
-                        let (consumer, lane) = started
+                    await reconcile { tenant in
                         dispatching.addTask {
-                            await self.dispatch(consumer, tenant: tenant)
+                            await self.dispatch(tenant.consumer, tenant: tenant.id)
                             // Its deliveries are settled and its channel closed (or closing,
                             // before any later command on that connection): the slot is free.
-                            self.release(lane)
+                            await self.release(tenant.lane)
                         }
                     }
                 }
@@ -160,17 +164,76 @@ public final class Dispatcher: Service, Sendable {
         logger.info("dispatcher stopped")
     }
 
-    /// Subscribes to a tenant's queue on a lane with a free slot; returns the lane taken.
-    private func start(_ tenant: TenantID) async -> (AMQPConsumer, Int)? {
-        guard let lane = await takeSlot() else { return nil }
+    /// A tenant consumer just started, for the caller to run.
+    private struct Started {
+        let id: TenantID
+        let consumer: AMQPConsumer
+        /// The number of the lane it runs on.
+        let lane: Int
+    }
+
+    private func needs(everything: Bool = false, tenant: TenantID? = nil, _ wake: AsyncStream<Void>.Continuation) {
+        pending.withLock { pending in
+            if everything { pending.everything = true }
+            if let tenant { pending.tenants.insert(tenant) }
+        }
+        wake.yield()
+    }
+
+    private func apply(_ event: ControlEvent, _ wake: AsyncStream<Void>.Continuation) async {
+        switch event.type {
+        case .contactChanged:
+            // One contact's opt-out or pause: read it alone, at once.
+            if let contact = event.contact { await restrictions.reload(contact, tenant: event.tenant) }
+        case .tenantCreated, .tenantUpdated, .tenantDeleted, .sessionChanged:
+            needs(tenant: event.tenant, wake)
+        }
+    }
+
+    /// Reads again what changed (everything, or the tenants named since the last run),
+    /// then starts the tenants that became dispatchable and stops the rest.
+    private func reconcile(run: (Started) -> Void) async {
+        let work = pending.withLock { pending in
+            defer { pending = Pending() }
+            return pending
+        }
+        var wanted: [TenantID: Bool] = [:]
         do {
-            let consumer = try await lanes.withLock { $0[lane].connection }.consume(
+            if work.everything {
+                let picture = try await book.reload()
+                try await restrictions.reload()
+                for (tenant, entry) in picture { wanted[tenant] = entry.isDispatchable }
+                for tenant in activeTenants where picture[tenant] == nil { wanted[tenant] = false }
+            } else {
+                for tenant in work.tenants {
+                    wanted[tenant] = try await book.reload(tenant)?.isDispatchable ?? false
+                }
+            }
+        } catch {
+            logger.error("cannot read tenants", metadata: [LogKey.error: "\(error)"])
+            return
+        }
+        let running = activeTenants
+        for (tenant, dispatchable) in wanted.sorted(by: { $0.key < $1.key }) {
+            if dispatchable, !running.contains(tenant) {
+                if let started = await start(tenant) { run(started) }
+            } else if !dispatchable, running.contains(tenant) {
+                await stop(tenant)
+            }
+        }
+    }
+
+    /// Subscribes to a tenant's queue on a lane with a free slot.
+    private func start(_ tenant: TenantID) async -> Started? {
+        guard let (lane, connection) = await takeSlot() else { return nil }
+        do {
+            let consumer = try await connection.consume(
                 queue: topology.tenantQueue(tenant), options: AMQPConsumeOptions(prefetch: configuration.inFlightPerTenant))
             consumers.withLock { $0[tenant] = consumer }
-            logger.info("dispatching tenant", metadata: [LogKey.tenant: "\(tenant)", LogKey.lane: "\(lane + 1)"])
-            return (consumer, lane)
+            logger.info("dispatching tenant", metadata: [LogKey.tenant: "\(tenant)", LogKey.lane: "\(lane)"])
+            return Started(id: tenant, consumer: consumer, lane: lane)
         } catch {
-            release(lane)
+            await release(lane)
             logger.warning("cannot consume tenant queue", metadata: [LogKey.tenant: "\(tenant)", LogKey.error: "\(error)"])
             return nil
         }
@@ -185,34 +248,46 @@ public final class Dispatcher: Service, Sendable {
     }
 
     /// Takes a slot on the first lane with room, opening a lane when all are full; nil
-    /// when a new lane cannot be opened (the tenant is tried again at the next refresh).
-    private func takeSlot() async -> Int? {
-        let taken = lanes.withLock { lanes -> Int? in
+    /// when a new lane cannot be opened (the tenant is tried again at the next reload).
+    private func takeSlot() async -> (number: Int, connection: AMQPConnection)? {
+        let taken = lanes.withLock { lanes -> (Int, AMQPConnection)? in
             guard let index = lanes.indices.first(where: { lanes[$0].used < budget(of: lanes[$0].connection) }) else {
                 return nil
             }
             lanes[index].used += 1
-            return index
+            return (lanes[index].number, lanes[index].connection)
         }
         if let taken { return taken }
-        let number = laneCount + 1
+        let number = lanes.withLock { lanes in
+            let numbers = Set(lanes.map(\.number))
+            return (1...).first { !numbers.contains($0) }!
+        }
         do {
             let connection = try await openLane(number)
             logger.info("consumer lane opened", metadata: [LogKey.lane: "\(number)",
                                                            LogKey.channelMax: "\(connection.negotiatedChannelMax)"])
-            return lanes.withLock { lanes in
-                lanes.append(Lane(connection: connection, used: 1))
-                return lanes.count - 1
+            lanes.withLock { lanes in
+                lanes.append(Lane(number: number, connection: connection, used: 1))
+                lanes.sort { $0.number < $1.number }
             }
+            return (number, connection)
         } catch {
             logger.warning("cannot open a consumer lane", metadata: [LogKey.lane: "\(number)", LogKey.error: "\(error)"])
             return nil
         }
     }
 
-    private func release(_ lane: Int) {
-        lanes.withLock { lanes in
-            if lanes.indices.contains(lane) { lanes[lane].used -= 1 }
+    /// Gives a slot back; a lane other than the first that is left empty closes.
+    private func release(_ number: Int) async {
+        let emptied = lanes.withLock { lanes -> AMQPConnection? in
+            guard let index = lanes.firstIndex(where: { $0.number == number }) else { return nil }
+            lanes[index].used -= 1
+            guard lanes[index].used == 0, index > 0 else { return nil }
+            return lanes.remove(at: index).connection
+        }
+        if let emptied {
+            await emptied.close()
+            logger.info("consumer lane closed", metadata: [LogKey.lane: "\(number)"])
         }
     }
 
@@ -240,37 +315,4 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
-    /// Binds this instance's own control queue to `sb.control`; every event wakes a
-    /// refresh. The client re-declares the queue and resubscribes after a reconnect; a
-    /// failure to set it up at all is retried.
-    private func listenForControlEvents(_ wake: AsyncStream<Void>.Continuation) async {
-        let queue = "sb.control.dispatcher.\(instance)"
-        while !Task.isCancelled {
-            do {
-                _ = try await connection.declareQueue(AMQPQueueDeclaration(name: queue, durable: false, exclusive: true,
-                                                                           autoDelete: true))
-                try await connection.bind(AMQPBinding(exchange: topology.roles.control, queue: queue))
-                let events = try await connection.consume(queue: queue, options: AMQPConsumeOptions(prefetch: 10,
-                                                                                                     autoAck: true))
-                for try await delivery in events {
-                    let event = try? WireJSON.sharedDecoder.decode(ControlEvent.self, from: delivery.body)
-                    if let event {
-                        logger.debug("control event", metadata: [LogKey.tenant: "\(event.tenant)",
-                                                                 LogKey.type: "\(event.type.rawValue)"])
-                    }
-                    if let event, event.type == .contactChanged, let contact = event.contact {
-                        // One contact's opt-out or pause: read it alone, at once.
-                        await restrictions.reload(contact, tenant: event.tenant)
-                    } else {
-                        wake.yield()
-                    }
-                }
-                return  // cancelled
-            } catch {
-                logger.warning("control queue unavailable; relying on the periodic refresh",
-                               metadata: [LogKey.error: "\(error)"])
-                try? await Task.sleep(for: .seconds(2))
-            }
-        }
-    }
 }

@@ -33,16 +33,23 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     public static let contentType = "application/problem+json"
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = (try? WireJSON.encoder(sortedKeys: true).encode(self)) ?? Data()
+        var headers = headers
+        headers[.contentType] = Self.contentType
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
+    }
+}
+
+/// The problem document, also as one item's outcome inside a larger answer (a batch).
+extension Problem: Encodable {
+    public func encode(to encoder: any Encoder) throws {
         var body: [String: ProblemValue] = [
             "type": .string(type), "title": .string(title), "status": .int(status.code),
         ]
         if let detail { body["detail"] = .string(detail) }
         if let errors { body["errors"] = .errors(errors) }
         for (key, value) in extensions where body[key] == nil { body[key] = .string(value) }
-        let data = (try? WireJSON.encoder(sortedKeys: true).encode(body)) ?? Data()
-        var headers = headers
-        headers[.contentType] = Self.contentType
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
+        try body.encode(to: encoder)
     }
 }
 

@@ -7,11 +7,11 @@ public import SwitchboardStore
 /// tenant exists in the store only once its queue exists, and its queue goes before
 /// its row (so a tenant with queued messages is never half-deleted).
 public struct TenantRegistry: Sendable {
-    public let store: any TenantStore
+    public let store: any TenantStore & SessionStore
     public let broker: TopologyApplier
     public let logger: Logger
 
-    public init(store: any TenantStore, broker: TopologyApplier, logger: Logger = Logger(label: "switchboard.registry")) {
+    public init(store: any TenantStore & SessionStore, broker: TopologyApplier, logger: Logger = Logger(label: "switchboard.registry")) {
         self.store = store
         self.broker = broker
         self.logger = logger
@@ -27,6 +27,67 @@ public struct TenantRegistry: Sendable {
         do { try await store.createTenant(tenant) } catch { throw .store(error) }
         logger.info("tenant created", metadata: [LogKey.tenant: "\(tenant.id)"])
         return tenant
+    }
+
+    /// Creates many tenants with their sessions (a batch, an import): each item on its own,
+    /// one result per item in order. Items whose tenant or session exists, or repeats an
+    /// earlier item's, fail with `conflict` and are not touched; the rest are provisioned
+    /// together (spread over several connections) and then recorded in one transaction.
+    public func create(_ onboardings: [TenantOnboarding]) async -> [Result<TenantOnboarding, RegistryFailure>] {
+        var outcomes = [Result<TenantOnboarding, RegistryFailure>?](repeating: nil, count: onboardings.count)
+        let existingTenants: Set<TenantID>
+        let existingSessions: Set<SessionID>
+        do {
+            existingTenants = try await store.existingTenants(among: onboardings.map(\.tenant.id))
+            existingSessions = try await store.existingSessions(among: onboardings.flatMap { $0.sessions.map(\.session.id) })
+        } catch {
+            return onboardings.map { _ in .failure(.store(error)) }
+        }
+        var seenTenants = existingTenants
+        var seenSessions = existingSessions
+        var accepted: [Int] = []
+        for (index, onboarding) in onboardings.enumerated() {
+            let tenant = onboarding.tenant
+            do { _ = try tenant.limits.validated() } catch {
+                outcomes[index] = .failure(.store(.invalid(error)))
+                continue
+            }
+            guard seenTenants.insert(tenant.id).inserted else {
+                outcomes[index] = .failure(.store(.conflict("tenant \(tenant.id)")))
+                continue
+            }
+            let sessions = onboarding.sessions.map(\.session.id)
+            if let taken = sessions.first(where: { seenSessions.contains($0) }) ?? Self.firstRepeated(sessions) {
+                outcomes[index] = .failure(.store(.conflict("session \(taken)")))
+                continue
+            }
+            seenSessions.formUnion(sessions)
+            accepted.append(index)
+        }
+        if !accepted.isEmpty {
+            do {
+                try await broker.provision(accepted.map { onboardings[$0].tenant.provision })
+                let recorded = try await store.createTenants(accepted.map { onboardings[$0] })
+                for (index, error) in zip(accepted, recorded) {
+                    outcomes[index] = error.map { .failure(.store($0)) } ?? .success(onboardings[index])
+                }
+            } catch let error as BrokerError {
+                for index in accepted { outcomes[index] = .failure(.broker(error)) }
+            } catch let error as StoreError {
+                for index in accepted { outcomes[index] = .failure(.store(error)) }
+            } catch {
+                for index in accepted { outcomes[index] = .failure(.store(.database("\(error)"))) }
+            }
+        }
+        let created = outcomes.filter { if case .success = $0 { true } else { false } }.count
+        logger.info("tenants created", metadata: [LogKey.count: "\(created)",
+                                                  LogKey.failures: "\(onboardings.count - created)"])
+        return outcomes.map { $0! }
+    }
+
+    private static func firstRepeated(_ ids: [SessionID]) -> SessionID? {
+        var seen: Set<SessionID> = []
+        return ids.first { !seen.insert($0).inserted }
     }
 
     /// Changes name and limits; a changed backlog quota is applied to the broker first.

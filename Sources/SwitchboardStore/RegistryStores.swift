@@ -9,6 +9,40 @@ public protocol TenantStore: Sendable {
     func updateTenant(_ tenant: Tenant) async throws(StoreError)
     /// Deletes the tenant with its sessions and keys.
     func deleteTenant(_ id: TenantID) async throws(StoreError)
+    /// Records many tenants with their sessions in one transaction, each item on its own
+    /// (a conflict fails that item, not the others): one error or nil per item, in order.
+    func createTenants(_ onboardings: [TenantOnboarding]) async throws(StoreError) -> [StoreError?]
+    /// Which of `ids` exist, in one read.
+    func existingTenants(among ids: [TenantID]) async throws(StoreError) -> Set<TenantID>
+}
+
+/// A tenant with its first sessions, recorded together (batch onboarding, imports).
+public struct TenantOnboarding: Sendable {
+    public var tenant: Tenant
+    public var sessions: [NewSession]
+
+    public init(tenant: Tenant, sessions: [NewSession] = []) {
+        self.tenant = tenant
+        self.sessions = sessions
+    }
+}
+
+/// A session to add, with the secrets it is sealed with.
+public struct NewSession: Sendable {
+    public var session: Session
+    public var secrets: SessionSecrets
+
+    public init(session: Session, secrets: SessionSecrets) {
+        self.session = session
+        self.secrets = secrets
+    }
+}
+
+/// A session as stored, its secrets still sealed: caches read every session in one
+/// query and open only the secrets whose sealed bytes changed.
+public struct SealedSession: Sendable {
+    public let session: Session
+    public let sealedSecrets: Data
 }
 
 /// Sessions and their sealed secrets.
@@ -21,6 +55,12 @@ public protocol SessionStore: Sendable {
     func allSessions() async throws(StoreError) -> [Session]
     func sessions(of tenant: TenantID) async throws(StoreError) -> [Session]
     func primarySession(of tenant: TenantID) async throws(StoreError) -> Session?
+    /// Every session with its secrets sealed, in one read.
+    func sealedSessions() async throws(StoreError) -> [SealedSession]
+    /// Opens the secrets of a session read with `sealedSessions()`.
+    func open(_ sealed: SealedSession) throws(StoreError) -> SessionSecrets
+    /// Which of `ids` exist (sessions ids are unique across tenants), in one read.
+    func existingSessions(among ids: [SessionID]) async throws(StoreError) -> Set<SessionID>
     /// The decrypted secrets, for the code that talks to the provider.
     func secrets(of session: SessionID) async throws(StoreError) -> SessionSecrets
     func setStatus(_ status: SessionStatus, of session: SessionID) async throws(StoreError)

@@ -319,6 +319,19 @@ private struct SessionRecord: Codable, FetchableRecord, PersistableRecord {
     }
 }
 
+extension SessionRecord {
+    init(_ session: Session, isPrimary: Bool, sealed: Data) {
+        id = session.id.rawValue
+        tenant_id = session.tenant.rawValue
+        provider = session.provider.rawValue
+        phone_number = session.phoneNumber.e164
+        status = session.status.rawValue
+        is_primary = isPrimary
+        sealed_secrets = sealed
+        created_at = session.createdAt
+    }
+}
+
 private struct APIKeyRecord: Codable, FetchableRecord, PersistableRecord {
     static let databaseTableName = "api_keys"
     enum Columns {
@@ -378,6 +391,63 @@ extension SQLiteStore: TenantStore {
         guard deleted else { throw .notFound("tenant \(id)") }
         logger.info("tenant deleted", metadata: [LogKey.tenant: "\(id)"])
     }
+
+    public func createTenants(_ onboardings: [TenantOnboarding]) async throws(StoreError) -> [StoreError?] {
+        // Validation and sealing first, outside the transaction.
+        var prepared: [Result<(TenantRecord, [SessionRecord]), StoreError>] = []
+        for onboarding in onboardings {
+            do throws(StoreError) {
+                do { _ = try onboarding.tenant.limits.validated() } catch { throw .invalid(error) }
+                var sessions: [SessionRecord] = []
+                // The first session, or the one marked primary, is the tenant's primary.
+                let primary = onboarding.sessions.firstIndex(where: \.session.isPrimary) ?? 0
+                for (index, new) in onboarding.sessions.enumerated() {
+                    guard new.session.tenant == onboarding.tenant.id else {
+                        throw .database("session \(new.session.id) names tenant \(new.session.tenant)")
+                    }
+                    sessions.append(SessionRecord(new.session, isPrimary: index == primary,
+                                                  sealed: try seal(new.secrets, of: new.session.id)))
+                }
+                prepared.append(.success((TenantRecord(onboarding.tenant), sessions)))
+            } catch {
+                prepared.append(.failure(error))
+            }
+        }
+        let items = prepared
+        let outcomes = try await write { db -> [StoreError?] in
+            items.map { item in
+                guard case .success(let (tenant, sessions)) = item else {
+                    if case .failure(let error) = item { return error }
+                    return nil
+                }
+                do {
+                    try db.inSavepoint {
+                        try tenant.insert(db)
+                        for session in sessions { try session.insert(db) }
+                        return .commit
+                    }
+                    return nil
+                } catch {
+                    switch Self.map(error) {
+                    case .conflict:
+                        return .conflict(sessions.isEmpty ? "tenant \(tenant.id)"
+                                         : "tenant \(tenant.id) or one of its sessions")
+                    case let other: return other
+                    }
+                }
+            }
+        }
+        let created = outcomes.filter { $0 == nil }.count
+        logger.info("tenants created", metadata: [LogKey.count: "\(created)", LogKey.failures: "\(outcomes.count - created)"])
+        return outcomes
+    }
+
+    public func existingTenants(among ids: [TenantID]) async throws(StoreError) -> Set<TenantID> {
+        let keys = ids.map(\.rawValue)
+        return try await read { db in
+            Set(try String.fetchAll(db, TenantRecord.select(Column("id")).filter(keys: keys)).compactMap { try? TenantID($0) })
+        }
+    }
 }
 
 // MARK: SessionStore
@@ -435,12 +505,34 @@ extension SQLiteStore: SessionStore {
         }
     }
 
+    public func sealedSessions() async throws(StoreError) -> [SealedSession] {
+        try await read { db in
+            try SessionRecord.fetchAll(db).map { SealedSession(session: try $0.session(), sealedSecrets: $0.sealed_secrets) }
+        }
+    }
+
+    public func open(_ sealed: SealedSession) throws(StoreError) -> SessionSecrets {
+        try openSecrets(sealed.sealedSecrets, of: sealed.session.id)
+    }
+
+    public func existingSessions(among ids: [SessionID]) async throws(StoreError) -> Set<SessionID> {
+        let keys = ids.map(\.rawValue)
+        return try await read { db in
+            Set(try String.fetchAll(db, SessionRecord.select(SessionRecord.Columns.id).filter(keys: keys))
+                .compactMap { try? SessionID($0) })
+        }
+    }
+
     public func secrets(of session: SessionID) async throws(StoreError) -> SessionSecrets {
         guard let sealed = try await read({ db in
             try Data.fetchOne(db, sql: "SELECT sealed_secrets FROM sessions WHERE id = ?", arguments: [session.rawValue])
         }) else {
             throw .notFound("session \(session)")
         }
+        return try openSecrets(sealed, of: session)
+    }
+
+    private func openSecrets(_ sealed: Data, of session: SessionID) throws(StoreError) -> SessionSecrets {
         let plaintext = try secretBox.open(sealed, owner: "session:\(session)")
         do {
             return try JSONDecoder().decode(SessionSecrets.self, from: plaintext)

@@ -28,24 +28,10 @@ struct SessionRoutes: Sendable {
         let tenant = try context.parameters.id("tenant", as: TenantID.self, what: "tenant")
         var request = request
         let body = try await request.decodeJSON(CreateSessionRequest.self, limit: APIServer.maximumBodySize)
-        let id = try parse(body.id, as: SessionID.self, field: "id")
-        guard ProviderRegistry.standard.provider(for: body.provider) != nil else {
-            throw Problem.validation(field: "provider", "must be one of \(ProviderRegistry.standard.kinds.map(\.rawValue))")
-        }
-        let phoneNumber: PhoneNumber
-        do { phoneNumber = try PhoneNumber(body.phoneNumber) } catch {
-            throw Problem.validation(field: "phone_number", "'\(body.phoneNumber)' is not E.164 (e.g. +14155550123)")
-        }
-        if let secret = body.webhookSecret, secret.count < 16 {
-            throw Problem.validation(field: "webhook_secret", "must be at least 16 characters")
-        }
-        let generatedSecret = body.webhookSecret == nil ? Self.generateWebhookSecret() : nil
-        let session = Session(id: id, tenant: tenant, provider: body.provider, phoneNumber: phoneNumber,
-                              status: body.status ?? .disconnected, isPrimary: body.primary ?? false)
-        let secrets = SessionSecrets(credentials: body.credentials ?? [:],
-                                     webhookSecret: body.webhookSecret ?? generatedSecret!)
+        let (new, generatedSecret) = try body.session(of: tenant)
+        let id = new.session.id
         try await storeCall { () async throws(StoreError) in
-            try await sessions.addSession(session, secrets: secrets)
+            try await sessions.addSession(new.session, secrets: new.secrets)
         }
         caches.sessionsChanged()
         await control.announce(ControlEvent(.sessionChanged, tenant: tenant, session: id))
@@ -114,8 +100,12 @@ struct SessionRoutes: Sendable {
         return found
     }
 
-    /// 32 random bytes, base64url: for providers (the simulator) that take ours.
-    static func generateWebhookSecret() -> String {
+}
+
+/// Webhook secrets the gateway makes for providers (the simulator) that take ours.
+enum WebhookSecret {
+    /// 32 random bytes, base64url.
+    static func generate() -> String {
         let key = SymmetricKey(size: .bits256)
         return key.withUnsafeBytes { Data($0) }.base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")

@@ -14,6 +14,7 @@ struct TenantRoutes: Sendable {
 
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.post("tenants", use: create)
+        group.post("tenants/batch", use: createBatch)
         group.get("tenants", use: list)
         group.get("tenants/{tenant}", use: show)
         group.patch("tenants/{tenant}", use: update)
@@ -24,18 +25,78 @@ struct TenantRoutes: Sendable {
         try context.requireAdmin()
         var request = request
         let body = try await request.decodeJSON(CreateTenantRequest.self, limit: APIServer.maximumBodySize)
-        let id = try parse(body.id, as: TenantID.self, field: "id")
-        guard !body.name.isEmpty, body.name.count <= 200 else {
-            throw Problem.validation(field: "name", "must be 1–200 characters")
-        }
-        let defaults = TenantLimits()
-        let limits = TenantLimits(sessionRate: body.sessionRate ?? defaults.sessionRate,
-                                  bulkShare: body.bulkShare ?? defaults.bulkShare, backlogQuota: body.backlogQuota)
-        let tenant = try await Self.run { () async throws(RegistryFailure) in
-            try await registry.create(Tenant(id: id, name: body.name, limits: limits))
-        }
+        let requested = try body.tenant()
+        let tenant = try await Self.run { () async throws(RegistryFailure) in try await registry.create(requested) }
+        let id = tenant.id
         await control.announce(ControlEvent(.tenantCreated, tenant: id))
         return JSONResponse(status: .created, headers: [.location: "/v1/tenants/\(id)"], value: TenantResource(tenant))
+    }
+
+    /// Items a batch may hold.
+    static let maximumBatchItems = 1_000
+    /// A batch's body limit: a thousand tenants with sessions and credentials.
+    static let maximumBatchBodySize = 8 << 20
+
+    /// Up to 1,000 tenants with their sessions; each item succeeds or fails on its own
+    /// (the answer is 200 with a result per item, or a problem for the batch as a whole).
+    @Sendable func createBatch(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<TenantBatchResource> {
+        try context.requireAdmin()
+        var request = request
+        let body = try await request.decodeJSON(TenantBatchRequest.self, limit: Self.maximumBatchBodySize)
+        guard (1...Self.maximumBatchItems).contains(body.tenants.count) else {
+            throw Problem.validation(field: "tenants", "must hold 1–\(Self.maximumBatchItems) tenants")
+        }
+        var results = body.tenants.map { TenantBatchResource.Result(id: $0.tenant.id, status: 0) }
+        var onboardings: [TenantOnboarding] = []
+        var positions: [Int] = []
+        var generatedSecrets: [SessionID: String] = [:]
+        for (index, item) in body.tenants.enumerated() {
+            do throws(Problem) {
+                let tenant = try item.tenant.tenant()
+                var sessions: [NewSession] = []
+                for (number, requested) in item.sessions.enumerated() {
+                    do {
+                        let (new, generated) = try requested.session(of: tenant.id)
+                        sessions.append(new)
+                        if let generated { generatedSecrets[new.session.id] = generated }
+                    } catch {
+                        throw error.within("sessions[\(number)]")
+                    }
+                }
+                onboardings.append(TenantOnboarding(tenant: tenant, sessions: sessions))
+                positions.append(index)
+            } catch {
+                results[index].status = Int(error.status.code)
+                results[index].problem = error
+            }
+        }
+        let outcomes = await registry.create(onboardings)
+        var created: [TenantOnboarding] = []
+        for (index, outcome) in zip(positions, outcomes) {
+            switch outcome {
+            case .success(let onboarding):
+                created.append(onboarding)
+                results[index].status = 201
+                results[index].tenant = TenantResource(onboarding.tenant)
+                // The first session, or the one marked primary, is the primary (as the store made it).
+                let primary = onboarding.sessions.firstIndex(where: \.session.isPrimary) ?? 0
+                results[index].sessions = onboarding.sessions.enumerated().map { number, new in
+                    var session = new.session
+                    session.isPrimary = number == primary
+                    return SessionResource(session, webhookSecret: generatedSecrets[session.id])
+                }
+            case .failure(let failure):
+                let problem = Self.problem(failure)
+                results[index].status = Int(problem.status.code)
+                results[index].problem = problem
+            }
+        }
+        if !created.isEmpty { caches.sessionsChanged() }
+        await control.announce(created.map { ControlEvent(.tenantCreated, tenant: $0.tenant.id) })
+        context.logger.info("tenant batch", metadata: [LogKey.count: "\(created.count)",
+                                                       LogKey.failures: "\(body.tenants.count - created.count)"])
+        return JSONResponse(value: TenantBatchResource(created: created.count, failed: body.tenants.count - created.count,
+                                                       results: results))
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> JSONResponse<ListResource<TenantResource>> {
@@ -93,11 +154,13 @@ struct TenantRoutes: Sendable {
 
     /// Runs a registry operation, turning its failure into problem details.
     static func run<T>(_ body: () async throws(RegistryFailure) -> T) async throws(Problem) -> T {
-        do { return try await body() } catch {
-            switch error {
-            case .store(let error): throw Problem(error)
-            case .broker(let error): throw problem(error)
-            }
+        do { return try await body() } catch { throw problem(error) }
+    }
+
+    static func problem(_ failure: RegistryFailure) -> Problem {
+        switch failure {
+        case .store(let error): Problem(error)
+        case .broker(let error): problem(error)
         }
     }
 
