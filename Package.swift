@@ -121,6 +121,10 @@ let package = Package(
                 "SwitchboardBroker",
                 "SwitchboardCore",
                 "SwitchboardStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
@@ -399,6 +403,11 @@ let package = Package(
             name: "SwitchboardStoreTests",
             dependencies: ["SwitchboardStore", "SwitchboardCore", "SwitchboardProviders",
                            .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "SwitchboardRegistryTests",
+            dependencies: ["SwitchboardRegistry"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -86,3 +86,39 @@ public struct CPUCost: Codable, Sendable, Hashable {
                       brokerMicroseconds, totalMicroseconds)
     }
 }
+
+/// Resident memory of this process and of the local RabbitMQ node(s), from `/proc`.
+struct MemorySample: Sendable {
+    /// Bytes.
+    let process: Int
+    let broker: Int?
+
+    static func now(broker: AMQPConfiguration) -> MemorySample {
+        let isLocal = ["127.0.0.1", "localhost", "::1"].contains(broker.host.lowercased())
+        return MemorySample(process: residentBytes(pid: "self") ?? 0, broker: isLocal ? localBrokerBytes() : nil)
+    }
+
+    /// `VmRSS` of `/proc/<pid>/status`.
+    private static func residentBytes(pid: String) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return nil }
+        return kilobytes * 1024
+    }
+
+    private static func localBrokerBytes() -> Int? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        var total: Int?
+        for pid in entries where pid.allSatisfy(\.isNumber) {
+            guard let name = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+                  name.trimmingCharacters(in: .whitespacesAndNewlines) == "beam.smp",
+                  let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  String(decoding: commandLine, as: UTF8.self).contains("rabbit"),
+                  let bytes = residentBytes(pid: pid)
+            else { continue }
+            total = (total ?? 0) + bytes
+        }
+        return total
+    }
+}

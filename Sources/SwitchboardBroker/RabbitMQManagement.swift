@@ -98,6 +98,46 @@ public struct RabbitMQManagement: Sendable {
         return live.policy
     }
 
+    /// A client connection as the broker lists it.
+    public struct ConnectionSummary: Sendable, Hashable, Decodable {
+        /// The name the client gave (`connection_name`), if any.
+        public let name: String?
+        /// Channels open (from the broker's statistics: a few seconds behind).
+        public let channels: Int
+
+        enum CodingKeys: String, CodingKey {
+            case name = "user_provided_name", channels
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decodeIfPresent(String.self, forKey: .name)
+            channels = try container.decodeIfPresent(Int.self, forKey: .channels) ?? 0
+        }
+    }
+
+    /// The client connections of `virtualHost`.
+    public func connections(virtualHost: String) async throws(BrokerError) -> [ConnectionSummary] {
+        let data = try await get("/api/vhosts/\(Self.escape(virtualHost))/connections?columns=user_provided_name,channels")
+        do { return try decode([ConnectionSummary].self, data) } catch {
+            throw .management(status: nil, "unreadable connections: \(error)")
+        }
+    }
+
+    /// Consumers by queue name in `virtualHost`.
+    public func consumers(virtualHost: String) async throws(BrokerError) -> [String: Int] {
+        let data = try await get("/api/queues/\(Self.escape(virtualHost))?columns=name,consumers")
+        struct Row: Decodable {
+            let name: String
+            let consumers: Int?
+        }
+        do {
+            return Dictionary(try decode([Row].self, data).map { ($0.name, $0.consumers ?? 0) }, uniquingKeysWith: +)
+        } catch {
+            throw .management(status: nil, "unreadable queues: \(error)")
+        }
+    }
+
     /// The policy RabbitMQ applies to a queue right now, or nil.
     public func effectivePolicy(queue: String, virtualHost: String) async throws(BrokerError) -> String? {
         let data = try await get("/api/queues/\(Self.escape(virtualHost))/\(Self.escape(queue))?columns=name,policy")

@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput and latency against the real broker.",
-        subcommands: [AMQP.self, TopologyBench.self, API.self, Outbound.self]
+        subcommands: [AMQP.self, TopologyBench.self, API.self, Outbound.self, Tenants.self]
     )
 
     struct AMQP: AsyncParsableCommand {
@@ -139,6 +139,49 @@ extension BenchCommand {
             options.seconds = seconds
             options.inFlightPerTenant = inFlight
             let benchmark = OutboundBenchmark(
+                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
+                management: try topology.management(), topology: try topology.load(), options: options,
+                logger: logging.makeLogger(label: "switchboard.bench"))
+            try emit(try await benchmark.run(), json: json)
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Tenants: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "tenants",
+            abstract: "Onboard N tenants through the api (one by one and in batches) on the whole gateway; creation latency at N, consumers, idle CPU and memory.")
+
+        @OptionGroup var amqp: AMQPOptions
+        @OptionGroup var topology: TopologyOptions
+        @OptionGroup var logging: LoggingOptions
+        @Option(help: "Tenants in all, each with one session.") var tenants = 10_000
+        @Option(help: "Of these, created one by one (POST /v1/tenants and …/sessions); the rest in batches.")
+        var singles = 1_000
+        @Option(help: "Clients creating tenants one by one at once.") var concurrency = 32
+        @Option(help: "Tenants per POST /v1/tenants/batch (at most 1,000).") var batchSize = 1_000
+        @Option(help: "Single creations timed one after another once the others exist.") var probes = 200
+        @Option(help: "Seconds of idle measured.") var idleSeconds = 30
+        @Flag(help: "Print one JSON object instead of text.") var json = false
+
+        func validate() throws {
+            guard tenants > 0, singles >= 0, concurrency > 0, (1...1_000).contains(batchSize), probes > 0,
+                  idleSeconds > 0
+            else {
+                throw ValidationError("--tenants, --concurrency, --probes and --idle-seconds must be positive, --batch-size 1…1000")
+            }
+        }
+
+        func run() async throws {
+            var options = TenantsBenchmark.Options()
+            options.tenants = tenants
+            options.throughSingleCreates = singles
+            options.concurrency = concurrency
+            options.batchSize = batchSize
+            options.probes = probes
+            options.idleSeconds = idleSeconds
+            let benchmark = TenantsBenchmark(
                 configuration: try amqp.configuration(connectionName: "switchboard-bench"),
                 management: try topology.management(), topology: try topology.load(), options: options,
                 logger: logging.makeLogger(label: "switchboard.bench"))

@@ -91,7 +91,7 @@ struct TenantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tenant",
         abstract: "Create, list or delete tenants; provision or deprovision their broker objects.",
-        subcommands: [Create.self, List.self, Delete.self, Provision.self, Deprovision.self]
+        subcommands: [Create.self, List.self, Delete.self, Import.self, Provision.self, Deprovision.self]
     )
 
     struct Provision: AsyncParsableCommand {

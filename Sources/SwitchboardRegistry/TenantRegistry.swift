@@ -30,18 +30,19 @@ public struct TenantRegistry: Sendable {
     }
 
     /// Creates many tenants with their sessions (a batch, an import): each item on its own,
-    /// one result per item in order. Items whose tenant or session exists, or repeats an
-    /// earlier item's, fail with `conflict` and are not touched; the rest are provisioned
+    /// one outcome per item in order. An item whose tenant exists is left as it was
+    /// (`exists`); one whose session exists, or that repeats an earlier item's tenant or
+    /// session, fails with `conflict`; the rest are provisioned
     /// together (spread over several connections) and then recorded in one transaction.
-    public func create(_ onboardings: [TenantOnboarding]) async -> [Result<TenantOnboarding, RegistryFailure>] {
-        var outcomes = [Result<TenantOnboarding, RegistryFailure>?](repeating: nil, count: onboardings.count)
+    public func create(_ onboardings: [TenantOnboarding]) async -> [BatchOutcome] {
+        var outcomes = [BatchOutcome?](repeating: nil, count: onboardings.count)
         let existingTenants: Set<TenantID>
         let existingSessions: Set<SessionID>
         do {
             existingTenants = try await store.existingTenants(among: onboardings.map(\.tenant.id))
             existingSessions = try await store.existingSessions(among: onboardings.flatMap { $0.sessions.map(\.session.id) })
         } catch {
-            return onboardings.map { _ in .failure(.store(error)) }
+            return onboardings.map { _ in .failed(.store(error)) }
         }
         var seenTenants = existingTenants
         var seenSessions = existingSessions
@@ -49,16 +50,20 @@ public struct TenantRegistry: Sendable {
         for (index, onboarding) in onboardings.enumerated() {
             let tenant = onboarding.tenant
             do { _ = try tenant.limits.validated() } catch {
-                outcomes[index] = .failure(.store(.invalid(error)))
+                outcomes[index] = .failed(.store(.invalid(error)))
+                continue
+            }
+            if existingTenants.contains(tenant.id) {
+                outcomes[index] = .exists
                 continue
             }
             guard seenTenants.insert(tenant.id).inserted else {
-                outcomes[index] = .failure(.store(.conflict("tenant \(tenant.id)")))
+                outcomes[index] = .failed(.store(.conflict("tenant \(tenant.id) (an earlier item)")))
                 continue
             }
             let sessions = onboarding.sessions.map(\.session.id)
             if let taken = sessions.first(where: { seenSessions.contains($0) }) ?? Self.firstRepeated(sessions) {
-                outcomes[index] = .failure(.store(.conflict("session \(taken)")))
+                outcomes[index] = .failed(.store(.conflict("session \(taken)")))
                 continue
             }
             seenSessions.formUnion(sessions)
@@ -69,20 +74,28 @@ public struct TenantRegistry: Sendable {
                 try await broker.provision(accepted.map { onboardings[$0].tenant.provision })
                 let recorded = try await store.createTenants(accepted.map { onboardings[$0] })
                 for (index, error) in zip(accepted, recorded) {
-                    outcomes[index] = error.map { .failure(.store($0)) } ?? .success(onboardings[index])
+                    outcomes[index] = error.map { .failed(.store($0)) } ?? .created(onboardings[index])
                 }
             } catch let error as BrokerError {
-                for index in accepted { outcomes[index] = .failure(.broker(error)) }
+                for index in accepted { outcomes[index] = .failed(.broker(error)) }
             } catch let error as StoreError {
-                for index in accepted { outcomes[index] = .failure(.store(error)) }
+                for index in accepted { outcomes[index] = .failed(.store(error)) }
             } catch {
-                for index in accepted { outcomes[index] = .failure(.store(.database("\(error)"))) }
+                for index in accepted { outcomes[index] = .failed(.store(.database("\(error)"))) }
             }
         }
-        let created = outcomes.filter { if case .success = $0 { true } else { false } }.count
+        let created = outcomes.filter { if case .created = $0 { true } else { false } }.count
         logger.info("tenants created", metadata: [LogKey.count: "\(created)",
                                                   LogKey.failures: "\(onboardings.count - created)"])
         return outcomes.map { $0! }
+    }
+
+    /// What became of one item of a batch.
+    public enum BatchOutcome: Sendable {
+        case created(TenantOnboarding)
+        /// The tenant existed before the batch: left as it was (an import run again skips it).
+        case exists
+        case failed(RegistryFailure)
     }
 
     private static func firstRepeated(_ ids: [SessionID]) -> SessionID? {

@@ -19,7 +19,9 @@ struct DispatcherLaneTests {
     @Test(.timeLimit(.minutes(6)))
     func fortyTenantsOnANodeAllowingSixteenChannelsAreAllDispatchedBeforeAndAfterARestart() async throws {
         try await withDisposableNode(name: "sbtest-lanes", port: 5732,
-                                     settings: ["SWITCHBOARD_RABBITMQ_CHANNEL_MAX": "16"]) { node in
+                                     settings: ["SWITCHBOARD_RABBITMQ_CHANNEL_MAX": "16",
+                                                // lanes() reads the management API's statistics.
+                                                "SWITCHBOARD_RABBITMQ_STATS_INTERVAL_MS": "1000"]) { node in
             let management = RabbitMQManagement(configuration: try .init(url: "http://guest:guest@127.0.0.1:16732"))
             let connection = try await AMQPConnection.connect(
                 try TestBroker.configuration("test-lanes", url: node.url), logger: TestBroker.logger)
@@ -97,6 +99,13 @@ struct DispatcherLaneTests {
                 let second = await lanes()
                 #expect(second.count == 3, "lanes after the restart: \(second)")
                 #expect(ids.allSatisfy { simulator.state.messages(session: "\($0)-main").count == 2 })
+
+                // Deleting the tenants releases their channels: the lanes that empty close,
+                // all but the first.
+                for id in ids { try await registry.delete(try TenantID(id), force: true) }
+                _ = await eventually(timeout: .seconds(30)) { await lanes().count == 1 }
+                let remaining = await lanes()
+                #expect(remaining.count == 1, "lanes after deleting every tenant: \(remaining)")
                 await cleanUp()
                 // A graceful stop closes the lanes with the dispatcher.
                 _ = await eventually(timeout: .seconds(30)) { await lanes().isEmpty }

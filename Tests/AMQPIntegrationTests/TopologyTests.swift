@@ -116,11 +116,7 @@ struct TopologyTests {
         try await ScratchVirtualHost.with { vhost in
             _ = try await vhost.provision("acme", backlogQuota: 5)
             _ = try await vhost.provision("globex")
-            // The management API reports a queue's policy with its periodic statistics.
-            #expect(await eventually {
-                (try? await vhost.management.effectivePolicy(queue: "sb.outbound.acme", virtualHost: vhost.name))
-                    == "sb-quota-acme"
-            })
+            #expect(await eventually { await vhost.policy(of: "sb.outbound.acme") == "sb-quota-acme" })
             for n in 0..<5 { try await vhost.publish("m\(n)", key: "acme.bulk") }
             for _ in 0..<3 {
                 await #expect {
@@ -136,10 +132,7 @@ struct TopologyTests {
             #expect(await vhost.waitForDepth("sb.dead", 1))
             // Lifting the quota lets acme publish again.
             _ = try await vhost.provision("acme")
-            #expect(await eventually {
-                (try? await vhost.management.effectivePolicy(queue: "sb.outbound.acme", virtualHost: vhost.name))
-                    == "sb-tenant-queues"
-            })
+            #expect(await eventually { await vhost.policy(of: "sb.outbound.acme") == "sb-tenant-queues" })
             try await vhost.publish("again", key: "acme.bulk")
         }
     }

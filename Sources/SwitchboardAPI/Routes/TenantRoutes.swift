@@ -74,7 +74,11 @@ struct TenantRoutes: Sendable {
         var created: [TenantOnboarding] = []
         for (index, outcome) in zip(positions, outcomes) {
             switch outcome {
-            case .success(let onboarding):
+            case .exists:
+                let problem = Problem.conflict("tenant-exists", "tenant \(results[index].id) already exists")
+                results[index].status = Int(problem.status.code)
+                results[index].problem = problem
+            case .created(let onboarding):
                 created.append(onboarding)
                 results[index].status = 201
                 results[index].tenant = TenantResource(onboarding.tenant)
@@ -85,7 +89,7 @@ struct TenantRoutes: Sendable {
                     session.isPrimary = number == primary
                     return SessionResource(session, webhookSecret: generatedSecrets[session.id])
                 }
-            case .failure(let failure):
+            case .failed(let failure):
                 let problem = Self.problem(failure)
                 results[index].status = Int(problem.status.code)
                 results[index].problem = problem

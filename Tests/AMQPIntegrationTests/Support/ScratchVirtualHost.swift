@@ -55,6 +55,13 @@ struct ScratchVirtualHost {
         return id
     }
 
+    /// The policy the broker applies to `queue` now (asked of the broker, not of the
+    /// management API's periodic statistics).
+    func policy(of queue: String) async -> String? {
+        let rows = try? await TestBroker.ctl("list_queues", "-p", name, "name", "policy")
+        return rows?.first { $0["name"] as? String == queue }?["policy"] as? String
+    }
+
     func depth(_ queue: String) async throws -> UInt32 {
         try await connection.inspectQueue(queue).messageCount
     }

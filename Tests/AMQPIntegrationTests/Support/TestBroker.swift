@@ -27,6 +27,17 @@ enum TestBroker {
         return logger
     }()
 
+    /// `rabbitmqctl` on the shared node, its answer as JSON rows. Unlike the management
+    /// API's statistics (collected every 30 s on the project's nodes), it asks the
+    /// broker's processes, so counts are exact at once.
+    static func ctl(_ arguments: String...) async throws -> [[String: Any]] {
+        let script = DisposableNode.repositoryRoot.appendingPathComponent("deploy/local/rabbitmq.sh").path
+        let output = try await runProgram("/bin/bash", [script, "ctl"] + arguments + ["--formatter", "json", "--quiet"])
+        // rabbitmqctl may print notices before the JSON.
+        guard let start = output.firstIndex(of: "[") else { return [] }
+        return try JSONSerialization.jsonObject(with: Data(output[start...].utf8)) as? [[String: Any]] ?? []
+    }
+
     static func uniqueName(_ prefix: String) -> String {
         "test.\(prefix).\(UUID().uuidString.prefix(8).lowercased())"
     }
