@@ -39,15 +39,21 @@ public final class Gateway: Sendable {
     /// The in-process simulator's sessions and record, when it is one of the services.
     public let simulator: SimulatorState?
     private let listeners: ListeningPorts
+    private let dispatcher: Dispatcher?
 
     fileprivate init(services: Set<GatewayService>, serviceGroup: ServiceGroup, store: SQLiteStore,
-                 simulator: SimulatorState?, listeners: ListeningPorts) {
+                     simulator: SimulatorState?, listeners: ListeningPorts, dispatcher: Dispatcher?) {
         self.services = services
         self.serviceGroup = serviceGroup
         self.store = store
         self.simulator = simulator
         self.listeners = listeners
+        self.dispatcher = dispatcher
     }
+
+    /// The dispatcher's tenant consumers on each of its lane connections (empty without a
+    /// dispatcher): what a benchmark or an operator reads to see how consumers spread.
+    public var dispatcherLaneLoad: [Int] { dispatcher?.laneLoad ?? [] }
 
     /// Runs every service until a graceful shutdown (a signal in `gracefulShutdownSignals`
     /// of `build`, or `triggerGracefulShutdown()`) has ended them all.
@@ -104,6 +110,7 @@ private struct Assembly {
     private var running: [ServiceGroupConfiguration.ServiceConfiguration] = []
     private var httpClient: HTTPClient?
     private var sessionDirectory: SessionDirectory?
+    private(set) var dispatcher: Dispatcher?
     private let listeners = ListeningPorts()
 
     init(configuration: GatewayConfiguration, logger: Logger) {
@@ -137,7 +144,7 @@ private struct Assembly {
         // so the broker redelivers it. Cancellation itself is bounded too.
         groupConfiguration.maximumCancellationDuration = Duration.seconds(5)
         return Gateway(services: selected, serviceGroup: ServiceGroup(configuration: groupConfiguration),
-                       store: store, simulator: simulatorState, listeners: listeners)
+                       store: store, simulator: simulatorState, listeners: listeners, dispatcher: dispatcher)
     }
 
     private mutating func connect(_ service: String) async throws -> AMQPConnection {
@@ -181,8 +188,14 @@ private struct Assembly {
         let selected = configuration.services
         let topology = configuration.topology
         let control = try await connect(selected.filter(\.needsBroker).map(\.rawValue).sorted().joined(separator: "-"))
+        var provisioning: [AMQPConnection] = []
+        if selected.contains(.api) {
+            for number in 0..<max(0, configuration.provisioningConnections) {
+                provisioning.append(try await connect("api-provision-\(number + 1)"))
+            }
+        }
         let applier = TopologyApplier(topology: topology, connection: control, management: configuration.management,
-                                      logger: logger("topology"))
+                                      provisioning: provisioning, logger: logger("topology"))
         if configuration.applyTopology {
             try await applier.apply()
             logger.info("topology applied")
@@ -191,9 +204,11 @@ private struct Assembly {
             let providers = ProviderDirectory(http: sharedHTTPClient(), simulatorBaseURL: configuration.simulatorBaseURL)
             // Tenant consumers run on lanes: connections the dispatcher opens on demand with
             // its own connection's settings (`-dispatcher-lane-N`) and closes when it stops.
-            running.append(.init(service: Dispatcher(
+            let dispatcher = Dispatcher(
                 configuration: configuration.dispatcher, connection: try await connect("dispatcher"), store: store,
-                providers: providers, topology: topology, logger: logger("dispatcher"))))
+                providers: providers, topology: topology, logger: logger("dispatcher"))
+            self.dispatcher = dispatcher
+            running.append(.init(service: dispatcher))
         }
         if selected.contains(.api) {
             let registry = TenantRegistry(store: store, broker: applier, logger: logger("registry"))

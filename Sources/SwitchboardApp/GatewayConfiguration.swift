@@ -71,6 +71,9 @@ public struct GatewayConfiguration: Sendable {
     /// The bound on a graceful shutdown: past it the services still running are
     /// cancelled (deliveries not acknowledged return to their queues).
     public var maximumGracefulShutdownDuration: Duration
+    /// Connections the api provisions new tenants over besides its control connection, so
+    /// concurrent creations do not wait for each other's declarations.
+    public var provisioningConnections: Int
 
     public init(services: Set<GatewayService>, amqp: AMQPConfiguration, topology: Topology,
                 management: RabbitMQManagement, database: Database, applyTopology: Bool = true,
@@ -83,7 +86,7 @@ public struct GatewayConfiguration: Sendable {
                 messageLog: MessageLogWriter.Configuration = .init(), inbox: Inbox.Configuration = .init(),
                 bot: Bot.Configuration = .init(), sessionRefreshInterval: Duration = .seconds(30),
                 sessionMissReloadInterval: Duration = .seconds(1),
-                maximumGracefulShutdownDuration: Duration = .seconds(10)) {
+                maximumGracefulShutdownDuration: Duration = .seconds(10), provisioningConnections: Int = 3) {
         self.services = services
         self.amqp = amqp
         self.topology = topology
@@ -104,5 +107,6 @@ public struct GatewayConfiguration: Sendable {
         self.sessionRefreshInterval = sessionRefreshInterval
         self.sessionMissReloadInterval = sessionMissReloadInterval
         self.maximumGracefulShutdownDuration = maximumGracefulShutdownDuration
+        self.provisioningConnections = provisioningConnections
     }
 }

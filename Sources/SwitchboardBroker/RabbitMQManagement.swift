@@ -98,55 +98,6 @@ public struct RabbitMQManagement: Sendable {
         return live.policy
     }
 
-    /// A client connection as the broker lists it.
-    public struct ConnectionSummary: Sendable, Hashable, Decodable {
-        /// The name the client gave (`connection_name`), if any.
-        public let name: String?
-        /// Channels open (from the broker's statistics: a few seconds behind).
-        public let channels: Int
-
-        enum CodingKeys: String, CodingKey {
-            case name = "user_provided_name", channels
-        }
-
-        public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            name = try container.decodeIfPresent(String.self, forKey: .name)
-            channels = try container.decodeIfPresent(Int.self, forKey: .channels) ?? 0
-        }
-    }
-
-    /// The client connections of `virtualHost`.
-    public func connections(virtualHost: String) async throws(BrokerError) -> [ConnectionSummary] {
-        let data = try await get("/api/vhosts/\(Self.escape(virtualHost))/connections?columns=user_provided_name,channels")
-        do { return try decode([ConnectionSummary].self, data) } catch {
-            throw .management(status: nil, "unreadable connections: \(error)")
-        }
-    }
-
-    /// Consumers by queue name in `virtualHost`.
-    public func consumers(virtualHost: String) async throws(BrokerError) -> [String: Int] {
-        let data = try await get("/api/queues/\(Self.escape(virtualHost))?columns=name,consumers")
-        struct Row: Decodable {
-            let name: String
-            let consumers: Int?
-        }
-        do {
-            return Dictionary(try decode([Row].self, data).map { ($0.name, $0.consumers ?? 0) }, uniquingKeysWith: +)
-        } catch {
-            throw .management(status: nil, "unreadable queues: \(error)")
-        }
-    }
-
-    /// The policy RabbitMQ applies to a queue right now, or nil.
-    public func effectivePolicy(queue: String, virtualHost: String) async throws(BrokerError) -> String? {
-        let data = try await get("/api/queues/\(Self.escape(virtualHost))/\(Self.escape(queue))?columns=name,policy")
-        struct Answer: Decodable { let policy: String? }
-        do { return try JSONDecoder().decode(Answer.self, from: data).policy } catch {
-            throw .management(status: nil, "unreadable answer: \(error)")
-        }
-    }
-
     // MARK: Writing
 
     public func put(_ policy: BrokerObjects.Policy, virtualHost: String) async throws(BrokerError) {
@@ -178,11 +129,27 @@ public struct RabbitMQManagement: Sendable {
                        json: ["configure": ".*", "write": ".*", "read": ".*"])
     }
 
-    /// Deletes a virtual host with everything in it; with thousands of queues the broker
-    /// takes a while, so this waits longer than other calls.
-    public func deleteVirtualHost(_ name: String) async throws(BrokerError) {
-        try await send(.DELETE, "/api/vhosts/\(Self.escape(name))", json: nil as String?, allowNotFound: true,
-                       timeout: .seconds(180))
+    /// Deletes a virtual host with everything in it. With thousands of queues the broker
+    /// takes minutes, and the management listener ends a request after a minute, which
+    /// stops the deletion part way (the vhost stays, with fewer queues): so the request is
+    /// repeated until the vhost is gone, within `timeout`.
+    public func deleteVirtualHost(_ name: String, timeout: Duration = .seconds(900)) async throws(BrokerError) {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var lastError: BrokerError?
+        repeat {
+            do {
+                try await send(.DELETE, "/api/vhosts/\(Self.escape(name))", json: nil as String?, allowNotFound: true,
+                               timeout: .seconds(300))
+            } catch {
+                lastError = error
+            }
+            let remaining = try? await execute(request(.GET, "/api/vhosts/\(Self.escape(name))"), allowNotFound: true)
+            if let remaining, (try? JSONSerialization.jsonObject(with: remaining) as? [String: Any])?["name"] == nil {
+                return
+            }
+        } while clock.now < deadline
+        throw lastError ?? .management(status: nil, "virtual host \(name) still exists after \(timeout)")
     }
 
     // MARK: HTTP

@@ -1,4 +1,5 @@
 public import Logging
+import Synchronization
 public import SwitchboardAMQP
 public import SwitchboardCore
 
@@ -29,14 +30,31 @@ public struct TopologyApplier: Sendable {
     public let management: RabbitMQManagement
     public let virtualHost: String
     public let logger: Logger
+    /// The connections single provisions take turns on: `connection` and the extra ones
+    /// given. A declaration is a round trip that holds its connection (librabbitmq does
+    /// not pipeline), so concurrent creations proceed side by side only on several.
+    private let provisioning: [AMQPConnection]
+    private let turn = Turn()
 
+    /// `provisioning`: extra connections (their owner closes them) for concurrent single
+    /// provisions.
     public init(topology: Topology, connection: AMQPConnection, management: RabbitMQManagement,
-                logger: Logger = Logger(label: "switchboard.topology")) {
+                provisioning: [AMQPConnection] = [], logger: Logger = Logger(label: "switchboard.topology")) {
         self.topology = topology
         self.connection = connection
         self.management = management
         self.virtualHost = connection.configuration.virtualHost
+        self.provisioning = [connection] + provisioning
         self.logger = logger
+    }
+
+    /// Hands out 0, 1, 2, … to concurrent callers.
+    private final class Turn: Sendable {
+        private let next = Atomic<Int>(0)
+
+        func take(modulo count: Int) -> Int {
+            next.add(1, ordering: .relaxed).oldValue % count
+        }
     }
 
     // MARK: Apply and verify
@@ -151,23 +169,30 @@ public struct TopologyApplier: Sendable {
     // MARK: Tenants
 
     /// Declares the tenant's queue and bindings and sets (or clears) its quota policy.
-    public func provision(_ tenant: TenantProvision) async throws(BrokerError) {
-        try await provision([tenant])
+    /// `new`: the tenant is being created (the store has no such tenant), so it has no
+    /// quota policy to compare with or clear (deprovisioning removed it before the
+    /// tenant's row could go): its policy is only written, without reading first.
+    public func provision(_ tenant: TenantProvision, new: Bool = false) async throws(BrokerError) {
+        try await provision([tenant], new: new)
     }
 
     /// Provisions many tenants: one read of the live policies (of its one policy, for a
-    /// single tenant), then per tenant its quota policy where it changed, its queue and
-    /// its bindings.
+    /// single tenant; none when they are `new`), then per tenant its quota policy where
+    /// it changed, its queue and its bindings.
     ///
     /// Each declaration is a synchronous round trip that the broker takes milliseconds
     /// to answer (a durable priority queue), and librabbitmq cannot pipeline them on a
     /// channel; the broker does serve several connections at once. So a large batch is
     /// spread over up to `parallelism` connections (this one plus short-lived ones).
-    public func provision(_ tenants: [TenantProvision], parallelism: Int = 16) async throws(BrokerError) {
+    public func provision(_ tenants: [TenantProvision], new: Bool = false, parallelism: Int = 16)
+        async throws(BrokerError)
+    {
         // Only the policies are compared: listing every queue and binding of a vhost that
         // holds ten thousand tenants would cost more than the provisioning itself.
         let livePolicies: [BrokerObjects.Policy]
-        if tenants.count == 1 {
+        if new {
+            livePolicies = []
+        } else if tenants.count == 1 {
             let name = topology.quotaPolicyName(tenants[0].id)
             livePolicies = try await management.policy(named: name, virtualHost: virtualHost).map { [$0] } ?? []
         } else {
@@ -176,6 +201,7 @@ public struct TopologyApplier: Sendable {
         let policiesByName = Dictionary(livePolicies.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let lanes = max(1, min(parallelism, tenants.count / 16))
         if lanes == 1 {
+            let connection = provisioning[turn.take(modulo: provisioning.count)]
             try await provision(tenants, over: connection, policies: policiesByName)
         } else {
             do {

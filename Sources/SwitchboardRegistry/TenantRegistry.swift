@@ -23,7 +23,7 @@ public struct TenantRegistry: Sendable {
         let existing: Tenant?
         do { existing = try await store.tenant(tenant.id) } catch { throw .store(error) }
         guard existing == nil else { throw .store(.conflict("tenant \(tenant.id)")) }
-        do { try await broker.provision(tenant.provision) } catch { throw .broker(error) }
+        do { try await broker.provision(tenant.provision, new: true) } catch { throw .broker(error) }
         do { try await store.createTenant(tenant) } catch { throw .store(error) }
         logger.info("tenant created", metadata: [LogKey.tenant: "\(tenant.id)"])
         return tenant
@@ -71,7 +71,7 @@ public struct TenantRegistry: Sendable {
         }
         if !accepted.isEmpty {
             do {
-                try await broker.provision(accepted.map { onboardings[$0].tenant.provision })
+                try await broker.provision(accepted.map { onboardings[$0].tenant.provision }, new: true)
                 let recorded = try await store.createTenants(accepted.map { onboardings[$0] })
                 for (index, error) in zip(accepted, recorded) {
                     outcomes[index] = error.map { .failed(.store($0)) } ?? .created(onboardings[index])

@@ -28,7 +28,7 @@ enum TestBroker {
     }()
 
     /// `rabbitmqctl` on the shared node, its answer as JSON rows. Unlike the management
-    /// API's statistics (collected every 30 s on the project's nodes), it asks the
+    /// API's statistics (collected every 60 s on the project's nodes), it asks the
     /// broker's processes, so counts are exact at once.
     static func ctl(_ arguments: String...) async throws -> [[String: Any]] {
         let script = DisposableNode.repositoryRoot.appendingPathComponent("deploy/local/rabbitmq.sh").path
