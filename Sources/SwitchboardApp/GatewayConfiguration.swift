@@ -66,7 +66,8 @@ public struct GatewayConfiguration: Sendable {
     public var bot: Bot.Configuration
     /// How often the shared session directory is read again in full.
     public var sessionRefreshInterval: Duration
-    /// How soon a lookup that missed may read the store again (zero: every miss does).
+    /// How soon a Meta `phone_number_id` lookup that missed may read every session again
+    /// (zero: every miss does; a session id that misses is read alone, always).
     public var sessionMissReloadInterval: Duration
     /// The bound on a graceful shutdown: past it the services still running are
     /// cancelled (deliveries not acknowledged return to their queues).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardProviders
 import SwitchboardRegistry
@@ -27,6 +28,8 @@ extension TenantCommand {
             let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
             try await withApplier(amqp, topology, logging, label: "switchboard.registry") { applier in
                 _ = try await TenantRegistry(store: store, broker: applier).create(tenant)
+                await applier.announcer(logger: logging.makeLogger(label: "switchboard.registry"))
+                    .announce(ControlEvent(.tenantCreated, tenant: tenant.id))
             }
             print("created tenant \(id)")
         }
@@ -63,6 +66,8 @@ extension TenantCommand {
             let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
             try await withApplier(amqp, topology, logging, label: "switchboard.registry") { applier in
                 try await TenantRegistry(store: store, broker: applier).delete(tenant, force: force)
+                await applier.announcer(logger: logging.makeLogger(label: "switchboard.registry"))
+                    .announce(ControlEvent(.tenantDeleted, tenant: tenant))
             }
             print("deleted tenant \(id)")
         }
@@ -78,6 +83,8 @@ struct SessionCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a session; credentials are stored encrypted and never shown again.")
 
+        @OptionGroup var amqp: AMQPOptions
+        @OptionGroup var topology: TopologyOptions
         @OptionGroup var store: StoreOptions
         @OptionGroup var logging: LoggingOptions
         @Argument(help: "Session id (lower-case letters, digits, '-'), unique across tenants.") var id: String
@@ -111,6 +118,15 @@ struct SessionCommand: AsyncParsableCommand {
             let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
             try await store.addSession(session, secrets: SessionSecrets(credentials: pairs, webhookSecret: secret))
             print("added session \(id) for tenant \(tenant)")
+            // Running services follow at once; without a broker they see it at their next full reload.
+            do {
+                try await withApplier(amqp, topology, logging, label: "switchboard.registry") { applier in
+                    await applier.announcer(logger: logging.makeLogger(label: "switchboard.registry"))
+                        .announce(ControlEvent(.sessionChanged, tenant: session.tenant, session: session.id))
+                }
+            } catch {
+                print("note: not announced on the broker (\(error)); running services see it within a minute")
+            }
             if webhookSecret == nil { print("webhook secret (shown once): \(secret)") }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SwitchboardAMQP
 import SwitchboardBroker
 import SwitchboardCore
@@ -154,5 +155,12 @@ func withApplier<T>(_ amqp: AMQPOptions, _ topology: TopologyOptions, _ logging:
     } catch {
         await connection.close()
         throw error
+    }
+}
+
+extension TopologyApplier {
+    /// Announces registry changes made from the command line on the applier's connection.
+    func announcer(logger: Logger) -> ControlAnnouncer {
+        ControlAnnouncer(publisher: connection, exchange: topology.roles.control, logger: logger)
     }
 }

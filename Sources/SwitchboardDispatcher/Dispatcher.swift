@@ -20,8 +20,9 @@ import Synchronization
 /// most the broker's `channel_max` (2,047 by default) of them; so consumers do not run
 /// on the dispatcher's connection but on lanes: connections opened on demand, each
 /// holding at most `channelsPerLane` consumers (capped by what its broker negotiated),
-/// closed when they empty (all but the first) and when the dispatcher stops. The dispatcher's own connection publishes (status
-/// events, retries, dead letters) and listens for control events.
+/// closed when they empty (all but the first) and when the dispatcher stops. The
+/// dispatcher's own connection publishes (status events, retries, dead letters) and
+/// listens for control events.
 public final class Dispatcher: Service, Sendable {
     /// Opens the connection of lane `number` (1, 2, …) when the lanes open so far are full.
     public typealias LaneOpener = @Sendable (_ number: Int) async throws -> AMQPConnection
@@ -210,6 +211,11 @@ public final class Dispatcher: Service, Sendable {
                 }
             }
         } catch {
+            // Tried again at the next event or periodic reload, whichever wakes first.
+            pending.withLock { pending in
+                pending.everything = pending.everything || work.everything
+                pending.tenants.formUnion(work.tenants)
+            }
             logger.error("cannot read tenants", metadata: [LogKey.error: "\(error)"])
             return
         }

@@ -58,7 +58,8 @@ public final class SessionDirectory: Sendable {
     private let store: any SessionStore
     private let snapshot = Mutex(Snapshot())
     private let logger: Logger
-    /// The shortest time between two loads caused by lookups that missed.
+    /// The shortest time between two full loads caused by Meta `phone_number_id` lookups
+    /// that missed (a session id that misses is read alone).
     private let missReloadInterval: Duration
 
     public init(store: any SessionStore, missReloadInterval: Duration = .seconds(1), logger: Logger) {
