@@ -226,7 +226,8 @@ public struct TenantsBenchmark: Sendable {
 
         // 5. Idle.
         logger.info("measuring idle", metadata: ["seconds": "\(options.idleSeconds)"])
-        try await Task.sleep(for: .seconds(10))  // what the creations left behind (GC, WAL) settles
+        // What the creations left behind (WAL checkpoints, the broker's GC) settles first.
+        try await Task.sleep(for: .seconds(min(10, options.idleSeconds)))
         let before = CPUSample.now(broker: configuration)
         let idleStart = clock.now
         try await Task.sleep(for: .seconds(options.idleSeconds))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SwitchboardBench
 import SwitchboardCore
 
@@ -7,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput and latency against the real broker.",
-        subcommands: [AMQP.self, TopologyBench.self, API.self, Outbound.self, Tenants.self]
+        subcommands: [AMQP.self, TopologyBench.self, API.self, Outbound.self, Tenants.self, Gateway.self]
     )
 
     struct AMQP: AsyncParsableCommand {
@@ -186,6 +187,60 @@ extension BenchCommand {
                 management: try topology.management(), topology: try topology.load(), options: options,
                 logger: logging.makeLogger(label: "switchboard.bench"))
             try emit(try await benchmark.run(), json: json)
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Gateway: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gateway",
+            abstract: "The whole loop: serve all and serve simulator as processes, N messages through the api until read; CPU per message.")
+
+        @OptionGroup var amqp: AMQPOptions
+        @OptionGroup var topology: TopologyOptions
+        @OptionGroup var logging: LoggingOptions
+        @Option(help: "Messages measured.") var messages = 10_000
+        @Option(help: "Tenants the messages come from (round robin).") var tenants = 10
+        @Option(help: "Requests in flight.") var concurrency = 32
+        @Option(help: "Messages sent first and not measured.") var warmup = 500
+        @Flag(help: "The simulator sends no status webhooks (messages end at sent).") var noStatusWebhooks = false
+        @Option(help: "RabbitMQ's Prometheus endpoint, for its global message counters.")
+        var prometheus = "http://127.0.0.1:15692/metrics"
+        @Flag(help: "Print one JSON object instead of text.") var json = false
+
+        func validate() throws {
+            guard messages > 0, tenants > 0, concurrency > 0, warmup >= 0 else {
+                throw ValidationError("--messages, --tenants and --concurrency must be positive, --warmup not negative")
+            }
+        }
+
+        func run() async throws {
+            let settings = Settings()
+            var options = GatewayBenchmark.Options(
+                executable: try Self.executable(), topologyPath: try Topology.locate(flag: topology.path),
+                managementURL: settings.value(topology.managementURL, .managementURL, default: Settings.Default.managementURL))
+            options.messages = messages
+            options.tenants = tenants
+            options.concurrency = concurrency
+            options.warmup = warmup
+            options.statusWebhooks = !noStatusWebhooks
+            options.prometheusURL = prometheus
+            let benchmark = GatewayBenchmark(
+                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
+                management: try topology.management(), topology: try topology.load(), options: options,
+                logger: logging.makeLogger(label: "switchboard.bench"))
+            try emit(try await benchmark.run(), json: json)
+        }
+
+        /// This very executable, which the benchmark runs as `serve all` and `serve simulator`.
+        static func executable() throws -> String {
+            let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                ?? CommandLine.arguments[0]
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw ValidationError("cannot find this executable (\(path))")
+            }
+            return path
         }
     }
 }
