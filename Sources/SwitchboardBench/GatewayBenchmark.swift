@@ -156,11 +156,11 @@ public struct GatewayBenchmark: Sendable {
         let simulator = try ChildProcess(
             [options.executable, "serve", "simulator", "--simulator-listen", "127.0.0.1:\(simulatorPort)",
              "--webhooks-url", "http://127.0.0.1:\(webhooksPort)"],
-            environment: environment, logPath: scratch.directory.appendingPathComponent("simulator.log").path)
+            environment: environment, logPath: logPath(scratch, "simulator"))
         let gateway = try ChildProcess(
             [options.executable, "serve", "all", "--skip-topology", "--listen", "127.0.0.1:\(apiPort)",
              "--webhooks-listen", "127.0.0.1:\(webhooksPort)", "--simulator-url", "http://127.0.0.1:\(simulatorPort)/api"],
-            environment: environment, logPath: scratch.directory.appendingPathComponent("gateway.log").path)
+            environment: environment, logPath: logPath(scratch, "gateway"))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
             connectionPool: .init(idleTimeout: .seconds(120),
                                   concurrentHTTP1ConnectionsPerHostSoftLimit: options.concurrency)))
@@ -234,6 +234,11 @@ public struct GatewayBenchmark: Sendable {
         }
     }
 
+    /// Where a process's output goes: beside the scratch directory, so it outlives the run.
+    private func logPath(_ scratch: BenchScratch, _ process: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("\(scratch.virtualHost)-\(process).log").path
+    }
+
     /// `amqp://user:password@host:port/vhost` for a child process.
     static func url(of configuration: AMQPConfiguration) -> String {
         func escape(_ text: String) -> String {
@@ -292,7 +297,8 @@ public struct GatewayBenchmark: Sendable {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw BenchError.timedOut("\(last[target, default: 0]) of \(total) messages \(target.rawValue): \(last)")
+        throw BenchError.timedOut("\(last[target, default: 0]) of \(total) messages \(target.rawValue): \(last); "
+            + "the processes' output: \(gateway.logPath) and beside it")
     }
 
     /// RabbitMQ's global counters (`rabbitmq_global_*_total`, summed over protocols), or

@@ -6,6 +6,7 @@ import NIOCore
 import NIOFoundationCompat
 import ServiceLifecycle
 import SwitchboardCore
+import Synchronization
 
 /// What one webhook reports.
 enum WebhookEvent: Sendable {
@@ -209,19 +210,27 @@ enum WebhookPayload {
 /// the simulator's application. It owns the one HTTP client used for them; on graceful
 /// shutdown (after the HTTP server has stopped) pending jobs are cancelled, then the
 /// client is shut down, so nothing outlives `stop()`.
+///
+/// At most `concurrency` webhooks are on the wire at once (the client keeps as many
+/// connections); the others wait their turn before their timeout starts, as a real
+/// provider's sender queues, instead of timing out in the connection pool when a burst
+/// of sends makes thousands due at once.
 struct WebhookSender: Service {
     let state: SimulatorState
     let attempts: Int
     let backoff: Duration
     let timeout: Duration
     let logger: Logger
+    var concurrency = 32
 
     func run() async throws {
         let client = HTTPClient(
             eventLoopGroup: HTTPClient.defaultEventLoopGroup,
             configuration: HTTPClient.Configuration(
                 timeout: .init(connect: .seconds(2), read: .milliseconds(Int64(timeout.seconds * 1000))),
+                connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency),
                 decompression: .disabled))
+        let turns = Turns(concurrency)
         let (jobs, continuation) = AsyncStream.makeStream(of: WebhookJob.self)
         let sinkID = state.attach(continuation)
         // Cancellation (graceful shutdown) ends the loop and every job in the group:
@@ -229,7 +238,7 @@ struct WebhookSender: Service {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for await job in jobs {
-                    group.addTask { await self.deliver(job, client: client) }
+                    group.addTask { await self.deliver(job, client: client, turns: turns) }
                 }
             }
         }
@@ -238,7 +247,7 @@ struct WebhookSender: Service {
         try await client.shutdown()
     }
 
-    private func deliver(_ job: WebhookJob, client: HTTPClient) async {
+    private func deliver(_ job: WebhookJob, client: HTTPClient, turns: Turns) async {
         guard let url = job.session.webhookURL else { return }
         for step in job.steps {
             do {
@@ -246,7 +255,9 @@ struct WebhookSender: Service {
             } catch {
                 return
             }
+            guard await turns.take() else { return }
             let delivered = await send(step.event, session: job.session, url: url, client: client)
+            turns.give()
             if Task.isCancelled { return }
             state.recordWebhook(session: job.session.id, delivered: delivered)
         }
@@ -285,5 +296,61 @@ struct WebhookSender: Service {
         }
         logger.warning("webhook given up", metadata: [LogKey.session: "\(session.id)", LogKey.url: "\(url)"])
         return false
+    }
+}
+
+/// At most `limit` holders at once; the others wait in order. A waiter whose task is
+/// cancelled stops waiting (`take` returns false), so a shutdown never hangs on it.
+final class Turns: Sendable {
+    private struct State {
+        var free: Int
+        var waiting: [(id: Int, continuation: CheckedContinuation<Bool, Never>)] = []
+        var nextID = 0
+    }
+
+    private let state: Mutex<State>
+
+    init(_ limit: Int) {
+        state = Mutex(State(free: max(1, limit)))
+    }
+
+    /// Waits for a turn; false when the task was cancelled instead.
+    func take() async -> Bool {
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> Bool? in
+                    if Task.isCancelled { return false }
+                    if state.free > 0 {
+                        state.free -= 1
+                        return true
+                    }
+                    state.waiting.append((id, continuation))
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard let index = state.waiting.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiting.remove(at: index).continuation
+            }
+            waiter?.resume(returning: false)
+        }
+    }
+
+    /// Gives a turn back: to the longest waiter, or to the pool.
+    func give() {
+        let next = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            if state.waiting.isEmpty {
+                state.free += 1
+                return nil
+            }
+            return state.waiting.removeFirst().continuation
+        }
+        next?.resume(returning: true)
     }
 }

@@ -123,8 +123,13 @@ extension SQLiteStore: MessageStore {
             message.tenant.rawValue, message.id, MessageState.queued.rawValue, at.timeIntervalSince1970,
         ]
         await groupCommit.writeBehind({ db in
-            try db.cachedStatement(sql: "INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                .execute(arguments: arguments)
+            // This write trails the 202: the dispatcher may have sent the message and
+            // recorded it first. Its row stays as it is (never backwards); the history
+            // still gains `queued`, at the instant the api accepted it.
+            try db.cachedStatement(sql: """
+                INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, id) DO NOTHING
+                """).execute(arguments: arguments)
             try db.cachedStatement(sql: "INSERT INTO message_events (tenant_id, message_id, state, at) VALUES (?, ?, ?, ?)")
                 .execute(arguments: event)
         }, onFailure: { error in

@@ -140,6 +140,25 @@ struct MessageStoreTests {
         }
     }
 
+    /// The api records an accepted message after answering (write-behind); under load the
+    /// dispatcher has sent it and recorded `sent` first. That row stays (never backwards)
+    /// and the history (in the order recorded) gains `queued` with the instant the api
+    /// accepted it; the late write used to fail whole.
+    @Test func aQueuedRecordThatArrivesAfterTheSendKeepsTheSentRowAndItsHistory() async throws {
+        try await withStore { store in
+            let acme = try TenantID("acme")
+            let envelope = OutboundEnvelope(id: "late", tenant: acme, session: try SessionID("acme-main"),
+                                            to: try PhoneNumber("+14155550123"), text: "hello")
+            try await store.recordSent(envelope, session: try SessionID("acme-main"), providerMessageID: "p-1",
+                                       at: now.addingTimeInterval(1))
+            await store.recordQueued(try claim("late"), at: now)
+            let message = try #require(try await store.message("late", of: acme))
+            #expect(message.state == .sent)
+            #expect(message.history.map(\.state) == [.sent, .queued])
+            #expect(message.history.last?.at == now)
+        }
+    }
+
     @Test func messagesSurviveReopeningTheFile() async throws {
         let temporary = try TemporaryStore()
         defer { temporary.remove() }
