@@ -11,7 +11,8 @@ public struct TenantRegistry: Sendable {
     public let broker: TopologyApplier
     public let logger: Logger
 
-    public init(store: any TenantStore & SessionStore, broker: TopologyApplier, logger: Logger = Logger(label: "switchboard.registry")) {
+    public init(store: any TenantStore & SessionStore, broker: TopologyApplier,
+                logger: Logger = Logger(label: "switchboard.registry")) {
         self.store = store
         self.broker = broker
         self.logger = logger
@@ -32,8 +33,8 @@ public struct TenantRegistry: Sendable {
     /// Creates many tenants with their sessions (a batch, an import): each item on its own,
     /// one outcome per item in order. An item whose tenant exists is left as it was
     /// (`exists`); one whose session exists, or that repeats an earlier item's tenant or
-    /// session, fails with `conflict`; the rest are provisioned
-    /// together (spread over several connections) and then recorded in one transaction.
+    /// session, fails with `conflict`; the rest are provisioned together (spread over
+    /// several connections) and then recorded in one transaction.
     public func create(_ onboardings: [TenantOnboarding]) async -> [BatchOutcome] {
         var outcomes = [BatchOutcome?](repeating: nil, count: onboardings.count)
         let existingTenants: Set<TenantID>
