@@ -134,17 +134,13 @@ public struct APIBenchmark: Sendable {
                                           latencies: latencies)
             let seconds = (clock.now - started).seconds
             try await client.shutdown()
-            let histogram = latencies.snapshot()
-            func ms(_ micros: UInt64) -> Double { Double(micros) / 1000 }
             let accepted = statuses[202] ?? 0
             var rejected: [String: Int] = [:]
             for (status, count) in statuses where status != 202 { rejected["\(status)"] = count }
             return Report(
                 messages: options.messages, concurrency: options.concurrency, seconds: seconds,
                 acceptedPerSecond: Double(accepted) / seconds, accepted: accepted, rejected: rejected,
-                latencyMs: LatencySummary(
-                    p50: ms(histogram.valueAtPercentile(50)), p90: ms(histogram.valueAtPercentile(90)),
-                    p99: ms(histogram.valueAtPercentile(99)), max: ms(histogram.maxRecorded)),
+                latencyMs: LatencySummary(latencies),
                 queued: try await queuedAfterwards())
         } catch {
             try? await client.shutdown()

@@ -23,3 +23,13 @@ public struct LatencySummary: Codable, Sendable, Hashable {
     public let p99: Double
     public let max: Double
 }
+
+extension LatencySummary {
+    /// The percentiles of what `recorder` holds (recorded in microseconds).
+    init(_ recorder: LatencyRecorder) {
+        let histogram = recorder.snapshot()
+        func ms(_ micros: UInt64) -> Double { Double(micros) / 1000 }
+        self.init(p50: ms(histogram.valueAtPercentile(50)), p90: ms(histogram.valueAtPercentile(90)),
+                  p99: ms(histogram.valueAtPercentile(99)), max: ms(histogram.maxRecorded))
+    }
+}

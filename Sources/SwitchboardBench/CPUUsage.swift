@@ -39,23 +39,26 @@ struct CPUSample: Sendable {
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
-    /// Sums `utime + stime` of the `beam.smp` processes whose command line names
-    /// RabbitMQ, from `/proc` (Linux only).
+    /// Sums `utime + stime` of the local RabbitMQ node(s), from `/proc` (Linux only).
     private static func localBrokerSeconds() -> Double? {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        var total: Double?
-        for pid in entries where pid.allSatisfy(\.isNumber) {
-            guard let name = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
-                  name.trimmingCharacters(in: .whitespacesAndNewlines) == "beam.smp",
-                  let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                  String(decoding: commandLine, as: UTF8.self).contains("rabbit"),
-                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let ticksUsed = cpuTicks(fromStat: stat)
-            else { continue }
-            total = (total ?? 0) + ticksUsed / ticks
+        let used = localBrokerPIDs().compactMap { pid in
+            (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)).flatMap(cpuTicks(fromStat:))
         }
-        return total
+        return used.isEmpty ? nil : used.reduce(0, +) / ticks
+    }
+
+    /// The `beam.smp` processes whose command line names RabbitMQ.
+    static func localBrokerPIDs() -> [String] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return entries.filter { pid in
+            guard pid.allSatisfy(\.isNumber),
+                  let name = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+                  name.trimmingCharacters(in: .whitespacesAndNewlines) == "beam.smp",
+                  let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+            else { return false }
+            return String(decoding: commandLine, as: UTF8.self).contains("rabbit")
+        }
     }
 
     /// `utime + stime` (fields 14 and 15) of a `/proc/<pid>/stat` line; the command name
@@ -108,17 +111,7 @@ struct MemorySample: Sendable {
     }
 
     private static func localBrokerBytes() -> Int? {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
-        var total: Int?
-        for pid in entries where pid.allSatisfy(\.isNumber) {
-            guard let name = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
-                  name.trimmingCharacters(in: .whitespacesAndNewlines) == "beam.smp",
-                  let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                  String(decoding: commandLine, as: UTF8.self).contains("rabbit"),
-                  let bytes = residentBytes(pid: pid)
-            else { continue }
-            total = (total ?? 0) + bytes
-        }
-        return total
+        let sizes = CPUSample.localBrokerPIDs().compactMap { residentBytes(pid: $0) }
+        return sizes.isEmpty ? nil : sizes.reduce(0, +)
     }
 }

@@ -321,15 +321,6 @@ public struct GatewayBenchmark: Sendable {
 
     private func call(_ client: HTTPClient, _ method: HTTPMethod, _ url: String, body: Data? = nil,
                       token: String? = nil) async throws -> Int {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(data: body))
-        }
-        let response = try await client.execute(request, timeout: .seconds(30))
-        _ = try await response.body.collect(upTo: 1 << 20)
-        return Int(response.status.code)
+        try await client.benchCall(method, url, json: body, bearer: token).status
     }
 }

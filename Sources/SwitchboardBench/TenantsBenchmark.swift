@@ -250,16 +250,10 @@ public struct TenantsBenchmark: Sendable {
         }
         let firstSend = clock.now - creating
 
-        func ms(_ histogram: LatencyRecorder) -> LatencySummary {
-            let snapshot = histogram.snapshot()
-            func value(_ micros: UInt64) -> Double { Double(micros) / 1000 }
-            return LatencySummary(p50: value(snapshot.valueAtPercentile(50)), p90: value(snapshot.valueAtPercentile(90)),
-                                  p99: value(snapshot.valueAtPercentile(99)), max: value(snapshot.maxRecorded))
-        }
         return Report(
-            tenants: total, singleCreates: singlePhase, createUnderConcurrencyMs: ms(concurrentCreates),
-            batches: batchPhase, createAtFullSizeMs: ms(creates),
-            addSessionAtFullSizeMs: ms(sessions), consumers: consumers,
+            tenants: total, singleCreates: singlePhase, createUnderConcurrencyMs: LatencySummary(concurrentCreates),
+            batches: batchPhase, createAtFullSizeMs: LatencySummary(creates),
+            addSessionAtFullSizeMs: LatencySummary(sessions), consumers: consumers,
             laneLoad: laneLoad,
             idleGatewayCPUPercent: (after.process - before.process) / idle * 100,
             idleBrokerCPUPercent: after.broker.flatMap { a in before.broker.map { (a - $0) / idle * 100 } },
@@ -319,14 +313,7 @@ public struct TenantsBenchmark: Sendable {
 
         private func call(_ method: HTTPMethod, _ path: String, json: String, key: String,
                           timeout: TimeAmount = .seconds(30)) async throws -> (status: Int, body: Data) {
-            var request = HTTPClientRequest(url: baseURL + path)
-            request.method = method
-            request.headers.add(name: "Authorization", value: "Bearer \(key)")
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: json))
-            let response = try await client.execute(request, timeout: timeout)
-            let body = try await response.body.collect(upTo: 16 << 20)
-            return (Int(response.status.code), Data(buffer: body))
+            try await client.benchCall(method, baseURL + path, json: Data(json.utf8), bearer: key, timeout: timeout)
         }
     }
 }

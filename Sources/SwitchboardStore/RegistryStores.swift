@@ -25,6 +25,17 @@ public struct TenantOnboarding: Sendable {
         self.tenant = tenant
         self.sessions = sessions
     }
+
+    /// The sessions as recorded: the first one marked primary, else the first, is the
+    /// tenant's primary; the others are not.
+    public var recordedSessions: [Session] {
+        let primary = sessions.firstIndex(where: \.session.isPrimary) ?? 0
+        return sessions.enumerated().map { index, new in
+            var session = new.session
+            session.isPrimary = index == primary
+            return session
+        }
+    }
 }
 
 /// A session to add, with the secrets it is sealed with.

@@ -320,13 +320,13 @@ private struct SessionRecord: Codable, FetchableRecord, PersistableRecord {
 }
 
 extension SessionRecord {
-    init(_ session: Session, isPrimary: Bool, sealed: Data) {
+    init(_ session: Session, sealed: Data) {
         id = session.id.rawValue
         tenant_id = session.tenant.rawValue
         provider = session.provider.rawValue
         phone_number = session.phoneNumber.e164
         status = session.status.rawValue
-        is_primary = isPrimary
+        is_primary = session.isPrimary
         sealed_secrets = sealed
         created_at = session.createdAt
     }
@@ -399,14 +399,11 @@ extension SQLiteStore: TenantStore {
             do throws(StoreError) {
                 do { _ = try onboarding.tenant.limits.validated() } catch { throw .invalid(error) }
                 var sessions: [SessionRecord] = []
-                // The first session, or the one marked primary, is the tenant's primary.
-                let primary = onboarding.sessions.firstIndex(where: \.session.isPrimary) ?? 0
-                for (index, new) in onboarding.sessions.enumerated() {
-                    guard new.session.tenant == onboarding.tenant.id else {
-                        throw .database("session \(new.session.id) names tenant \(new.session.tenant)")
+                for (session, new) in zip(onboarding.recordedSessions, onboarding.sessions) {
+                    guard session.tenant == onboarding.tenant.id else {
+                        throw .database("session \(session.id) names tenant \(session.tenant)")
                     }
-                    sessions.append(SessionRecord(new.session, isPrimary: index == primary,
-                                                  sealed: try seal(new.secrets, of: new.session.id)))
+                    sessions.append(SessionRecord(session, sealed: try seal(new.secrets, of: session.id)))
                 }
                 prepared.append(.success((TenantRecord(onboarding.tenant), sessions)))
             } catch {

@@ -6,8 +6,9 @@ import Testing
 
 /// `bench gateway` and `bench tenants` report what real runs did: small runs of them
 /// against the test broker. `bench gateway` starts this build's `switchboard` as
-/// `serve all` and `serve simulator`, so it runs with the lane test after the parallel
-/// suites (deploy/local/test.sh), not beside the pacing tests.
+/// `serve all` and `serve simulator`, and reads the broker's node-wide counters, so it
+/// runs alone after the parallel suites (deploy/local/test.sh): beside other suites their
+/// publishes would count too.
 @Suite("switchboard bench gateway and bench tenants")
 struct GatewayBenchTests {
     static let executable = DisposableNode.repositoryRoot.appendingPathComponent(".build/debug/switchboard").path

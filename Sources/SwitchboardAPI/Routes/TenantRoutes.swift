@@ -82,12 +82,8 @@ struct TenantRoutes: Sendable {
                 created.append(onboarding)
                 results[index].status = 201
                 results[index].tenant = TenantResource(onboarding.tenant)
-                // The first session, or the one marked primary, is the primary (as the store made it).
-                let primary = onboarding.sessions.firstIndex(where: \.session.isPrimary) ?? 0
-                results[index].sessions = onboarding.sessions.enumerated().map { number, new in
-                    var session = new.session
-                    session.isPrimary = number == primary
-                    return SessionResource(session, webhookSecret: generatedSecrets[session.id])
+                results[index].sessions = onboarding.recordedSessions.map {
+                    SessionResource($0, webhookSecret: generatedSecrets[$0.id])
                 }
             case .failed(let failure):
                 let problem = Self.problem(failure)
