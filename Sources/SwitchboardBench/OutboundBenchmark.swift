@@ -481,7 +481,7 @@ public struct OutboundBenchmark: Sendable {
                                         .init(status: .sent, messageID: envelope.id,
                                               providerMessageID: "floor-\(envelope.id)"),
                                         tenant: envelope.tenant, session: try SessionID("\(envelope.tenant)-main"),
-                                        provider: .simulator, at: Date()), to: topology.roles.events)
+                                        provider: .simulator, at: Date()), over: topology.roles)
                                     try await delivery.ack()
                                     remaining.tick()
                                 }

@@ -17,8 +17,14 @@ extension NormalizedEvent {
 }
 
 extension AMQPConnection {
-    /// Publishes `event` to the events exchange (the topology's `events` role) and
-    /// returns once the broker confirmed it.
+    /// Publishes `event` to the exchange its type goes to (`message.status` to the
+    /// topology's `statuses` role, the rest to `events`) and returns once the broker
+    /// confirmed it.
+    public func publish(_ event: NormalizedEvent, over roles: Topology.Roles) async throws {
+        try await publish(event, to: roles.exchange(for: event.type))
+    }
+
+    /// Publishes `event` to `exchange` and returns once the broker confirmed it.
     public func publish(_ event: NormalizedEvent, to exchange: String) async throws {
         try await publish(try WireJSON.sharedEncoder.encode(event), exchange: exchange,
                           routingKey: event.type.rawValue, properties: event.amqpProperties)

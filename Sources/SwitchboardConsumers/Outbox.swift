@@ -24,7 +24,7 @@ public struct Outbox: Sendable {
             switch item.kind {
             case .event:
                 let event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: item.body)
-                try await publisher.publish(event, to: roles.events)
+                try await publisher.publish(event, over: roles)
             case .outbound:
                 let envelope = try WireJSON.sharedDecoder.decode(OutboundEnvelope.self, from: item.body)
                 try await publisher.publish(item.body, exchange: roles.outbound, routingKey: envelope.routingKey,

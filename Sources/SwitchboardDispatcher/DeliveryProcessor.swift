@@ -290,7 +290,7 @@ struct DeliveryProcessor: Sendable {
     }
 
     private func publishEvent(_ event: NormalizedEvent) async throws {
-        try await publisher.publish(event, to: topology.roles.events)
+        try await publisher.publish(event, over: topology.roles)
     }
 
     /// `sb-attempt` as publishers, the api and the retry path set it (1 if absent).

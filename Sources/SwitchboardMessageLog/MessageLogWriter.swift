@@ -6,10 +6,10 @@ import SwitchboardConsumers
 public import SwitchboardCore
 public import SwitchboardStore
 
-/// The `logger` service: keeps the message log per tenant from `sb.events.logger`:
-/// each `message.status` joins its message (by our id or the provider's) and moves it
-/// forward, never back; each `message.received` is recorded for the contact's thread.
-/// Every event is applied idempotently, so a redelivery changes nothing.
+/// The `logger` service: records each contact's `message.received` from
+/// `sb.events.logger` in the message log, for the contact's thread. (Statuses are
+/// written by whoever learns them: the dispatcher its own, the normalizer the
+/// provider's.) Every event is applied idempotently, so a redelivery changes nothing.
 public final class MessageLogWriter: Service, Sendable {
     public struct Configuration: Sendable {
         public var prefetch: UInt16
@@ -74,16 +74,15 @@ public final class MessageLogWriter: Service, Sendable {
     private func apply(_ event: NormalizedEvent, metadata: Logger.Metadata) async throws(StoreError) {
         switch event.type {
         case .messageStatus:
-            guard let status = event.status, case let state = status.status else {
-                logger.debug("status event without a known status", metadata: metadata)
-                return
-            }
-            let detail = [status.errorCode, status.errorDetail].compactMap { $0 }.joined(separator: ": ")
-            let outcome = try await log.applyStatus(StatusReport(
-                tenant: event.tenant, messageID: status.messageID, providerMessageID: status.providerMessageID,
-                state: state, at: event.occurredAt, detail: detail.isEmpty ? status.providerMessageID : detail))
+            // Statuses go to their own exchange, which this queue is not bound to: the
+            // dispatcher and the normalizer write them where they learn them. One that
+            // still comes (published by an older build, or bound here by an operator) is
+            // applied: the write is idempotent.
+            guard let report = StatusReport(event) else { return }
+            let outcome = try await log.applyStatus(report)
             logger.debug("status logged", metadata: metadata.merging([
-                LogKey.messageID: "\(status.messageID ?? "-")", LogKey.state: "\(state)", LogKey.outcome: "\(outcome)",
+                LogKey.messageID: "\(report.messageID ?? "-")", LogKey.state: "\(report.state)",
+                LogKey.outcome: "\(outcome)",
             ]) { $1 })
         case .messageReceived:
             guard event.message?.fromMe != true else {

@@ -9,11 +9,13 @@ import SwitchboardProviders
 public import SwitchboardStore
 
 /// The `normalizer` service: turns each raw webhook on `sb.inbound.raw` into normalized
-/// events on `sb.events`. Per webhook: parse (one webhook may hold many events), join
-/// provider statuses to our message ids, drop events published before (event ids come
-/// from provider ids, remembered in the store for `dedupeFor`), publish the rest with
-/// confirm, remember them, and only then acknowledge the raw webhook. A body it cannot
-/// parse is dead-lettered to `sb.dlx` as `<tenant>.unparseable`, intact.
+/// events. Per webhook: parse (one webhook may hold many events); write the provider's
+/// message statuses to the message log (joined to our message ids; a status the log
+/// holds already needs no event); drop other events published before (their ids come
+/// from provider ids, remembered in the store for `dedupeFor`); publish the rest with
+/// confirm (statuses to `sb.statuses`, the rest to `sb.events`), remember them, and only
+/// then acknowledge the raw webhook. A body it cannot parse is dead-lettered to `sb.dlx`
+/// as `<tenant>.unparseable`, intact.
 public final class Normalizer: Service, Sendable {
     public struct Configuration: Sendable {
         /// Webhooks handled at once.
@@ -103,31 +105,54 @@ public final class Normalizer: Service, Sendable {
         for note in parsed.skipped {
             logger.debug("webhook part skipped", metadata: metadata.merging([LogKey.why: "\(note)"]) { $1 })
         }
-        let (events, alreadyKnown) = await joined(parsed.events)
-        parsed.events = events
-
+        // A provider's statuses are written to the message log here, where they are learnt:
+        // one write joins each to our message, moves it on and tells a status known before
+        // (a replayed webhook, or the `sent` the dispatcher published itself), which needs
+        // no event again. Other events are remembered by id in the dedupe memory.
+        let statuses: [Int: AppliedStatus]
+        do { statuses = try await applyStatuses(parsed.events) } catch {
+            logger.error("cannot write statuses to the message log",
+                         metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
+            return await requeue(delivery)
+        }
+        let others = parsed.events.indices.filter { statuses[$0] == nil }
         // Remembered per tenant: two tenants' providers may reuse an id (Wasender's are
         // integers), and one tenant's events must never hide another's.
-        let ids = parsed.events.map(\.dedupeKey)
+        let ids = others.map { parsed.events[$0].dedupeKey }
         await gate.enter(ids)
         defer { gate.leave(ids) }
-        let fresh: [NormalizedEvent]
+        var fresh: [NormalizedEvent] = []
         do {
             let seen = try await dedupe.seenEvents(among: ids)
             var taken: Set<String> = []
-            fresh = parsed.events.filter { !seen.contains($0.dedupeKey) && taken.insert($0.dedupeKey).inserted }
+            for (index, event) in parsed.events.enumerated() {
+                if let applied = statuses[index] {
+                    // A status applied before may have been written by a delivery that died
+                    // before its event was confirmed: a redelivery publishes it again.
+                    guard applied.outcome.isNew || (delivery.redelivered && applied.outcome != .unknown) else { continue }
+                    var event = event
+                    if var status = event.status, status.messageID == nil {
+                        status.messageID = applied.messageID
+                        event.status = status
+                    }
+                    fresh.append(event)
+                } else if !seen.contains(event.dedupeKey), taken.insert(event.dedupeKey).inserted {
+                    fresh.append(event)
+                }
+            }
         } catch {
             logger.error("cannot read the dedupe memory", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
             return await requeue(delivery)
         }
         do {
-            for event in fresh { try await connection.publish(event, to: roles.events) }
+            for event in fresh { try await connection.publish(event, over: roles) }
         } catch {
             logger.warning("events not published", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
             return await requeue(delivery)
         }
+        let remembered = fresh.filter { $0.type != .messageStatus }.map(\.dedupeKey)
         do {
-            try await dedupe.markEventsSeen(fresh.map(\.dedupeKey),
+            try await dedupe.markEventsSeen(remembered,
                                             until: Date().addingTimeInterval(configuration.dedupeFor.seconds))
         } catch {
             // The events are out; only a replay of this webhook could repeat them now
@@ -137,7 +162,7 @@ public final class Normalizer: Service, Sendable {
         do { try await delivery.ack() } catch {
             logger.warning("raw webhook not acknowledged", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
         }
-        return .normalized(published: fresh.count, duplicates: parsed.events.count - fresh.count + alreadyKnown)
+        return .normalized(published: fresh.count, duplicates: parsed.events.count - fresh.count)
     }
 
     /// Parses with the sessions known now; if a Meta number was unknown, refreshes the
@@ -155,27 +180,13 @@ public final class Normalizer: Service, Sendable {
         return try WebhookParser.parse(raw, sessionNumber: sessionNumber) { directory.knownRoute(forPhoneNumberID: $0) }
     }
 
-    /// Provider statuses carry the provider's id: adds ours where the store knows it,
-    /// and leaves out a status the message's history already holds (the dispatcher's
-    /// own `sent` went out under the same event id).
-    private func joined(_ events: [NormalizedEvent]) async -> (events: [NormalizedEvent], known: Int) {
-        var result: [NormalizedEvent] = []
-        var known = 0
-        for var event in events {
-            if var status = event.status, status.messageID == nil, let providerID = status.providerMessageID,
-               case let state = status.status,
-               let join = try? await messageLog.join(providerMessageID: providerID, state: state, tenant: event.tenant)
-            {
-                if join.recorded {
-                    known += 1
-                    continue
-                }
-                status.messageID = join.messageID
-                event.status = status
-            }
-            result.append(event)
-        }
-        return (result, known)
+    /// Applies the webhook's message statuses to the message log in one write; by the
+    /// event's index. Other events are not in the answer.
+    private func applyStatuses(_ events: [NormalizedEvent]) async throws(StoreError) -> [Int: AppliedStatus] {
+        let reports = events.enumerated().compactMap { index, event in StatusReport(event).map { (index, $0) } }
+        guard !reports.isEmpty else { return [:] }
+        let applied = try await messageLog.applyStatuses(reports.map(\.1))
+        return Dictionary(uniqueKeysWithValues: zip(reports.map(\.0), applied))
     }
 
     private func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String,

@@ -29,13 +29,34 @@ public enum StatusReportOutcome: Sendable, Hashable {
     case advanced
     /// Added to the history only: the message is already further on.
     case recorded
-    /// The history already has this state: nothing changed (a replay).
-    case duplicate
     /// No message has the provider's id yet (the provider's webhook overtook the
     /// dispatcher's record): kept, and applied when the dispatcher records the id.
     case pending
+    /// The history (or the statuses kept for a message not known yet) already has this
+    /// state: nothing changed (a replay, or our own `sent` that the provider repeats).
+    case duplicate
     /// Neither id names a message of the tenant.
     case unknown
+
+    /// Whether the report told the log something new (so an event saying it is owed).
+    public var isNew: Bool {
+        switch self {
+        case .advanced, .recorded, .pending: true
+        case .duplicate, .unknown: false
+        }
+    }
+}
+
+/// What applying one status report did, and to which of our messages.
+public struct AppliedStatus: Sendable, Hashable {
+    public var outcome: StatusReportOutcome
+    /// Our id of the message the report joined; nil while it waits for its message.
+    public var messageID: String?
+
+    public init(outcome: StatusReportOutcome, messageID: String?) {
+        self.outcome = outcome
+        self.messageID = messageID
+    }
 }
 
 /// One message in a conversation with a contact, either way.
@@ -67,19 +88,17 @@ public struct ContactMessage: Sendable, Hashable {
     }
 }
 
-/// The message log the `logger` service keeps: statuses of outbound messages joined by
-/// our id or the provider's, and every inbound message, per tenant.
+/// The message log: statuses of outbound messages joined by our id or the provider's
+/// (written by whoever learns them: the dispatcher its own, the normalizer the
+/// provider's), and every inbound message (the `logger` service), per tenant.
 public protocol MessageLogStore: Sendable {
     /// Our id of the tenant's message the provider knows as `providerMessageID`.
     func messageID(forProviderID providerMessageID: String, tenant: TenantID) async throws(StoreError) -> String?
-    /// Our id of the tenant's message the provider knows as `providerMessageID`, and
-    /// whether its history already holds `state` (then an event saying so was published
-    /// before, e.g. the dispatcher's own `sent`).
-    func join(providerMessageID: String, state: MessageState, tenant: TenantID) async throws(StoreError)
-        -> (messageID: String, recorded: Bool)?
-    /// Adds the status to the message's history (once per state) and moves the message
-    /// on if the status is further along. Idempotent.
-    func applyStatus(_ report: StatusReport) async throws(StoreError) -> StatusReportOutcome
+    /// Applies each report in turn, in one transaction: adds the status to its message's
+    /// history (once per state) and moves the message on if the status is further along;
+    /// a provider status for a message not known by the provider's id yet is kept until
+    /// the dispatcher records that id. Idempotent: a report applied before is `duplicate`.
+    func applyStatuses(_ reports: [StatusReport]) async throws(StoreError) -> [AppliedStatus]
     /// Records a `message.received` event; a replay of the same event changes nothing.
     /// Returns false for a replay.
     @discardableResult
@@ -100,4 +119,22 @@ public protocol EventDedupeStore: Sendable {
     /// Forgets entries expired before `date`, and provider statuses received before
     /// `pendingStatusesBefore` that never found their message; returns how many rows went.
     func forgetExpired(before date: Date, pendingStatusesBefore: Date) async throws(StoreError) -> Int
+}
+
+extension MessageLogStore {
+    /// Applies one status report (see `applyStatuses`).
+    public func applyStatus(_ report: StatusReport) async throws(StoreError) -> StatusReportOutcome {
+        try await applyStatuses([report]).first?.outcome ?? .unknown
+    }
+}
+
+extension StatusReport {
+    /// The report a `message.status` event makes; nil for any other event. The detail
+    /// is the error (code and text) of a failure, else the provider's id.
+    public init?(_ event: NormalizedEvent) {
+        guard event.type == .messageStatus, let status = event.status else { return nil }
+        let detail = [status.errorCode, status.errorDetail].compactMap { $0 }.joined(separator: ": ")
+        self.init(tenant: event.tenant, messageID: status.messageID, providerMessageID: status.providerMessageID,
+                  state: status.status, at: event.occurredAt, detail: detail.isEmpty ? status.providerMessageID : detail)
+    }
 }

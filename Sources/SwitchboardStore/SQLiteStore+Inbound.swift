@@ -59,58 +59,45 @@ extension SQLiteStore: MessageLogStore {
         }
     }
 
-    public func join(providerMessageID: String, state: MessageState, tenant: TenantID) async throws(StoreError)
-        -> (messageID: String, recorded: Bool)?
-    {
-        try await read { db in
-            guard let id = try String.fetchOne(db.cachedStatement(sql: """
-                SELECT id FROM messages WHERE tenant_id = ? AND provider_message_id = ? ORDER BY created_at DESC LIMIT 1
-                """), arguments: [tenant.rawValue, providerMessageID])
-            else { return nil }
-            let recorded = try Int.fetchOne(db.cachedStatement(sql: """
-                SELECT 1 FROM message_events WHERE tenant_id = ? AND message_id = ? AND state = ? LIMIT 1
-                """), arguments: [tenant.rawValue, id, state.rawValue]) != nil
-            return (id, recorded)
-        }
-    }
-
-    public func applyStatus(_ report: StatusReport) async throws(StoreError) -> StatusReportOutcome {
-        let tenant = report.tenant.rawValue
+    public func applyStatuses(_ reports: [StatusReport]) async throws(StoreError) -> [AppliedStatus] {
+        guard !reports.isEmpty else { return [] }
         do {
-            return try await groupCommit.write { db -> StatusReportOutcome in
-                var row: Row?
-                if let id = report.messageID {
-                    row = try Row.fetchOne(db.cachedStatement(
-                        sql: "SELECT id, state FROM messages WHERE tenant_id = ? AND id = ?"), arguments: [tenant, id])
-                }
-                if row == nil, let providerID = report.providerMessageID {
-                    row = try Row.fetchOne(db.cachedStatement(sql: """
-                        SELECT id, state FROM messages WHERE tenant_id = ? AND provider_message_id = ? ORDER BY created_at DESC LIMIT 1
-                        """), arguments: [tenant, providerID])
-                }
-                guard let row, let current = MessageState(rawValue: row["state"]) else {
-                    guard let providerID = report.providerMessageID else { return .unknown }
-                    try db.cachedStatement(sql: """
-                        INSERT INTO pending_statuses (tenant_id, provider_message_id, state, at, detail, received_at)
-                        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                        """).execute(arguments: [tenant, providerID, report.state.rawValue,
-                                                 report.at.timeIntervalSince1970, report.detail,
-                                                 Date().timeIntervalSince1970])
-                    return .pending
-                }
-                let id: String = row["id"]
-                let outcome = try SwitchboardStore.applyStatus(
-                    report.state, at: report.at, detail: report.detail, providerMessageID: report.providerMessageID,
-                    toMessage: id, currentState: current, tenant: tenant, in: db)
-                if let providerID = report.providerMessageID {
-                    // The id may be new to the message: statuses that waited for it apply now.
-                    try applyPendingStatuses(providerMessageID: providerID, toMessage: id, tenant: tenant, in: db)
-                }
-                return outcome
-            }
+            return try await groupCommit.write { db in try reports.map { try Self.apply($0, in: db) } }
         } catch {
             throw Self.map(error)
         }
+    }
+
+    private static func apply(_ report: StatusReport, in db: Database) throws -> AppliedStatus {
+        let tenant = report.tenant.rawValue
+        var row: Row?
+        if let id = report.messageID {
+            row = try Row.fetchOne(db.cachedStatement(
+                sql: "SELECT id, state FROM messages WHERE tenant_id = ? AND id = ?"), arguments: [tenant, id])
+        }
+        if row == nil, let providerID = report.providerMessageID {
+            row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT id, state FROM messages WHERE tenant_id = ? AND provider_message_id = ? ORDER BY created_at DESC LIMIT 1
+                """), arguments: [tenant, providerID])
+        }
+        guard let row, let current = MessageState(rawValue: row["state"]) else {
+            guard let providerID = report.providerMessageID else { return AppliedStatus(outcome: .unknown, messageID: nil) }
+            try db.cachedStatement(sql: """
+                INSERT INTO pending_statuses (tenant_id, provider_message_id, state, at, detail, received_at)
+                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """).execute(arguments: [tenant, providerID, report.state.rawValue, report.at.timeIntervalSince1970,
+                                         report.detail, Date().timeIntervalSince1970])
+            return AppliedStatus(outcome: db.changesCount > 0 ? .pending : .duplicate, messageID: nil)
+        }
+        let id: String = row["id"]
+        let outcome = try SwitchboardStore.applyStatus(
+            report.state, at: report.at, detail: report.detail, providerMessageID: report.providerMessageID,
+            toMessage: id, currentState: current, tenant: tenant, in: db)
+        if outcome != .duplicate, let providerID = report.providerMessageID {
+            // The id may be new to the message: statuses that waited for it apply now.
+            try applyPendingStatuses(providerMessageID: providerID, toMessage: id, tenant: tenant, in: db)
+        }
+        return AppliedStatus(outcome: outcome, messageID: id)
     }
 
     public func recordInbound(_ event: NormalizedEvent) async throws(StoreError) -> Bool {

@@ -12,6 +12,10 @@ struct DispatcherTests {
     func sendsEachMessageOnceRecordsItAndEmitsASentEvent() async throws {
         try await TestOutbound.with { outbound in
             let acme = try await outbound.addTenant("acme")
+            // A subscriber's queue on the statuses' fan-out.
+            let statuses = "test.statuses"
+            try await outbound.scratch.connection.declareQueue(AMQPQueueDeclaration(name: statuses))
+            try await outbound.scratch.connection.bind(AMQPBinding(exchange: "sb.statuses", queue: statuses))
             var ids: [String] = []
             for index in 0..<20 {
                 let envelope = try outbound.envelope("acme", "hello \(index)")
@@ -19,14 +23,18 @@ struct DispatcherTests {
                 try await outbound.publish(envelope)
             }
             #expect(await eventually { outbound.accepted("acme-main") == 20 })
-            #expect(await outbound.scratch.waitForDepth("sb.events.logger", 20))
+            #expect(await outbound.scratch.waitForDepth(statuses, 20))
             #expect(try await eventually { try await outbound.scratch.depth("sb.outbound.acme") == 0 })
             for id in ids {
                 let stored = try #require(try await outbound.store.message(id, of: acme))
                 #expect(stored.state == .sent)
                 #expect(stored.providerMessageID != nil)
             }
-            let event = try #require(try await outbound.scratch.connection.get(queue: "sb.events.logger", autoAck: true))
+            // The dispatcher wrote the log itself: the built-in consumers get no status.
+            for queue in ["sb.events.logger", "sb.events.inbox", "sb.events.bot"] {
+                #expect(try await outbound.scratch.depth(queue) == 0, "\(queue)")
+            }
+            let event = try #require(try await outbound.scratch.connection.get(queue: statuses, autoAck: true))
             let decoded = try WireJSON.decoder().decode(NormalizedEvent.self, from: event.body)
             #expect(decoded.type == .messageStatus)
             #expect(decoded.status?.status == .sent)

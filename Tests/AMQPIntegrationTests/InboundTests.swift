@@ -4,6 +4,7 @@ import SwitchboardAMQP
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardHTTP
+import SwitchboardNormalizer
 import SwitchboardSimulator
 import SwitchboardStore
 import SwitchboardWebhooks
@@ -283,6 +284,52 @@ struct InboundTests {
             #expect(read.status?.providerMessageID == providerID)
             // The provider's `sent` and the dispatcher's `sent` are one event (same id): one `sent` went out.
             #expect(events.filter { $0.status?.status == .sent }.count == 1, "\(events.map { ($0.id, $0.status?.status) })")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aProviderStatusIsWrittenOnceAndPublishedAgainOnlyWhenItsWebhookIsRedelivered() async throws {
+        try await TestInbound.with(pipeline: false) { inbound in
+            let simco = try await inbound.addTenant("simco")
+            let envelope = OutboundEnvelope(id: MessageID.make(), tenant: simco, messageClass: .transactional,
+                                            to: try PhoneNumber("+14155550123"), text: "hi")
+            try await inbound.store.recordSent(envelope, session: try SessionID("simco-main"),
+                                               providerMessageID: "3EB0D1", at: Date())
+            let body = Data("""
+                {"event":"messages.update","timestamp":1795276800,
+                 "data":{"key":{"remoteJid":"14155550123@s.whatsapp.net","fromMe":true,"id":"3EB0D1"},"update":{"status":3}}}
+                """.utf8)
+            for _ in 0..<3 {
+                let answer = try await inbound.post("/webhooks/simulator/simco-main", body: body,
+                                                    headers: Signer.standard(body, secret: TestInbound.secret("simco")))
+                #expect(answer.status == 200)
+            }
+            #expect(await inbound.scratch.waitForDepth("sb.inbound.raw", 3))
+            let normalizer = Normalizer(connection: inbound.scratch.connection, topology: inbound.scratch.topology,
+                                        directory: SessionDirectory(store: inbound.store, logger: TestBroker.logger),
+                                        dedupe: inbound.store, messageLog: inbound.store, logger: TestBroker.logger)
+            let raw = "sb.inbound.raw"
+            // The first copy moves the message on and publishes the status with our id.
+            let first = try #require(try await inbound.scratch.connection.get(queue: raw))
+            #expect(await normalizer.handle(first) == .normalized(published: 1, duplicates: 0))
+            // A provider's retry of the same webhook changes nothing and publishes nothing.
+            let second = try #require(try await inbound.scratch.connection.get(queue: raw))
+            #expect(await normalizer.handle(second) == .normalized(published: 0, duplicates: 1))
+            // A copy the broker redelivers (its first handling may have died after the write,
+            // before its event was confirmed) publishes the event again, under the same id.
+            let third = try #require(try await inbound.scratch.connection.get(queue: raw))
+            try await third.nack(requeue: true)
+            let redelivered = try #require(try await inbound.scratch.connection.get(queue: raw))
+            #expect(redelivered.redelivered)
+            #expect(await normalizer.handle(redelivered) == .normalized(published: 1, duplicates: 0))
+
+            let events = try await inbound.drainEvents()
+            #expect(events.count == 2)
+            #expect(Set(events.map(\.id)).count == 1)
+            #expect(events.allSatisfy { $0.status?.status == .delivered && $0.status?.messageID == envelope.id })
+            let stored = try #require(try await inbound.store.message(envelope.id, of: simco))
+            #expect(stored.state == .delivered)
+            #expect(stored.history.map(\.state) == [.sent, .delivered])
         }
     }
 

@@ -5,7 +5,8 @@ import SwitchboardCore
 import Testing
 
 /// deploy/examples/subscriber.py, the example subscriber in Python (pika), against the
-/// real broker: it binds a queue of its own to `sb.events` and prints each event once.
+/// real broker: it binds a queue of its own to `sb.events` and `sb.statuses` and prints
+/// each event once.
 @Suite("The example Python subscriber against a real broker")
 struct SubscriberExampleTests {
     static let queue = "test.subscriber"
@@ -25,12 +26,12 @@ struct SubscriberExampleTests {
             guard await subscriber.waitUntilConsuming(scratch, Self.queue) else { return }
 
             try await scratch.publish("{not json", exchange: "sb.events", key: "message.received")
-            try await scratch.connection.publish(events[0], to: "sb.events")
+            try await scratch.connection.publish(events[0], over: scratch.topology.roles)
             var replay = events[0]  // a replayed webhook: same id, received again
             replay.receivedAt = Date()
-            try await scratch.connection.publish(replay, to: "sb.events")
-            try await scratch.connection.publish(events[1], to: "sb.events")
-            try await scratch.connection.publish(events[2], to: "sb.events")
+            try await scratch.connection.publish(replay, over: scratch.topology.roles)
+            try await scratch.connection.publish(events[1], over: scratch.topology.roles)
+            try await scratch.connection.publish(events[2], over: scratch.topology.roles)
 
             let result = await subscriber.finish(timeout: .seconds(45))
             #expect(result.status == 0, "exit \(String(describing: result.status)); stderr: \(result.stderr)")
@@ -55,9 +56,9 @@ struct SubscriberExampleTests {
             guard await subscriber.waitUntilConsuming(scratch, Self.queue) else { return }
 
             for (mine, theirs) in zip(acme, globex) {
-                try await scratch.connection.publish(theirs, to: "sb.events")
-                try await scratch.connection.publish(mine, to: "sb.events")
-                try await scratch.connection.publish(mine, to: "sb.events")  // a duplicate delivery
+                try await scratch.connection.publish(theirs, over: scratch.topology.roles)
+                try await scratch.connection.publish(mine, over: scratch.topology.roles)
+                try await scratch.connection.publish(mine, over: scratch.topology.roles)  // a duplicate delivery
             }
 
             let result = await subscriber.finish(timeout: .seconds(45))

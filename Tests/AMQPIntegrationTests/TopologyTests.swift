@@ -149,6 +149,19 @@ struct TopologyTests {
         }
     }
 
+    @Test func aStatusReachesOnlyTheQueuesBoundToTheStatusesFanOut() async throws {
+        try await ScratchVirtualHost.with { vhost in
+            let mine = "billing.statuses"
+            try await vhost.connection.declareQueue(AMQPQueueDeclaration(name: mine, durable: false, exclusive: true))
+            try await vhost.connection.bind(AMQPBinding(exchange: "sb.statuses", queue: mine))
+            try await vhost.publish("{\"type\":\"message.status\"}", exchange: "sb.statuses", key: "")
+            #expect(await vhost.waitForDepth(mine, 1))
+            for queue in ["sb.events.logger", "sb.events.inbox", "sb.events.bot"] {
+                #expect(try await vhost.depth(queue) == 0, "\(queue) got no status")
+            }
+        }
+    }
+
     @Test func applyingTwiceChangesNothingAndVerifyFindsNoDrift() async throws {
         try await ScratchVirtualHost.with { vhost in
             let tenants = try (0..<50).map { TenantProvision(id: try TenantID("t\($0)"), backlogQuota: $0 % 5 == 0 ? 100 : nil) }

@@ -22,6 +22,9 @@ struct TopologyDefinitionTests {
         #expect(exchanges["sb.retry"]?.type == "headers")
         #expect(exchanges["sb.dlx"]?.type == "topic")
         #expect(exchanges["sb.events"]?.type == "fanout")
+        #expect(exchanges["sb.statuses"]?.type == "fanout")
+        // Statuses reach no built-in consumer: only subscribers bind to them.
+        #expect(!global.bindings.contains { $0.source == "sb.statuses" })
         #expect(exchanges["sb.control"]?.type == "fanout")
         let queues = Set(global.queues.map(\.name))
         #expect(queues.isSuperset(of: ["sb.dead", "sb.unroutable", "sb.inbound.raw", "sb.events.logger",
@@ -178,6 +181,9 @@ struct TopologyValidationTests {
     @Test func servicesReadTheirNamesFromTheRoles() throws {
         let topology = try Topology.load(from: projectTopologyPath)
         #expect(topology.roles.events == "sb.events")
+        #expect(topology.roles.exchange(for: .messageStatus) == "sb.statuses")
+        #expect(topology.roles.exchange(for: .messageReceived) == "sb.events")
+        #expect(topology.roles.exchange(for: .sessionStatus) == "sb.events")
         #expect(topology.roles.inboundQueue == "sb.inbound.raw")
         #expect(topology.inboundRoutingKey == "raw")
     }
@@ -185,6 +191,7 @@ struct TopologyValidationTests {
     @Test func aRoleNamingAnUndefinedExchangeOrQueueIsRejected() throws {
         let yaml = try String(contentsOfFile: projectTopologyPath, encoding: .utf8)
         for (from, to) in [("  events: sb.events ", "  events: sb.nowhere "),
+                           ("  statuses: sb.statuses ", "  statuses: sb.nowhere "),
                            ("  bot-queue: sb.events.bot ", "  bot-queue: sb.nowhere "),
                            ("  inbound-queue: sb.inbound.raw ", "  inbound-queue: sb.dead ")] {
             #expect(yaml.contains(from))

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Reads Switchboard's normalized events from a queue of its own bound to sb.events.
-usage: subscriber.py [AMQP_URL] [--queue NAME] [--tenant T] [--count N] [--timeout S]
+"""Reads Switchboard's normalized events from a queue of its own bound to sb.events
+(contacts' messages, sessions) and sb.statuses (message statuses).
+usage: subscriber.py [AMQP_URL] [--queue NAME] [--tenant T] [--no-statuses] [--count N] [--timeout S]
 AMQP_URL defaults to $SWITCHBOARD_AMQP_URL. Needs pika >= 1.0 (Debian: python3-pika)."""
 import argparse, json, os, sys
 from collections import OrderedDict
@@ -26,16 +27,19 @@ def main():
     parser.add_argument("url", nargs="?", default=os.environ.get("SWITCHBOARD_AMQP_URL", DEFAULT_URL))
     parser.add_argument("--queue", default="crm.whatsapp-events")
     parser.add_argument("--tenant", help="handle only this tenant's events (by the sb-tenant header)")
+    parser.add_argument("--no-statuses", action="store_true", help="do not bind to sb.statuses")
     parser.add_argument("--count", type=int, help="exit after N handled events")
     parser.add_argument("--timeout", type=float, help="exit 1 when nothing arrives for S seconds")
     args = parser.parse_args()
 
     connection = pika.BlockingConnection(pika.URLParameters(args.url))
     channel = connection.channel()
-    # A durable queue of our own keeps events while we are down; sb.events is a fanout,
-    # so the binding needs no routing key.
+    # A durable queue of our own keeps events while we are down; sb.events and
+    # sb.statuses are fanouts, so the bindings need no routing key.
     channel.queue_declare(args.queue, durable=True)
     channel.queue_bind(args.queue, "sb.events")
+    if not args.no_statuses:
+        channel.queue_bind(args.queue, "sb.statuses")
     channel.basic_qos(prefetch_count=50)
 
     seen = OrderedDict()  # recent event ids; a real service dedupes in its own store

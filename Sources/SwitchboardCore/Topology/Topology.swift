@@ -130,8 +130,10 @@ public struct Topology: Sendable, Hashable, Decodable {
         public var outbound: String
         /// The exchange what fails for good is published to, keyed `<tenant>.<reason>`.
         public var deadLetters: String
-        /// The fan-out of normalized events.
+        /// The fan-out of normalized events about contacts and sessions.
         public var events: String
+        /// The fan-out of `message.status` events.
+        public var statuses: String
         /// The fan-out of change announcements every service instance binds a queue to.
         public var control: String
         /// The exchange raw webhooks are published to.
@@ -142,8 +144,14 @@ public struct Topology: Sendable, Hashable, Decodable {
         public var inboxQueue: String
         public var botQueue: String
 
+        /// Where an event of `type` is published: statuses to their own fan-out, the
+        /// rest to the events fan-out.
+        public func exchange(for type: NormalizedEvent.Kind) -> String {
+            type == .messageStatus ? statuses : events
+        }
+
         enum CodingKeys: String, CodingKey {
-            case outbound, events, control, inbound
+            case outbound, events, statuses, control, inbound
             case deadLetters = "dead-letters"
             case inboundQueue = "inbound-queue"
             case loggerQueue = "logger-queue"
@@ -196,7 +204,7 @@ public struct Topology: Sendable, Hashable, Decodable {
         }
         let queueNames = Set(queues.map(\.name))
         for (role, name) in [("outbound", roles.outbound), ("dead-letters", roles.deadLetters), ("events", roles.events),
-                             ("control", roles.control), ("inbound", roles.inbound)]
+                             ("statuses", roles.statuses), ("control", roles.control), ("inbound", roles.inbound)]
             where !exchangeNames.contains(name) {
             throw .invalid(source, "role \(role) names exchange '\(name)', which is not defined")
         }

@@ -32,7 +32,8 @@ final class TestInbound: @unchecked Sendable {
     let apiPort: Int
     let simulator: EmbeddedSimulator
     let registry: TenantRegistry
-    /// A queue of the test's own bound to `sb.events`, as a subscriber would have.
+    /// A queue of the test's own bound to `sb.events` and `sb.statuses`, as a subscriber
+    /// would have.
     static let eventsQueue = "test.events"
 
     private init(scratch: ScratchVirtualHost, store: SQLiteStore, receiverPort: Int, apiPort: Int,
@@ -56,6 +57,7 @@ final class TestInbound: @unchecked Sendable {
             try await TestGateway.withDirectory { directory in
                 _ = try await scratch.connection.declareQueue(AMQPQueueDeclaration(name: eventsQueue))
                 try await scratch.connection.bind(AMQPBinding(exchange: "sb.events", queue: eventsQueue))
+                try await scratch.connection.bind(AMQPBinding(exchange: "sb.statuses", queue: eventsQueue))
                 let simulator = try await EmbeddedSimulator.start(
                     SimulatorServer.Configuration(port: 0, webhookAttempts: 8, webhookBackoff: .milliseconds(250)),
                     logger: TestBroker.logger)
