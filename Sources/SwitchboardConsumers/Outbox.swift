@@ -5,8 +5,9 @@ public import SwitchboardCore
 public import SwitchboardStore
 
 /// Publishes what a consumer owes for an event (kept with the event's receipt), each
-/// with a confirm, to where its kind goes: events to `sb.events`, outbound envelopes to
-/// `sb.outbound` under `<tenant>.<class>`, control events to `sb.control`.
+/// with a confirm, to where its kind goes: events to `sb.events` (statuses to
+/// `sb.statuses`), outbound envelopes to `sb.outbound` under `<tenant>.<class>`,
+/// control events to `sb.control`.
 public struct Outbox: Sendable {
     let publisher: AMQPConnection
     /// The exchanges by role: events, outbound and control.

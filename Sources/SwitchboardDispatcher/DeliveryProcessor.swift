@@ -9,7 +9,7 @@ import SwitchboardStore
 
 /// One delivery from a tenant queue, from receipt to acknowledgement: decode, decide
 /// (expired, unknown session, already sent), wait for the session's slot, send, then
-/// record the outcome durably (store, `sb.events`, `sb.retry` or `sb.dlx`, each with a
+/// record the outcome durably (store, `sb.statuses`, `sb.retry` or `sb.dlx`, each with a
 /// confirm) and only then ack. A crash anywhere before the ack means a redelivery,
 /// which the store's record of the provider's acceptance turns into a no-op.
 struct DeliveryProcessor: Sendable {

@@ -1,8 +1,8 @@
 import Crypto
 public import Foundation
 
-/// The one event schema internal services see on `sb.events` (ARCHITECTURE.md), never
-/// a provider's raw shape.
+/// The one event schema internal services see on `sb.events` and `sb.statuses`
+/// (ARCHITECTURE.md), never a provider's raw shape.
 public struct NormalizedEvent: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable {
         case messageReceived = "message.received"
