@@ -197,6 +197,20 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "SwitchboardDeadLetters",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardBroker",
+                "SwitchboardConsumers",
+                "SwitchboardCore",
+                "SwitchboardStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "SwitchboardInbox",
             dependencies: [
                 "SwitchboardAMQP",
@@ -230,6 +244,7 @@ let package = Package(
         .target(
             name: "SwitchboardAPI",
             dependencies: [
+                "SwitchboardDeadLetters",
                 "SwitchboardProviders",
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
@@ -295,6 +310,7 @@ let package = Package(
         .target(
             name: "SwitchboardApp",
             dependencies: [
+                "SwitchboardDeadLetters",
                 "SwitchboardAMQP",
                 "SwitchboardAPI",
                 "SwitchboardBot",
@@ -346,6 +362,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
+                "SwitchboardDeadLetters",
                 "SwitchboardApp",
                 "SwitchboardAMQP",
                 "SwitchboardAPI",
@@ -406,6 +423,11 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "SwitchboardDeadLettersTests",
+            dependencies: ["SwitchboardDeadLetters", "SwitchboardAMQP", "SwitchboardCore", "SwitchboardStore"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "SwitchboardRegistryTests",
             dependencies: ["SwitchboardRegistry"],
             swiftSettings: strictSwift
@@ -419,6 +441,7 @@ let package = Package(
             name: "AMQPIntegrationTests",
             dependencies: [
                 "SwitchboardApp",
+                "SwitchboardDeadLetters",
                 "SwitchboardAMQP",
                 "SwitchboardAPI",
                 "SwitchboardDispatcher",

@@ -4,6 +4,7 @@ import NIOCore
 public import SwitchboardAMQP
 import SwitchboardBroker
 import SwitchboardCore
+import SwitchboardDeadLetters
 import SwitchboardHTTP
 public import SwitchboardRegistry
 public import SwitchboardStore
@@ -52,6 +53,7 @@ public enum APIServer {
         public var inbox: any InboxStore
         public var contacts: any ContactStore
         public var bot: any BotStore
+        public var deadLetters: any DeadLetterStore
         public var store: SQLiteStore
         public var publisher: AMQPConnection
 
@@ -64,6 +66,7 @@ public enum APIServer {
             self.inbox = store
             self.contacts = store
             self.bot = store
+            self.deadLetters = store
             self.store = store
             self.publisher = publisher
         }
@@ -97,6 +100,8 @@ public enum APIServer {
         ConversationRoutes(inbox: dependencies.inbox, contacts: dependencies.contacts, log: dependencies.messageLog,
                            intake: intake, control: control).addRoutes(to: v1)
         BotRoutes(bot: dependencies.bot).addRoutes(to: v1)
+        DeadLetterRoutes(store: dependencies.deadLetters, sessions: dependencies.sessions,
+                         replayer: DeadLetterReplayer(publisher: dependencies.publisher, roles: roles)).addRoutes(to: v1)
         return router
     }
 

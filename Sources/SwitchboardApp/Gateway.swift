@@ -6,6 +6,7 @@ import SwitchboardAPI
 import SwitchboardBot
 import SwitchboardBroker
 import SwitchboardCore
+import SwitchboardDeadLetters
 import SwitchboardDispatcher
 import SwitchboardMessageLog
 import SwitchboardNormalizer
@@ -246,6 +247,11 @@ private struct Assembly {
                 configuration: configuration.inbox, connection: try await connect("inbox"), topology: topology,
                 store: store,
                 logger: logger("inbox"))))
+        }
+        if selected.contains(.deadLetters) {
+            running.append(.init(service: DeadLetterArchivist(
+                configuration: configuration.deadLetters, connection: try await connect("dead-letters"),
+                topology: topology, store: store, logger: logger("dead-letters"))))
         }
         if selected.contains(.bot) {
             running.append(.init(service: Bot(

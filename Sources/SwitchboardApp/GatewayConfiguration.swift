@@ -3,6 +3,7 @@ public import SwitchboardAPI
 public import SwitchboardBot
 public import SwitchboardBroker
 public import SwitchboardCore
+public import SwitchboardDeadLetters
 public import SwitchboardDispatcher
 public import SwitchboardMessageLog
 public import SwitchboardNormalizer
@@ -14,12 +15,14 @@ public import SwitchboardWebhooks
 /// The services one `switchboard` process can run.
 public enum GatewayService: String, Sendable, Hashable, CaseIterable, Comparable {
     case api, dispatcher, webhooks, normalizer, logger, inbox, bot
+    case deadLetters = "dead-letters"
     /// The provider stand-in: not a gateway service, but `serve all simulator` runs it
     /// beside the gateway for development.
     case simulator
 
     /// Every gateway service (what `serve all` runs); the simulator is not one.
-    public static let gateway: Set<GatewayService> = [.api, .dispatcher, .webhooks, .normalizer, .logger, .inbox, .bot]
+    public static let gateway: Set<GatewayService> = [.api, .dispatcher, .webhooks, .normalizer, .logger, .inbox, .bot,
+                                                      .deadLetters]
 
     /// Services that consume from the broker or publish to it.
     var needsBroker: Bool { self != .simulator }
@@ -64,6 +67,7 @@ public struct GatewayConfiguration: Sendable {
     public var messageLog: MessageLogWriter.Configuration
     public var inbox: Inbox.Configuration
     public var bot: Bot.Configuration
+    public var deadLetters: DeadLetterArchivist.Configuration
     /// How often the shared session directory is read again in full.
     public var sessionRefreshInterval: Duration
     /// How soon a Meta `phone_number_id` lookup that missed may read every session again
@@ -85,7 +89,8 @@ public struct GatewayConfiguration: Sendable {
                 webhooksURL: String = Settings.Default.webhooksURL,
                 dispatcher: Dispatcher.Configuration = .init(), normalizer: Normalizer.Configuration = .init(),
                 messageLog: MessageLogWriter.Configuration = .init(), inbox: Inbox.Configuration = .init(),
-                bot: Bot.Configuration = .init(), sessionRefreshInterval: Duration = .seconds(30),
+                bot: Bot.Configuration = .init(), deadLetters: DeadLetterArchivist.Configuration = .init(),
+                sessionRefreshInterval: Duration = .seconds(30),
                 sessionMissReloadInterval: Duration = .seconds(1),
                 maximumGracefulShutdownDuration: Duration = .seconds(10), provisioningConnections: Int = 3) {
         self.services = services
@@ -105,6 +110,7 @@ public struct GatewayConfiguration: Sendable {
         self.messageLog = messageLog
         self.inbox = inbox
         self.bot = bot
+        self.deadLetters = deadLetters
         self.sessionRefreshInterval = sessionRefreshInterval
         self.sessionMissReloadInterval = sessionMissReloadInterval
         self.maximumGracefulShutdownDuration = maximumGracefulShutdownDuration

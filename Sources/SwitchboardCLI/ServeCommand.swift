@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SwitchboardApp
 import SwitchboardCore
+import SwitchboardDeadLetters
 
 /// `switchboard serve <service>…`: runs services in this process until SIGTERM or
 /// SIGINT, then shuts them down gracefully within a bound (work not started goes back to
@@ -16,6 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// A service on the command line: one of the gateway's, or `all` of them.
     enum Selection: String, ExpressibleByArgument, CaseIterable {
         case api, dispatcher, webhooks, normalizer, logger, inbox, bot, simulator
+        case deadLetters = "dead-letters"
         /// Every gateway service; the simulator is not one (it stands in for providers).
         case all
     }
@@ -68,6 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("SWITCHBOARD_INBOX_PAUSE_SECONDS must be a number of seconds, not '\(pauseText)'")
         }
         let verifyToken = settings.value(nil, .metaVerifyToken, default: "")
+        let deadLetters = try Self.deadLetterConfiguration(settings)
         let (apiHost, apiPort) = try Self.parseListen(settings.value(listen, .apiListen, default: Settings.Default.apiListen))
         let (webhooksHost, webhooksPort) = try Self.parseListen(
             settings.value(webhooksListen, .webhooksListen, default: Settings.Default.webhooksListen))
@@ -86,8 +89,23 @@ struct ServeCommand: AsyncParsableCommand {
             simulatorBaseURL: settings.value(simulatorURL, .simulatorURL, default: Settings.Default.simulatorURL),
             webhooksURL: settings.value(webhooksURL, .webhooksURL, default: Settings.Default.webhooksURL),
             dispatcher: .init(inFlightPerTenant: inFlightPerTenant, channelsPerLane: channelsPerLane),
-            inbox: .init(pauseFor: .milliseconds(Int64(pause * 1000))),
+            inbox: .init(pauseFor: .milliseconds(Int64(pause * 1000))), deadLetters: deadLetters,
             maximumGracefulShutdownDuration: .seconds(shutdownTimeout))
+    }
+
+    /// Retention and alerting of the dead-letters service, from the environment.
+    static func deadLetterConfiguration(_ settings: Settings) throws -> DeadLetterArchivist.Configuration {
+        func number(_ key: Settings.Key, _ fallback: String) throws -> Double {
+            let text = settings.value(nil, key, default: fallback)
+            guard let value = Double(text), value >= 0 else {
+                throw ValidationError("\(key.rawValue) must be a number, at least 0, not '\(text)'")
+            }
+            return value
+        }
+        return DeadLetterArchivist.Configuration(
+            retention: .seconds(try number(.deadLetterRetention, "14") * 86_400),
+            alertThreshold: Int(try number(.deadLetterAlertThreshold, "100")),
+            alertWindow: .seconds(max(1, try number(.deadLetterAlertWindow, "300"))))
     }
 
     static func parseListen(_ text: String) throws -> (String, Int) {

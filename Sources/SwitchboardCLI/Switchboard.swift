@@ -8,7 +8,7 @@ struct Switchboard: AsyncParsableCommand {
         commandName: "switchboard",
         abstract: "A multi-tenant WhatsApp gateway wired through RabbitMQ.",
         subcommands: [ServeCommand.self, SendCommand.self, BrokerCommand.self, TopologyCommand.self, TenantCommand.self,
-                      SessionCommand.self, KeyCommand.self, BenchCommand.self]
+                      SessionCommand.self, KeyCommand.self, DeadLettersCommand.self, BenchCommand.self]
     )
 }
 

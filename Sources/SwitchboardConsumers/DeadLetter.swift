@@ -25,6 +25,7 @@ public struct DeadLetter: Sendable {
         headers[OutboundHeader.firstFailedAt] = now
         headers[OutboundHeader.lastFailedAt] = now
         headers[OutboundHeader.originalRoutingKey] = .string(delivery.routingKey)
+        headers[OutboundHeader.originalExchange] = .string(delivery.exchange)
         properties.headers = headers
         try await publisher.publish(delivery.body, exchange: exchange, routingKey: "\(tenant ?? "unknown").\(code)",
                                     properties: properties)

@@ -104,4 +104,10 @@ public enum LogKey {
     public static let scope = "scope"
     /// The id of an api key that was revoked.
     public static let revokedKey = "revoked_key"
+    /// A dead letter's archive id.
+    public static let deadLetter = "dead_letter"
+    /// A replay job's id.
+    public static let job = "job"
+    /// How many could not be done.
+    public static let failed = "failed"
 }

@@ -30,6 +30,11 @@ public struct Settings: Sendable {
         case metaVerifyToken = "SWITCHBOARD_META_VERIFY_TOKEN"
         /// Seconds a contact's reply pauses the tenant's bulk messages to them (inbox).
         case inboxPause = "SWITCHBOARD_INBOX_PAUSE_SECONDS"
+        /// Days replayed and discarded dead letters are kept before the purge.
+        case deadLetterRetention = "SWITCHBOARD_DEAD_LETTER_RETENTION_DAYS"
+        /// A dead-letter group growing by this many within the window raises an alert (0: never).
+        case deadLetterAlertThreshold = "SWITCHBOARD_DEAD_LETTER_ALERT_THRESHOLD"
+        case deadLetterAlertWindow = "SWITCHBOARD_DEAD_LETTER_ALERT_WINDOW_SECONDS"
     }
 
     /// Defaults for a developer machine running `deploy/local/rabbitmq.sh start`.

@@ -275,6 +275,13 @@ struct DeliveryProcessor: Sendable {
         }
         headers[OutboundHeader.lastFailedAt] = .string(WireJSON.format(now))
         headers[OutboundHeader.originalRoutingKey] = .string(delivery.routingKey)
+        // Back to where publishers put it (a retried message arrives from the retry
+        // tiers, whose dead-letter exchange is that same door).
+        headers[OutboundHeader.originalExchange] = .string(topology.roles.outbound)
+        if let session {
+            headers[InboundHeader.session] = .string(session.id.rawValue)
+            headers[InboundHeader.provider] = .string(session.provider.rawValue)
+        }
         headers[topology.retry.header] = nil
         properties.headers = headers
         try await publisher.publish(delivery.body, exchange: topology.roles.deadLetters,

@@ -162,8 +162,9 @@ extension SQLiteStore: MessageStore {
                          error: "\(code): \(detail)", detail: code, at: at)
     }
 
-    /// Moves a message forward to `state` (from accepting, unconfirmed or queued only),
-    /// creating its row if it came over AMQP, and adds the step to its history.
+    /// Moves a message forward to `state` (from accepting, unconfirmed or queued; or from
+    /// failed or expired, when an operator replayed its dead letter), creating its row if
+    /// it came over AMQP, and adds the step to its history.
     private func record(_ envelope: OutboundEnvelope, session: SessionID?, state: MessageState,
                         providerMessageID: String?, error: String?, detail: String?, at: Date) async throws(StoreError)
     {
@@ -194,7 +195,8 @@ extension SQLiteStore: MessageStore {
                     try db.cachedStatement(sql: """
                         UPDATE messages SET state = ?, provider_message_id = coalesce(?, provider_message_id),
                             error = ?, updated_at = ?
-                        WHERE tenant_id = ? AND id = ? AND state IN ('accepting', 'unconfirmed', 'queued')
+                        WHERE tenant_id = ? AND id = ?
+                            AND state IN ('accepting', 'unconfirmed', 'queued', 'failed', 'expired')
                         """).execute(arguments: update)
                     guard db.changesCount > 0 else {
                         // Already further on (never backwards), e.g. the logger applied our own

@@ -229,6 +229,84 @@ public final class SQLiteStore: Sendable {
             try db.rename(table: "sessions_v5", to: "sessions")
             try db.execute(sql: "CREATE UNIQUE INDEX sessions_one_primary ON sessions(tenant_id) WHERE is_primary")
         }
+        migrator.registerMigration("v6: dead-letter archive, its groups, replay jobs, audit log") { db in
+            try db.create(table: "dead_letters") { t in
+                t.primaryKey("id", .text)
+                t.column("fingerprint", .text).notNull().unique()
+                // No foreign key: an unroutable message names a tenant that does not exist,
+                // and a deleted tenant's dead letters stay for the record.
+                t.column("tenant_id", .text).notNull()
+                t.column("source", .text).notNull()
+                t.column("exchange", .text).notNull()
+                t.column("routing_key", .text).notNull()
+                t.column("original_exchange", .text)
+                t.column("original_routing_key", .text)
+                t.column("reason", .text).notNull()
+                t.column("error_code", .text).notNull().defaults(to: "")
+                t.column("detail", .text)
+                t.column("attempts", .integer).notNull()
+                t.column("first_failed_at", .double)
+                t.column("last_failed_at", .double)
+                t.column("message_id", .text)
+                t.column("session_id", .text).notNull().defaults(to: "")
+                t.column("provider", .text).notNull().defaults(to: "")
+                t.column("death_history", .blob).notNull()
+                t.column("headers", .blob).notNull()
+                t.column("properties", .blob).notNull()
+                t.column("body", .blob).notNull()
+                t.column("archived_at", .double).notNull()
+                t.column("state", .text).notNull()
+                t.column("replays", .integer).notNull().defaults(to: 0)
+                t.column("replayed_at", .double)
+                t.column("discarded_at", .double)
+                t.column("resolved_at", .double)
+                t.column("job_id", .text)
+                t.column("replay_error", .text)
+            }
+            try db.execute(sql: """
+                CREATE INDEX dead_letters_by_tenant ON dead_letters(tenant_id, state, archived_at DESC, id DESC);
+                CREATE INDEX dead_letters_by_state ON dead_letters(state, archived_at DESC, id DESC);
+                CREATE INDEX dead_letters_by_group ON dead_letters(tenant_id, reason, error_code, state);
+                CREATE INDEX dead_letters_resolved ON dead_letters(resolved_at) WHERE resolved_at IS NOT NULL;
+                CREATE INDEX dead_letters_by_job ON dead_letters(job_id, archived_at) WHERE job_id IS NOT NULL;
+                """)
+            try db.create(table: "dead_letter_groups") { t in
+                t.column("tenant_id", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("error_code", .text).notNull()
+                t.column("session_id", .text).notNull()
+                t.column("provider", .text).notNull()
+                t.primaryKey(["tenant_id", "reason", "error_code", "session_id", "provider"])
+                t.column("count", .integer).notNull()
+                t.column("total", .integer).notNull()
+                t.column("first_seen", .double).notNull()
+                t.column("last_seen", .double).notNull()
+            }
+            try db.create(table: "replay_jobs") { t in
+                t.primaryKey("id", .text)
+                t.column("tenant_id", .text)
+                t.column("session_id", .text)
+                t.column("state", .text).notNull()
+                t.column("total", .integer).notNull()
+                t.column("replayed", .integer).notNull()
+                t.column("failed", .integer).notNull()
+                t.column("created_at", .double).notNull()
+                t.column("updated_at", .double).notNull()
+                t.column("lease_until", .double)
+                t.column("actor", .text).notNull()
+            }
+            try db.create(table: "audit_log") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("at", .double).notNull()
+                t.column("actor_id", .text).notNull()
+                t.column("actor_label", .text)
+                t.column("tenant_id", .text)
+                t.column("action", .text).notNull()
+                t.column("target", .text).notNull()
+                t.column("count", .integer).notNull()
+            }
+            try db.execute(sql: "CREATE INDEX audit_log_by_tenant ON audit_log(tenant_id, id DESC)")
+        }
         return migrator
     }
 

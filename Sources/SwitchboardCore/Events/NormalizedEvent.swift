@@ -10,6 +10,32 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
         case sessionStatus = "session.status"
         /// The inbox: a contact wrote and an agent should look (see `InboxAlert`).
         case inboxAlert = "inbox.alert"
+        /// Dead letters of one group arrive faster than a threshold (see `DeadLetterAlert`).
+        case deadLetterAlert = "deadletter.alert"
+    }
+
+    /// A group of a tenant's dead letters (same reason and code) grew by `count` within
+    /// `windowSeconds`: something fails for many messages at once.
+    public struct DeadLetterAlert: Sendable, Hashable, Codable {
+        public var reason: String
+        public var errorCode: String?
+        public var count: Int
+        public var windowSeconds: Int
+        /// One of them, to look at (`GET /v1/dead-letters/{id}`).
+        public var sampleID: String
+
+        enum CodingKeys: String, CodingKey {
+            case reason, count
+            case errorCode = "error_code", windowSeconds = "window_seconds", sampleID = "sample_id"
+        }
+
+        public init(reason: String, errorCode: String?, count: Int, windowSeconds: Int, sampleID: String) {
+            self.reason = reason
+            self.errorCode = errorCode
+            self.count = count
+            self.windowSeconds = windowSeconds
+            self.sampleID = sampleID
+        }
     }
 
     /// A message as events carry it. Numbers are E.164 (`+` and digits) where the
@@ -118,15 +144,19 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
     public var sessionStatus: SessionStatus?
     /// Set on `inbox.alert` events.
     public var alert: InboxAlert?
+    /// Set on `deadletter.alert` events.
+    public var deadLetterAlert: DeadLetterAlert?
 
     enum CodingKeys: String, CodingKey {
         case id, type, tenant, session, provider, message, status, alert
         case occurredAt = "occurred_at", receivedAt = "received_at", sessionStatus = "session_status"
+        case deadLetterAlert = "dead_letter_alert"
     }
 
     public init(id: String, type: Kind, tenant: TenantID, session: SessionID?, provider: ProviderKind?,
                 occurredAt: Date, receivedAt: Date, message: Message? = nil, status: Status? = nil,
-                sessionStatus: SessionStatus? = nil, alert: InboxAlert? = nil) {
+                sessionStatus: SessionStatus? = nil, alert: InboxAlert? = nil,
+                deadLetterAlert: DeadLetterAlert? = nil) {
         self.id = id
         self.type = type
         self.tenant = tenant
@@ -138,6 +168,7 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
         self.status = status
         self.sessionStatus = sessionStatus
         self.alert = alert
+        self.deadLetterAlert = deadLetterAlert
     }
 
     /// A `message.status` event about one of our outbound messages.

@@ -16,6 +16,12 @@ public enum OutboundHeader {
     public static let firstFailedAt = "sb-first-failed-at"
     public static let lastFailedAt = "sb-last-failed-at"
     public static let originalRoutingKey = "sb-original-routing-key"
+    /// On a dead letter: the exchange it was published to, where a replay sends it.
+    public static let originalExchange = "sb-original-exchange"
+    /// On a replayed message: how many times it was replayed, and the archive id of the
+    /// dead letter it was replayed from.
+    public static let replays = "sb-replays"
+    public static let replayedFrom = "sb-replayed-from"
 }
 
 /// Why a message was dead-lettered: the last part of its `sb.dlx` routing key

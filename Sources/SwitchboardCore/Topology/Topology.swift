@@ -143,6 +143,10 @@ public struct Topology: Sendable, Hashable, Decodable {
         public var loggerQueue: String
         public var inboxQueue: String
         public var botQueue: String
+        /// What the dead-letters service archives: what failed for good, and what no
+        /// tenant queue took.
+        public var deadLetterQueue: String
+        public var unroutableQueue: String
 
         /// Where an event of `type` is published: statuses to their own fan-out, the
         /// rest to the events fan-out.
@@ -157,6 +161,8 @@ public struct Topology: Sendable, Hashable, Decodable {
             case loggerQueue = "logger-queue"
             case inboxQueue = "inbox-queue"
             case botQueue = "bot-queue"
+            case deadLetterQueue = "dead-letter-queue"
+            case unroutableQueue = "unroutable-queue"
         }
     }
 
@@ -209,7 +215,8 @@ public struct Topology: Sendable, Hashable, Decodable {
             throw .invalid(source, "role \(role) names exchange '\(name)', which is not defined")
         }
         for (role, name) in [("inbound-queue", roles.inboundQueue), ("logger-queue", roles.loggerQueue),
-                             ("inbox-queue", roles.inboxQueue), ("bot-queue", roles.botQueue)]
+                             ("inbox-queue", roles.inboxQueue), ("bot-queue", roles.botQueue),
+                             ("dead-letter-queue", roles.deadLetterQueue), ("unroutable-queue", roles.unroutableQueue)]
             where !queueNames.contains(name) {
             throw .invalid(source, "role \(role) names queue '\(name)', which is not defined")
         }
