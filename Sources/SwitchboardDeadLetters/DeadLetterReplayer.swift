@@ -54,7 +54,8 @@ public struct DeadLetterReplayer: Sendable {
     public func replay(_ letter: ArchivedDeadLetter, body: Data? = nil, session: String? = nil)
         async throws(ReplayError)
     {
-        let (exchange, routingKey, properties, payload) = try message(for: letter, body: body, session: session)
+        let (exchange, routingKey, properties, payload) = try Self.message(for: letter, roles: roles, body: body,
+                                                                           session: session)
         do {
             try await publisher.publish(payload, exchange: exchange, routingKey: routingKey, properties: properties)
         } catch {
@@ -62,8 +63,9 @@ public struct DeadLetterReplayer: Sendable {
         }
     }
 
-    /// What a replay publishes: exchange, routing key, properties and body.
-    public func message(for letter: ArchivedDeadLetter, body: Data? = nil, session: String? = nil)
+    /// What a replay of `letter` publishes: exchange, routing key, properties and body.
+    public static func message(for letter: ArchivedDeadLetter, roles: Topology.Roles, body: Data? = nil,
+                               session: String? = nil)
         throws(ReplayError) -> (exchange: String, routingKey: String, properties: AMQPMessageProperties, body: Data)
     {
         guard let exchange = letter.originalExchange, let routingKey = letter.originalRoutingKey else {
