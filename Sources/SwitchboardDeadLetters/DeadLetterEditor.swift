@@ -41,13 +41,37 @@ public struct DeadLetterEditor: Sendable {
             throw .notAnEnvelope("its body is not a JSON object")
         }
         guard case .object = patch else { throw .invalid([EnvelopeProblem(field: "patch", detail: "must be a JSON object")]) }
-        let envelope = try decode(JSONValue.object(original).merging(patch: patch))
+        // Typed fields are checked one by one (a placeholder stands in for a broken one),
+        // so the rest still decodes and every broken field is reported at once.
+        guard case .object(var fields) = JSONValue.object(original).merging(patch: patch) else {
+            throw .invalid([EnvelopeProblem(field: "envelope", detail: "must be a JSON object")])
+        }
         var problems: [EnvelopeProblem] = []
-        do { try envelope.validate(now: Date()) } catch { problems = error.problems }
-        if envelope.tenant.rawValue != letter.tenant {
+        let typed: [(String, String, (String) -> Bool)] = [
+            ("to", "+10000000000", { (try? PhoneNumber($0)) != nil }),
+            ("session", "placeholder", { (try? SessionID($0)) != nil }),
+            ("tenant", letter.tenant, { (try? TenantID($0)) != nil }),
+        ]
+        for (field, placeholder, isValid) in typed {
+            guard let value = fields[field], value != .null else { continue }
+            guard let text = value.stringValue else {
+                problems.append(EnvelopeProblem(field: field, detail: "must be a string"))
+                fields[field] = .string(placeholder)
+                continue
+            }
+            if !isValid(text) {
+                let rule = field == "to" ? "is not E.164 (e.g. +14155550123)" : "is not a valid id (1–63 of a-z, 0-9 and '-')"
+                problems.append(EnvelopeProblem(field: field, detail: "'\(text)' \(rule)"))
+                fields[field] = .string(placeholder)
+            }
+        }
+        let envelope = try decode(.object(fields))
+        do { try envelope.validate(now: Date()) } catch { problems += error.problems }
+        let broken = Set(problems.map(\.field))
+        if !broken.contains("tenant"), envelope.tenant.rawValue != letter.tenant {
             problems.append(EnvelopeProblem(field: "tenant", detail: "must stay \(letter.tenant)"))
         }
-        if let session = envelope.session {
+        if let session = envelope.session, !broken.contains("session") {
             let found: Session?
             do { found = try await sessions.session(session) } catch { throw .store(error) }
             if found?.tenant != envelope.tenant {

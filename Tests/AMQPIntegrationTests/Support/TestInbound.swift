@@ -48,7 +48,7 @@ final class TestInbound: @unchecked Sendable {
 
     var receiverURL: String { "http://127.0.0.1:\(receiverPort)" }
 
-    static func with<T>(pipeline: Bool = true, conversations: Bool = false,
+    static func with<T>(pipeline: Bool = true, conversations: Bool = false, deadLetters: Bool = false,
                         inbox: Inbox.Configuration = Inbox.Configuration(),
                         bot: Bot.Configuration = Bot.Configuration(forwardRetryDelays: [.milliseconds(500)],
                                                                    forwardPollInterval: .milliseconds(50)),
@@ -64,11 +64,14 @@ final class TestInbound: @unchecked Sendable {
                 var services: Set<GatewayService> = [.webhooks, .api]
                 if pipeline { services.formUnion([.normalizer, .logger, .dispatcher]) }
                 if conversations { services.formUnion([.inbox, .bot]) }
+                if deadLetters { services.insert(.deadLetters) }
                 do {
                     let configuration = try TestGateway.configuration(services, scratch: scratch, directory: directory) {
                         $0.simulatorBaseURL = simulator.baseURL + "/api"
                         $0.inbox = inbox
                         $0.bot = bot
+                        $0.deadLetters.jobPollInterval = .milliseconds(100)
+                        $0.deadLetters.alertThreshold = 3
                     }
                     let result = try await TestGateway.with(configuration) { gateway in
                         let inbound = TestInbound(scratch: scratch, store: gateway.store,
@@ -117,6 +120,16 @@ final class TestInbound: @unchecked Sendable {
     }
 
     static func secret(_ tenant: String) -> String { "whsec-\(tenant)-0123456789abcdef" }
+
+    /// Registers `tenant`'s session at the simulator again, with another api key (a key
+    /// the store does not have makes every send a 401) or behaviour.
+    func reregister(_ tenant: String, apiKey: String? = nil, behaviour: SimulatorBehaviour? = nil,
+                    number: String = "+14155550100") throws {
+        try simulator.state.register(SimulatedSession(
+            id: "\(tenant)-main", flavor: .simulator, apiKey: apiKey ?? "key-\(tenant)",
+            webhookURL: "\(receiverURL)/webhooks/simulator/\(tenant)-main", webhookSecret: Self.secret(tenant),
+            behaviour: behaviour, phoneNumber: number))
+    }
 
     /// Posts a webhook body to the receiver.
     func post(_ path: String, body: Data, headers: [(String, String)]) async throws -> TestResponse {
