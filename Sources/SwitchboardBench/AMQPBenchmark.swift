@@ -190,11 +190,14 @@ final class LatencyRecorder: Sendable {
 public enum BenchError: Error, CustomStringConvertible {
     case timedOut(String)
     case setup(String)
+    /// What the benchmark checks did not hold (a loss, a duplicate).
+    case failed(String)
 
     public var description: String {
         switch self {
         case .timedOut(let why): "benchmark timed out: \(why)"
         case .setup(let why): "benchmark setup: \(why)"
+        case .failed(let why): "benchmark check failed: \(why)"
         }
     }
 }

@@ -52,6 +52,12 @@ final class ChildProcess: Sendable {
         return text.split(separator: "\n").suffix(15).joined(separator: "\n")
     }
 
+    /// SIGKILL at once, as a crash or an OOM kill ends a process; reaps it.
+    func crash() async {
+        kill(pid, SIGKILL)
+        await reap()
+    }
+
     /// SIGTERM, then SIGKILL if it has not exited within `bound`; reaps it.
     func stop(within bound: Duration = .seconds(20)) async {
         kill(pid, SIGTERM)
@@ -60,6 +66,10 @@ final class ChildProcess: Sendable {
             try? await Task.sleep(for: .milliseconds(50))
         }
         if isRunning { kill(pid, SIGKILL) }
+        await reap()
+    }
+
+    private func reap() async {
         let pid = self.pid
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             Thread {

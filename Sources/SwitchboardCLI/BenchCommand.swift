@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput and latency against the real broker.",
-        subcommands: [AMQP.self, TopologyBench.self, API.self, Outbound.self, Tenants.self, Gateway.self]
+        subcommands: [AMQP.self, TopologyBench.self, API.self, Outbound.self, Tenants.self, Gateway.self, DeadLetters.self]
     )
 
     struct AMQP: AsyncParsableCommand {
@@ -251,5 +251,44 @@ func emit(_ report: some BenchReport, json: Bool) throws {
         print(try report.json())
     } else {
         report.summary.forEach { print($0) }
+    }
+}
+
+extension BenchCommand {
+    struct DeadLetters: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dead-letters",
+            abstract: "serve dead-letters as a process: archive and replay N dead letters (optionally SIGKILLed in each phase); listing a large archive.")
+
+        @OptionGroup var amqp: AMQPOptions
+        @OptionGroup var topology: TopologyOptions
+        @OptionGroup var logging: LoggingOptions
+        @Option(help: "Dead letters archived and replayed.") var messages = 20_000
+        @Option(help: "Tenants they belong to.") var tenants = 10
+        @Flag(help: "SIGKILL the service part-way through each phase; check nothing was lost or sent twice.") var kill = false
+        @Option(help: "Rows in the archive whose listing is timed (0: skip).") var archiveRows = 1_000_000
+        @Flag(help: "Print one JSON object instead of text.") var json = false
+
+        func validate() throws {
+            guard messages > 0, tenants > 0, archiveRows >= 0 else {
+                throw ValidationError("--messages and --tenants must be positive, --archive-rows not negative")
+            }
+        }
+
+        func run() async throws {
+            let settings = Settings()
+            var options = DeadLetterBenchmark.Options(
+                executable: try Gateway.executable(), topologyPath: try Topology.locate(flag: topology.path),
+                managementURL: settings.value(topology.managementURL, .managementURL, default: Settings.Default.managementURL))
+            options.messages = messages
+            options.tenants = tenants
+            options.kill = kill
+            options.archiveRows = archiveRows
+            let benchmark = DeadLetterBenchmark(
+                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
+                management: try topology.management(), topology: try topology.load(), options: options,
+                logger: logging.makeLogger(label: "switchboard.bench"))
+            try emit(try await benchmark.run(), json: json)
+        }
     }
 }

@@ -20,7 +20,7 @@ public struct ReplayJobRunner: Sendable {
     let logger: Logger
 
     public init(store: any DeadLetterStore, replayer: DeadLetterReplayer, concurrency: Int = 64,
-                batchSize: Int = 500, lease: Duration = .seconds(30), logger: Logger) {
+                batchSize: Int = 500, lease: Duration = .seconds(10), logger: Logger) {
         self.store = store
         self.replayer = replayer
         self.concurrency = max(1, concurrency)
