@@ -285,6 +285,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
+                "SwitchboardConsumers",
                 "SwitchboardCore",
                 "SwitchboardProviders",
                 "SwitchboardStore",

@@ -3,7 +3,9 @@ import Synchronization
 /// One holder per key at a time, across tasks: the normalizer holds an event's id while
 /// it checks, publishes and remembers it, so the same webhook delivered several times
 /// at once still yields the event once; the inbox and the bot hold an event's id while
-/// they handle it, so a duplicate waits and then finds the receipt settled.
+/// they handle it, so a duplicate waits and then finds the receipt settled; the
+/// dispatcher holds a message's id while it handles it, so a copy in flight beside it
+/// waits and then finds the send recorded.
 public final class KeyedGate: Sendable {
     private struct State {
         var held: Set<String> = []

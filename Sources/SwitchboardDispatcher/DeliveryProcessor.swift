@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import SwitchboardAMQP
 import SwitchboardBroker
+import SwitchboardConsumers
 import SwitchboardCore
 import SwitchboardProviders
 import SwitchboardStore
@@ -16,6 +17,10 @@ struct DeliveryProcessor: Sendable {
     let book: SessionBook
     let restrictions: ContactRestrictions
     let pacer: SessionPacer
+    /// The message ids being handled: a second copy of a message (a replay, a
+    /// publisher's retry) waits for the first to settle, then finds its record, instead
+    /// of passing the store check beside it and being sent twice.
+    let inFlight: KeyedGate
     let providers: ProviderDirectory
     let messages: any MessageStore
     let publisher: AMQPConnection
@@ -32,6 +37,9 @@ struct DeliveryProcessor: Sendable {
         // Shutting down: what has not started its provider call goes back to the queue
         // at once; only calls already in flight finish and settle.
         if Task.isShuttingDownGracefully { return await handBack(delivery, tenant: tenant) }
+        let key = delivery.properties.messageID.map { ["\(tenant)/\($0)"] } ?? []
+        await inFlight.enter(key)
+        defer { inFlight.leave(key) }
         do {
             let outcome = try await handle(delivery, tenant: tenant)
             if outcome == .requeued {

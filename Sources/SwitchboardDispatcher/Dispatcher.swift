@@ -3,6 +3,7 @@ public import Logging
 public import ServiceLifecycle
 public import SwitchboardAMQP
 import SwitchboardBroker
+import SwitchboardConsumers
 public import SwitchboardCore
 public import SwitchboardProviders
 public import SwitchboardStore
@@ -102,7 +103,8 @@ public final class Dispatcher: Service, Sendable {
         book = SessionBook(store: store)
         restrictions = ContactRestrictions(store: store, logger: logger)
         processor = DeliveryProcessor(
-            book: book, restrictions: restrictions, pacer: SessionPacer(), providers: providers, messages: store, publisher: connection,
+            book: book, restrictions: restrictions, pacer: SessionPacer(), inFlight: KeyedGate(), providers: providers,
+            messages: store, publisher: connection,
             topology: topology, schedule: RetrySchedule(tiers: topology.retry.tiers,
                                                         maximumAttempts: configuration.maximumAttempts,
                                                         firstDelay: configuration.firstRetryDelay),

@@ -211,4 +211,31 @@ struct DispatcherTests {
             #expect(try await outbound.store.message(envelope.id, of: acme)?.providerMessageID == "42")
         }
     }
+
+    /// Copies of one message arriving together (a replayed dead letter published again
+    /// after its runner died, a publisher's retry) are handled one after the other: the
+    /// second finds the first's record and is not sent.
+    @Test(.timeLimit(.minutes(2)))
+    func copiesOfOneMessageInFlightTogetherAreSentOnce() async throws {
+        try await TestOutbound.with { outbound in
+            let acme = try await outbound.addTenant("acme", behaviour: SimulatorBehaviour(latencyMs: 50))
+            var envelopes: [OutboundEnvelope] = []
+            for index in 0..<5 { envelopes.append(try outbound.envelope("acme", "copy \(index)")) }
+            for envelope in envelopes {
+                for _ in 0..<3 {
+                    try await outbound.scratch.connection.publish(
+                        try envelope.wireBody(), exchange: "sb.outbound", routingKey: envelope.routingKey,
+                        properties: envelope.amqpProperties(republished: true))
+                }
+            }
+            #expect(try await eventually { try await outbound.scratch.depth("sb.outbound.acme") == 0 })
+            #expect(await eventually { outbound.accepted("acme-main") >= 5 })
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(outbound.simulator.state.messages(session: "acme-main").compactMap(\.text).sorted()
+                == (0..<5).map { "copy \($0)" })
+            for envelope in envelopes {
+                #expect(try await outbound.store.message(envelope.id, of: acme)?.state == .sent)
+            }
+        }
+    }
 }
