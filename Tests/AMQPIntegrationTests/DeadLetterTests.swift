@@ -1,5 +1,7 @@
+import Crypto
 import Foundation
 import SwitchboardAMQP
+@testable import SwitchboardBench
 import SwitchboardCore
 import SwitchboardSimulator
 import SwitchboardStore
@@ -67,6 +69,19 @@ struct DeadLetterTests {
             #expect(detail.json["body_text"] as? String == "{not json")
             #expect((detail.json["headers"] as? [String: Any])?["sb-provider"] as? String == "simulator")
             #expect((detail.json["dead_letter"] as? [String: Any])?["original_exchange"] as? String == "sb.inbound")
+            // Replayed, a raw webhook goes back to the normalizer, which parks it again
+            // (still unparseable): a new dead letter that counts its replay.
+            let replay = try await TestAPI.request(port: inbound.apiPort, .POST, "/v1/dead-letters/replay", key: admin,
+                                                   json: #"{"ids":["\#(id)"]}"#)
+            #expect(replay.status == 202 && replay.json["count"] as? Int == 1, "\(replay.text)")
+            #expect(try await archived(inbound, DeadLetterFilter(tenant: "acme", reason: "unparseable"), count: 1))
+            #expect(try await eventually {
+                let again = try await inbound.store.deadLetters(matching: DeadLetterFilter(tenant: "acme", reason: "unparseable"),
+                                                                after: nil, limit: 5)
+                return again.contains { String(decoding: $0.headers, as: UTF8.self).contains(#""sb-replays":1"#) }
+                    && again.allSatisfy { $0.body == junk }
+            })
+            #expect(try await inbound.store.deadLetter(id)?.state == .replayed)
 
             // Enough of one group in the window raises one alert for subscribers.
             for _ in 0..<3 { try await publish(try envelope(acme, session: "acme-nope"), inbound) }
@@ -183,6 +198,84 @@ struct DeadLetterTests {
                 #expect(twice.status == 409)
             }
             #expect(try await eventually { try await inbound.store.message(lost.id, of: acme)?.state.isSentOrFurther == true })
+        }
+    }
+}
+
+/// `switchboard dead-letters …` (this build's executable) on the same store and broker.
+@Suite("switchboard dead-letters, the command line")
+struct DeadLetterCommandTests {
+    @Test(.timeLimit(.minutes(2)))
+    func groupsListAndReplayAFixedGroupFromTheShell() async throws {
+        try await TestInbound.with(deadLetters: true) { inbound in
+            let acme = try await inbound.addTenant("acme")
+            var ids: [String] = []
+            for index in 0..<3 {
+                var envelope = OutboundEnvelope(id: MessageID.make(), tenant: acme, messageClass: .bulk,
+                                                to: try PhoneNumber("+1415555010\(index)"), text: "backup \(index)")
+                envelope.session = try SessionID("acme-backup")                   // not there yet
+                ids.append(envelope.id)
+                try await inbound.scratch.connection.publish(try envelope.wireBody(), exchange: "sb.outbound",
+                                                             routingKey: envelope.routingKey,
+                                                             properties: envelope.amqpProperties())
+            }
+            #expect(try await eventually {
+                try await inbound.store.countDeadLetters(matching: DeadLetterFilter(tenant: "acme")) == 3
+            })
+            var environment = ProcessInfo.processInfo.environment
+            environment["SWITCHBOARD_DATABASE"] = inbound.store.path
+            environment["SWITCHBOARD_MASTER_KEY"] = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
+            var amqp = try TestBroker.configuration("cli")
+            amqp.virtualHost = inbound.scratch.name
+            environment["SWITCHBOARD_AMQP_URL"] = GatewayBenchmark.url(of: amqp)
+            environment["SWITCHBOARD_TOPOLOGY"] = TestTopology.path
+            environment["SWITCHBOARD_LOG_LEVEL"] = "error"
+            func cli(_ arguments: String...) async throws -> String {
+                try await runProgram(GatewayBenchTests.executable, ["dead-letters"] + arguments, environment: environment)
+            }
+            let groups = try JSONDecoder().decode([[String: JSONValueForTests]].self,
+                                                  from: Data(try await cli("groups", "--json").utf8))
+            #expect(groups.count == 1)
+            #expect(groups.first?["reason"] == .string("unknown-session"))
+            #expect(groups.first?["count"] == .number(3))
+            let list = try JSONDecoder().decode([[String: JSONValueForTests]].self,
+                                                from: Data(try await cli("list", "--tenant", "acme", "--json").utf8))
+            #expect(Set(list.compactMap { if case .string(let id)? = $0["message_id"] { id } else { nil } }) == Set(ids))
+            let table = try await cli("list", "--tenant", "acme")
+            #expect(table.hasPrefix("id ") && table.contains("unknown-session"), "\(table)")
+
+            // Fixed: the session exists now. The group is replayed from the shell.
+            try await inbound.store.addSession(
+                Session(id: try SessionID("acme-backup"), tenant: acme, provider: .simulator,
+                        phoneNumber: try PhoneNumber("+14155550199"), status: .connected),
+                secrets: SessionSecrets(credentials: ["api_key": "key-acme-backup"], webhookSecret: TestInbound.secret("acme")))
+            try inbound.simulator.state.register(SimulatedSession(id: "acme-backup", flavor: .simulator,
+                                                                  apiKey: "key-acme-backup"))
+            let replayed = try await cli("replay", "--tenant", "acme", "--reason", "unknown-session")
+            #expect(replayed.contains("3 replayed") || replayed.contains("taken by the dead-letters service"), "\(replayed)")
+            #expect(try await eventually { inbound.simulator.state.messages(session: "acme-backup").count == 3 })
+            #expect(try await inbound.store.countDeadLetters(matching: DeadLetterFilter(tenant: "acme")) == 0)
+            let audit = try await inbound.store.auditEntries(tenant: nil, before: nil, limit: 10)
+            #expect(audit.first?.actorID.hasPrefix("cli:") == true)
+            #expect(audit.first?.count == 3)
+        }
+    }
+}
+
+/// Enough of JSON to read the command's output.
+enum JSONValueForTests: Decodable, Equatable {
+    case string(String), number(Double), bool(Bool), null, other
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else {
+            self = .other
         }
     }
 }
