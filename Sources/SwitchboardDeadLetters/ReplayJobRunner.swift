@@ -86,7 +86,8 @@ public struct ReplayJobRunner: Sendable {
                 }
                 return true
             }
-            for _ in 0..<concurrency where !startNext() { break }
+            var started = 0
+            while started < concurrency, startNext() { started += 1 }
             for await (id, error) in group {
                 switch error {
                 case nil: replayed.append(id)

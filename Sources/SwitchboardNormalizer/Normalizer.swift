@@ -111,6 +111,11 @@ public final class Normalizer: Service, Sendable {
         // no event again. Other events are remembered by id in the dedupe memory.
         let statuses: [Int: AppliedStatus]
         do { statuses = try await applyStatuses(parsed.events) } catch {
+            guard case .database = error else {
+                // It can never be written (its tenant is gone, say): retrying would loop.
+                return await park(delivery, tenant: tenant.rawValue, code: "unloggable", detail: error.description,
+                                  metadata: metadata)
+            }
             logger.error("cannot write statuses to the message log",
                          metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
             return await requeue(delivery)
