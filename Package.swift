@@ -211,6 +211,19 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "SwitchboardMonitor",
+            dependencies: [
+                "SwitchboardAMQP",
+                "SwitchboardBroker",
+                "SwitchboardConsumers",
+                "SwitchboardCore",
+                "SwitchboardStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "SwitchboardInbox",
             dependencies: [
                 "SwitchboardAMQP",
@@ -311,6 +324,7 @@ let package = Package(
         .target(
             name: "SwitchboardApp",
             dependencies: [
+                "SwitchboardMonitor",
                 "SwitchboardDeadLetters",
                 "SwitchboardAMQP",
                 "SwitchboardAPI",
@@ -363,6 +377,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
+                "SwitchboardMonitor",
                 "SwitchboardDeadLetters",
                 "SwitchboardApp",
                 "SwitchboardAMQP",
@@ -441,6 +456,7 @@ let package = Package(
         .testTarget(
             name: "AMQPIntegrationTests",
             dependencies: [
+                "SwitchboardMonitor",
                 "SwitchboardApp",
                 "SwitchboardDeadLetters",
                 "SwitchboardAMQP",

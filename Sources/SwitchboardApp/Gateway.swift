@@ -7,6 +7,7 @@ import SwitchboardBot
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardDeadLetters
+import SwitchboardMonitor
 import SwitchboardDispatcher
 import SwitchboardMessageLog
 import SwitchboardNormalizer
@@ -252,6 +253,11 @@ private struct Assembly {
             running.append(.init(service: DeadLetterArchivist(
                 configuration: configuration.deadLetters, connection: try await connect("dead-letters"),
                 topology: topology, store: store, logger: logger("dead-letters"))))
+        }
+        if selected.contains(.monitor) {
+            running.append(.init(service: SessionMonitor(
+                configuration: configuration.monitor, connection: try await connect("monitor"), topology: topology,
+                store: store, logger: logger("monitor"))))
         }
         if selected.contains(.bot) {
             running.append(.init(service: Bot(

@@ -4,6 +4,7 @@ public import SwitchboardBot
 public import SwitchboardBroker
 public import SwitchboardCore
 public import SwitchboardDeadLetters
+public import SwitchboardMonitor
 public import SwitchboardDispatcher
 public import SwitchboardMessageLog
 public import SwitchboardNormalizer
@@ -16,13 +17,14 @@ public import SwitchboardWebhooks
 public enum GatewayService: String, Sendable, Hashable, CaseIterable, Comparable {
     case api, dispatcher, webhooks, normalizer, logger, inbox, bot
     case deadLetters = "dead-letters"
+    case monitor
     /// The provider stand-in: not a gateway service, but `serve all simulator` runs it
     /// beside the gateway for development.
     case simulator
 
     /// Every gateway service (what `serve all` runs); the simulator is not one.
     public static let gateway: Set<GatewayService> = [.api, .dispatcher, .webhooks, .normalizer, .logger, .inbox, .bot,
-                                                      .deadLetters]
+                                                      .deadLetters, .monitor]
 
     /// Services that consume from the broker or publish to it.
     var needsBroker: Bool { self != .simulator }
@@ -68,6 +70,7 @@ public struct GatewayConfiguration: Sendable {
     public var inbox: Inbox.Configuration
     public var bot: Bot.Configuration
     public var deadLetters: DeadLetterArchivist.Configuration
+    public var monitor: SessionMonitor.Configuration
     /// How often the shared session directory is read again in full.
     public var sessionRefreshInterval: Duration
     /// How soon a Meta `phone_number_id` lookup that missed may read every session again
@@ -90,6 +93,7 @@ public struct GatewayConfiguration: Sendable {
                 dispatcher: Dispatcher.Configuration = .init(), normalizer: Normalizer.Configuration = .init(),
                 messageLog: MessageLogWriter.Configuration = .init(), inbox: Inbox.Configuration = .init(),
                 bot: Bot.Configuration = .init(), deadLetters: DeadLetterArchivist.Configuration = .init(),
+                monitor: SessionMonitor.Configuration = .init(),
                 sessionRefreshInterval: Duration = .seconds(30),
                 sessionMissReloadInterval: Duration = .seconds(1),
                 maximumGracefulShutdownDuration: Duration = .seconds(10), provisioningConnections: Int = 3) {
@@ -111,6 +115,7 @@ public struct GatewayConfiguration: Sendable {
         self.inbox = inbox
         self.bot = bot
         self.deadLetters = deadLetters
+        self.monitor = monitor
         self.sessionRefreshInterval = sessionRefreshInterval
         self.sessionMissReloadInterval = sessionMissReloadInterval
         self.maximumGracefulShutdownDuration = maximumGracefulShutdownDuration

@@ -18,6 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
     enum Selection: String, ExpressibleByArgument, CaseIterable {
         case api, dispatcher, webhooks, normalizer, logger, inbox, bot, simulator
         case deadLetters = "dead-letters"
+        case monitor
         /// Every gateway service; the simulator is not one (it stands in for providers).
         case all
     }
@@ -71,6 +72,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let verifyToken = settings.value(nil, .metaVerifyToken, default: "")
         let deadLetters = try Self.deadLetterConfiguration(settings)
+        let alertAfterText = settings.value(nil, .sessionAlertAfter, default: "300")
+        guard let alertAfter = Double(alertAfterText), alertAfter >= 0 else {
+            throw ValidationError("SWITCHBOARD_SESSION_ALERT_AFTER_SECONDS must be a number of seconds, not '\(alertAfterText)'")
+        }
         let (apiHost, apiPort) = try Self.parseListen(settings.value(listen, .apiListen, default: Settings.Default.apiListen))
         let (webhooksHost, webhooksPort) = try Self.parseListen(
             settings.value(webhooksListen, .webhooksListen, default: Settings.Default.webhooksListen))
@@ -90,6 +95,7 @@ struct ServeCommand: AsyncParsableCommand {
             webhooksURL: settings.value(webhooksURL, .webhooksURL, default: Settings.Default.webhooksURL),
             dispatcher: .init(inFlightPerTenant: inFlightPerTenant, channelsPerLane: channelsPerLane),
             inbox: .init(pauseFor: .milliseconds(Int64(pause * 1000))), deadLetters: deadLetters,
+            monitor: .init(alertAfter: .milliseconds(Int64(alertAfter * 1000))),
             maximumGracefulShutdownDuration: .seconds(shutdownTimeout))
     }
 

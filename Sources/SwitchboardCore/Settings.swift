@@ -35,6 +35,8 @@ public struct Settings: Sendable {
         /// A dead-letter group growing by this many within the window raises an alert (0: never).
         case deadLetterAlertThreshold = "SWITCHBOARD_DEAD_LETTER_ALERT_THRESHOLD"
         case deadLetterAlertWindow = "SWITCHBOARD_DEAD_LETTER_ALERT_WINDOW_SECONDS"
+        /// How long a session may be down before the monitor's `session.alert`.
+        case sessionAlertAfter = "SWITCHBOARD_SESSION_ALERT_AFTER_SECONDS"
     }
 
     /// Defaults for a developer machine running `deploy/local/rabbitmq.sh start`.

@@ -91,7 +91,7 @@ public final class MessageLogWriter: Service, Sendable {
                 return
             }
             try await log.recordInbound(event)
-        case .sessionStatus, .inboxAlert, .deadLetterAlert:
+        case .sessionStatus, .inboxAlert, .deadLetterAlert, .sessionAlert:
             break
         }
     }

@@ -307,6 +307,27 @@ public final class SQLiteStore: Sendable {
             }
             try db.execute(sql: "CREATE INDEX audit_log_by_tenant ON audit_log(tenant_id, id DESC)")
         }
+        migrator.registerMigration("v7: session status history and health") { db in
+            try db.create(table: "session_status_history") { t in
+                t.autoIncrementedPrimaryKey("id")
+                // No foreign key: the history outlives a deleted session, for the record.
+                t.column("session_id", .text).notNull()
+                t.column("tenant_id", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("at", .double).notNull()
+                t.column("source", .text).notNull()
+                t.column("report_id", .text).notNull()
+                t.uniqueKey(["session_id", "report_id"])
+            }
+            try db.create(table: "session_health") { t in
+                t.primaryKey("session_id", .text).references("sessions", onDelete: .cascade)
+                t.column("tenant_id", .text).notNull()
+                t.column("status_at", .double).notNull()
+                t.column("down_since", .double)
+                t.column("alerted_at", .double)
+            }
+            try db.execute(sql: "CREATE INDEX session_health_down ON session_health(down_since) WHERE down_since IS NOT NULL")
+        }
         return migrator
     }
 

@@ -12,6 +12,27 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
         case inboxAlert = "inbox.alert"
         /// Dead letters of one group arrive faster than a threshold (see `DeadLetterAlert`).
         case deadLetterAlert = "deadletter.alert"
+        /// A session has been down longer than a threshold, or is back (see `SessionAlert`).
+        case sessionAlert = "session.alert"
+    }
+
+    /// A session down for longer than the monitor's threshold (`state` `down`), said
+    /// once; and once more when it is connected again (`back`).
+    public struct SessionAlert: Sendable, Hashable, Codable {
+        public enum State: String, Sendable, Hashable, Codable {
+            case down, back
+        }
+
+        public var state: State
+        public var status: SessionStatus
+        /// When the session went down.
+        public var since: Date?
+
+        public init(state: State, status: SessionStatus, since: Date?) {
+            self.state = state
+            self.status = status
+            self.since = since
+        }
     }
 
     /// A group of a tenant's dead letters (same reason and code) grew by `count` within
@@ -146,17 +167,19 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
     public var alert: InboxAlert?
     /// Set on `deadletter.alert` events.
     public var deadLetterAlert: DeadLetterAlert?
+    /// Set on `session.alert` events.
+    public var sessionAlert: SessionAlert?
 
     enum CodingKeys: String, CodingKey {
         case id, type, tenant, session, provider, message, status, alert
         case occurredAt = "occurred_at", receivedAt = "received_at", sessionStatus = "session_status"
-        case deadLetterAlert = "dead_letter_alert"
+        case deadLetterAlert = "dead_letter_alert", sessionAlert = "session_alert"
     }
 
     public init(id: String, type: Kind, tenant: TenantID, session: SessionID?, provider: ProviderKind?,
                 occurredAt: Date, receivedAt: Date, message: Message? = nil, status: Status? = nil,
                 sessionStatus: SessionStatus? = nil, alert: InboxAlert? = nil,
-                deadLetterAlert: DeadLetterAlert? = nil) {
+                deadLetterAlert: DeadLetterAlert? = nil, sessionAlert: SessionAlert? = nil) {
         self.id = id
         self.type = type
         self.tenant = tenant
@@ -169,6 +192,7 @@ public struct NormalizedEvent: Sendable, Hashable, Codable {
         self.sessionStatus = sessionStatus
         self.alert = alert
         self.deadLetterAlert = deadLetterAlert
+        self.sessionAlert = sessionAlert
     }
 
     /// A `message.status` event about one of our outbound messages.

@@ -147,6 +147,8 @@ public struct Topology: Sendable, Hashable, Decodable {
         /// tenant queue took.
         public var deadLetterQueue: String
         public var unroutableQueue: String
+        /// The monitor's queue of session events.
+        public var monitorQueue: String
 
         /// Where an event of `type` is published: statuses to their own fan-out, the
         /// rest to the events fan-out.
@@ -163,6 +165,7 @@ public struct Topology: Sendable, Hashable, Decodable {
             case botQueue = "bot-queue"
             case deadLetterQueue = "dead-letter-queue"
             case unroutableQueue = "unroutable-queue"
+            case monitorQueue = "monitor-queue"
         }
     }
 
@@ -216,7 +219,8 @@ public struct Topology: Sendable, Hashable, Decodable {
         }
         for (role, name) in [("inbound-queue", roles.inboundQueue), ("logger-queue", roles.loggerQueue),
                              ("inbox-queue", roles.inboxQueue), ("bot-queue", roles.botQueue),
-                             ("dead-letter-queue", roles.deadLetterQueue), ("unroutable-queue", roles.unroutableQueue)]
+                             ("dead-letter-queue", roles.deadLetterQueue), ("unroutable-queue", roles.unroutableQueue),
+                             ("monitor-queue", roles.monitorQueue)]
             where !queueNames.contains(name) {
             throw .invalid(source, "role \(role) names queue '\(name)', which is not defined")
         }

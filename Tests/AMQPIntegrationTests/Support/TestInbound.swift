@@ -49,6 +49,7 @@ final class TestInbound: @unchecked Sendable {
     var receiverURL: String { "http://127.0.0.1:\(receiverPort)" }
 
     static func with<T>(pipeline: Bool = true, conversations: Bool = false, deadLetters: Bool = false,
+                        monitor: Bool = false,
                         inbox: Inbox.Configuration = Inbox.Configuration(),
                         bot: Bot.Configuration = Bot.Configuration(forwardRetryDelays: [.milliseconds(500)],
                                                                    forwardPollInterval: .milliseconds(50)),
@@ -65,6 +66,7 @@ final class TestInbound: @unchecked Sendable {
                 if pipeline { services.formUnion([.normalizer, .logger, .dispatcher]) }
                 if conversations { services.formUnion([.inbox, .bot]) }
                 if deadLetters { services.insert(.deadLetters) }
+                if monitor { services.insert(.monitor) }
                 do {
                     let configuration = try TestGateway.configuration(services, scratch: scratch, directory: directory) {
                         $0.simulatorBaseURL = simulator.baseURL + "/api"
@@ -72,6 +74,7 @@ final class TestInbound: @unchecked Sendable {
                         $0.bot = bot
                         $0.deadLetters.jobPollInterval = .milliseconds(100)
                         $0.deadLetters.alertThreshold = 3
+                        $0.monitor = .init(alertAfter: .milliseconds(500), alertCheckInterval: .milliseconds(100))
                     }
                     let result = try await TestGateway.with(configuration) { gateway in
                         let inbound = TestInbound(scratch: scratch, store: gateway.store,

@@ -1,0 +1,159 @@
+import Foundation
+public import Logging
+public import ServiceLifecycle
+public import SwitchboardAMQP
+import SwitchboardBroker
+import SwitchboardConsumers
+public import SwitchboardCore
+public import SwitchboardStore
+
+/// The `monitor` service: keeps every session's status true to what its provider says.
+/// It applies each `session.status` event (its own queue on `sb.events`) to the session
+/// in the store (an append-only history, once per event), and a change is announced on
+/// `sb.control` at once, so every dispatcher pauses or resumes that tenant's sends.
+/// A session down longer than `alertAfter` raises one `session.alert` (`down`), and one
+/// more (`back`) when it is connected again; the store hands each alert to one monitor,
+/// however many run.
+public final class SessionMonitor: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var prefetch: UInt16
+        /// How long a session may be down before the alert.
+        public var alertAfter: Duration
+        /// How often sessions down are looked for.
+        public var alertCheckInterval: Duration
+
+        public init(prefetch: UInt16 = 32, alertAfter: Duration = .seconds(300), alertCheckInterval: Duration = .seconds(10)) {
+            self.prefetch = prefetch
+            self.alertAfter = alertAfter
+            self.alertCheckInterval = alertCheckInterval
+        }
+    }
+
+    /// What became of one event, for tests and logs.
+    public enum Outcome: Sendable, Hashable {
+        case applied(changed: Bool)
+        /// A replay of an event applied before, or not a session status.
+        case ignored
+        case deadLettered(code: String)
+        case requeued
+    }
+
+    private let configuration: Configuration
+    private let connection: AMQPConnection
+    private let store: any SessionHealthStore
+    private let control: ControlAnnouncer
+    private let deadLetter: DeadLetter
+    private let roles: Topology.Roles
+    private let logger: Logger
+
+    public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
+                store: any SessionHealthStore, logger: Logger) {
+        self.configuration = configuration
+        self.connection = connection
+        self.store = store
+        self.logger = logger
+        roles = topology.roles
+        control = ControlAnnouncer(publisher: connection, exchange: topology.roles.control, logger: logger)
+        deadLetter = DeadLetter(publisher: connection, exchange: topology.roles.deadLetters)
+    }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await cancelWhenGracefulShutdown { await self.watchForDownSessions() } }
+            await QueueWorker(connection: connection, queue: roles.monitorQueue, prefetch: configuration.prefetch,
+                              logger: logger).run { delivery in _ = await self.handle(delivery) }
+            group.cancelAll()
+        }
+        logger.info("monitor stopped")
+    }
+
+    /// Applies one event and settles it.
+    public func handle(_ delivery: AMQPDelivery) async -> Outcome {
+        let event: NormalizedEvent
+        do { event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body) } catch {
+            return await park(delivery, tenant: delivery.headers[OutboundHeader.tenant]?.stringValue,
+                              code: DeadLetterReason.malformed.rawValue, detail: "not a normalized event: \(error)")
+        }
+        guard event.type == .sessionStatus else {
+            try? await delivery.ack()
+            return .ignored
+        }
+        var metadata: Logger.Metadata = [LogKey.tenant: "\(event.tenant)", LogKey.eventID: "\(event.id)"]
+        guard let session = event.session, let status = event.sessionStatus else {
+            return await park(delivery, tenant: event.tenant.rawValue, code: DeadLetterReason.malformed.rawValue,
+                              detail: "a session.status event without a session or a status")
+        }
+        metadata[LogKey.session] = "\(session)"
+        let change: SessionStatusChange?
+        do {
+            change = try await store.applySessionStatus(status, of: session, tenant: event.tenant, at: event.occurredAt,
+                                                        source: "webhook", reportID: event.id)
+        } catch {
+            guard case .database = error else {
+                return await park(delivery, tenant: event.tenant.rawValue,
+                                  code: DeadLetterReason.unknownSession.rawValue, detail: error.description)
+            }
+            logger.error("session status not applied; retrying", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
+            try? await Task.sleep(for: .milliseconds(500))
+            try? await delivery.nack(requeue: true)
+            return .requeued
+        }
+        guard let change else {
+            try? await delivery.ack()
+            return .ignored
+        }
+        if change.changed {
+            // Announced before the ack: a monitor that dies in between applies the
+            // redelivery as a replay (no change), and the dispatchers' periodic refresh
+            // catches up within a minute.
+            await control.announce(ControlEvent(.sessionChanged, tenant: change.tenant, session: session))
+            logger.notice("session status changed", metadata: metadata.merging([
+                LogKey.was: "\(change.from.rawValue)", LogKey.state: "\(change.to.rawValue)",
+            ]) { $1 })
+        }
+        if change.recovered {
+            await alert(.init(state: .back, status: change.to, since: nil), tenant: change.tenant, session: session,
+                        at: change.at)
+        }
+        try? await delivery.ack()
+        return .applied(changed: change.changed)
+    }
+
+    /// Claims and announces sessions down past the threshold, until cancelled.
+    private func watchForDownSessions() async {
+        while (try? await Task.sleep(for: configuration.alertCheckInterval)) != nil {
+            let now = Date()
+            do {
+                for down in try await store.claimDownSessions(downSince: now.addingTimeInterval(-configuration.alertAfter.seconds),
+                                                              at: now) {
+                    await alert(.init(state: .down, status: down.status, since: down.since), tenant: down.tenant,
+                                session: down.session, at: now)
+                }
+            } catch {
+                logger.warning("cannot look for sessions down", metadata: [LogKey.error: "\(error)"])
+            }
+        }
+    }
+
+    private func alert(_ alert: NormalizedEvent.SessionAlert, tenant: TenantID, session: SessionID, at: Date) async {
+        let event = NormalizedEvent(
+            id: EventID.derive(["session.alert", session.rawValue, alert.state.rawValue, "\(Int(at.timeIntervalSince1970))"]),
+            type: .sessionAlert, tenant: tenant, session: session, provider: nil, occurredAt: at, receivedAt: at,
+            sessionAlert: alert)
+        let metadata: Logger.Metadata = [LogKey.tenant: "\(tenant)", LogKey.session: "\(session)",
+                                         LogKey.state: "\(alert.state.rawValue)"]
+        do {
+            try await connection.publish(event, over: roles)
+            logger.warning("session alert", metadata: metadata)
+        } catch {
+            logger.error("session alert not published", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
+        }
+    }
+
+    private func park(_ delivery: AMQPDelivery, tenant: String?, code: String, detail: String) async -> Outcome {
+        let parked = await deadLetter.parkAndAck(delivery, tenant: tenant, code: code, detail: detail)
+        logger.warning("session event dead-lettered", metadata: [LogKey.tenant: "\(tenant ?? "-")", LogKey.code: "\(code)",
+                                                                 LogKey.detail: "\(detail)"])
+        return parked ? .deadLettered(code: code) : .requeued
+    }
+}

@@ -1,0 +1,80 @@
+public import Foundation
+import GRDB
+public import SwitchboardCore
+
+extension SQLiteStore: SessionHealthStore {
+    public func applySessionStatus(_ status: SessionStatus, of session: SessionID, tenant: TenantID, at: Date,
+                                   source: String, reportID: String) async throws(StoreError) -> SessionStatusChange? {
+        let now = at.timeIntervalSince1970
+        return try await write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT status FROM sessions WHERE id = ? AND tenant_id = ?",
+                                             arguments: [session.rawValue, tenant.rawValue]),
+                  let current = SessionStatus(rawValue: row["status"])
+            else { throw StoreError.notFound("session \(session) of tenant \(tenant)") }
+            try db.execute(sql: """
+                INSERT INTO session_status_history (session_id, tenant_id, status, at, source, report_id)
+                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, report_id) DO NOTHING
+                """, arguments: [session.rawValue, tenant.rawValue, status.rawValue, now, source, reportID])
+            guard db.changesCount > 0 else { return nil }
+            let health = try Row.fetchOne(db, sql: "SELECT status_at, alerted_at FROM session_health WHERE session_id = ?",
+                                          arguments: [session.rawValue])
+            // A report older than the status the session has only joins the history.
+            if let statusAt = health?["status_at"] as Double?, statusAt > now {
+                return SessionStatusChange(tenant: tenant, session: session, from: current, to: current, at: at,
+                                           changed: false, recovered: false)
+            }
+            let changed = current != status
+            if changed {
+                try db.execute(sql: "UPDATE sessions SET status = ? WHERE id = ?",
+                               arguments: [status.rawValue, session.rawValue])
+            }
+            let down = status != .connected
+            try db.execute(sql: """
+                INSERT INTO session_health (session_id, tenant_id, status_at, down_since, alerted_at)
+                VALUES (?, ?, ?, ?, NULL)
+                ON CONFLICT (session_id) DO UPDATE SET status_at = excluded.status_at,
+                    down_since = CASE WHEN ? THEN coalesce(down_since, excluded.down_since) ELSE NULL END
+                """, arguments: [session.rawValue, tenant.rawValue, now, down ? now : nil, down])
+            var recovered = false
+            if !down {
+                try db.execute(sql: """
+                    UPDATE session_health SET alerted_at = NULL WHERE session_id = ? AND alerted_at IS NOT NULL
+                    """, arguments: [session.rawValue])
+                recovered = db.changesCount > 0
+            }
+            return SessionStatusChange(tenant: tenant, session: session, from: current, to: status, at: at,
+                                       changed: changed, recovered: recovered)
+        }
+    }
+
+    public func claimDownSessions(downSince before: Date, at: Date) async throws(StoreError) -> [DownSession] {
+        try await write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                UPDATE session_health SET alerted_at = ?
+                WHERE down_since IS NOT NULL AND down_since < ? AND alerted_at IS NULL
+                RETURNING session_id, tenant_id, down_since
+                """, arguments: [at.timeIntervalSince1970, before.timeIntervalSince1970])
+            return try rows.compactMap { row in
+                let id: String = row["session_id"]
+                guard let session = try? SessionID(id), let tenant = try? TenantID(row["tenant_id"] as String),
+                      let status = try String.fetchOne(db, sql: "SELECT status FROM sessions WHERE id = ?", arguments: [id])
+                        .flatMap(SessionStatus.init(rawValue:))
+                else { return nil }
+                return DownSession(tenant: tenant, session: session, status: status,
+                                   since: Date(timeIntervalSince1970: row["down_since"]))
+            }
+        }
+    }
+
+    public func sessionStatusHistory(_ session: SessionID, limit: Int) async throws(StoreError) -> [SessionStatusRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT status, at, source FROM session_status_history WHERE session_id = ? ORDER BY at DESC, id DESC LIMIT ?
+                """, arguments: [session.rawValue, max(1, limit)]).compactMap { row in
+                SessionStatus(rawValue: row["status"]).map {
+                    SessionStatusRecord(status: $0, at: Date(timeIntervalSince1970: row["at"]), source: row["source"])
+                }
+            }
+        }
+    }
+}

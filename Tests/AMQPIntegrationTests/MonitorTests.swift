@@ -1,0 +1,93 @@
+import Foundation
+import SwitchboardAMQP
+import SwitchboardBroker
+import SwitchboardCore
+import SwitchboardStore
+import Testing
+
+/// The monitor against the real receiver, normalizer, dispatcher, broker and simulator.
+@Suite("The monitor: session statuses from webhooks pause and resume sending")
+struct MonitorTests {
+    private func statusWebhook(_ status: String, at seconds: Int, _ inbound: TestInbound) async throws {
+        let body = Data("""
+            {"event":"session.status","timestamp":\(seconds),"sessionId":"acme-main","data":{"status":"\(status)"}}
+            """.utf8)
+        let answer = try await inbound.post("/webhooks/simulator/acme-main", body: body,
+                                            headers: Signer.standard(body, secret: TestInbound.secret("acme")))
+        #expect(answer.status == 200)
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aSessionThatDisconnectsStopsSendingAlertsOnceAndSendsTheRestExactlyOnceWhenBack() async throws {
+        try await TestInbound.with(monitor: true) { inbound in
+            let acme = try await inbound.addTenant("acme", limits: TenantLimits(sessionRate: 10, bulkShare: 1))
+            let sent = { inbound.simulator.state.messages(session: "acme-main").count }
+            for index in 0..<60 {
+                let envelope = OutboundEnvelope(id: MessageID.make(), tenant: acme, messageClass: .bulk,
+                                                to: try PhoneNumber("+1415555\(String(format: "%04d", index))"),
+                                                text: "campaign \(index)")
+                try await inbound.scratch.connection.publish(try envelope.wireBody(), exchange: "sb.outbound",
+                                                             routingKey: envelope.routingKey,
+                                                             properties: envelope.amqpProperties())
+            }
+            #expect(await eventually { sent() >= 10 })
+            let now = Int(Date().timeIntervalSince1970)
+            try await statusWebhook("disconnected", at: now, inbound)
+            #expect(try await eventually { try await inbound.store.session(try SessionID("acme-main"))?.status == .disconnected })
+            // Sending stops within 2 s of the status, and stays stopped.
+            try await Task.sleep(for: .seconds(2))
+            let stopped = sent()
+            try await Task.sleep(for: .seconds(1))
+            #expect(sent() == stopped)
+            #expect(stopped < 60)
+            // Down past the threshold (0.5 s here): one alert.
+            var events: [NormalizedEvent] = []
+            #expect(try await eventually {
+                events += try await inbound.drainEvents()
+                return events.contains { $0.sessionAlert?.state == .down }
+            })
+
+            try await statusWebhook("connected", at: now + 1, inbound)
+            #expect(await eventually(timeout: .seconds(30)) { sent() == 60 })
+            try await Task.sleep(for: .milliseconds(500))
+            let texts = inbound.simulator.state.messages(session: "acme-main").compactMap(\.text)
+            #expect(texts.count == 60 && Set(texts).count == 60)
+            events += try await inbound.drainEvents()
+            #expect(events.filter { $0.sessionAlert?.state == .down }.count == 1)
+            #expect(events.filter { $0.sessionAlert?.state == .back }.count == 1)
+            #expect(events.contains { $0.type == .sessionStatus && $0.sessionStatus == .disconnected })
+            let history = try await inbound.store.sessionStatusHistory(try SessionID("acme-main"), limit: 10)
+            #expect(history.map(\.status) == [.connected, .disconnected])
+            #expect(try await inbound.scratch.depth("sb.dead") == 0)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aStatusForASessionTheTenantDoesNotHaveIsDeadLetteredAndAReplayChangesNothing() async throws {
+        try await TestInbound.with(monitor: true) { inbound in
+            let acme = try await inbound.addTenant("acme")
+            _ = try await inbound.addTenant("globex", number: "+14155550101")
+            func status(_ session: String, _ value: SessionStatus, id: String) throws -> NormalizedEvent {
+                NormalizedEvent(id: id, type: .sessionStatus, tenant: acme, session: try SessionID(session),
+                                provider: .simulator, occurredAt: Date(), receivedAt: Date(), sessionStatus: value)
+            }
+            // globex's session named in an acme event, and a session nobody has.
+            try await inbound.scratch.connection.publish(try status("globex-main", .loggedOut, id: "evt_a"),
+                                                         over: inbound.scratch.topology.roles)
+            try await inbound.scratch.connection.publish(try status("acme-ghost", .loggedOut, id: "evt_b"),
+                                                         over: inbound.scratch.topology.roles)
+            #expect(await inbound.scratch.waitForDepth("sb.dead", 2))
+            let dead = try #require(try await inbound.scratch.connection.get(queue: "sb.dead", autoAck: true))
+            #expect(dead.routingKey == "acme.unknown-session")
+            #expect(try await inbound.store.session(try SessionID("globex-main"))?.status == .connected)
+
+            // The same event twice: applied once.
+            let once = try status("acme-main", .needScan, id: "evt_c")
+            try await inbound.scratch.connection.publish(once, over: inbound.scratch.topology.roles)
+            try await inbound.scratch.connection.publish(once, over: inbound.scratch.topology.roles)
+            #expect(try await eventually { try await inbound.store.session(try SessionID("acme-main"))?.status == .needScan })
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await inbound.store.sessionStatusHistory(try SessionID("acme-main"), limit: 10).count == 1)
+        }
+    }
+}
