@@ -240,6 +240,17 @@ struct DeliveryProcessor: Sendable {
             LogKey.tenant: "\(envelope.tenant)", LogKey.session: "\(session.id)", LogKey.messageID: "\(envelope.id)",
             LogKey.attempt: "\(attempt)", LogKey.error: "\(failure)",
         ]
+        if case .sessionDown(let status) = failure.kind {
+            // Not the message's fault: the session's state is reported the way a provider's
+            // webhook reports it (the monitor applies it and every dispatcher pauses the
+            // tenant), and the message goes back to its queue with its attempts untouched.
+            try await publishEvent(NormalizedEvent(
+                id: EventID.derive(["send", session.id.rawValue, status.rawValue, "\(Int(now.timeIntervalSince1970) / 10)"]),
+                type: .sessionStatus, tenant: envelope.tenant, session: session.id, provider: session.provider,
+                occurredAt: now, receivedAt: now, sessionStatus: status))
+            logger.warning("the provider says the session cannot send; message handed back", metadata: metadata)
+            return .requeued
+        }
         if failure.isTransient, case .retry(let tier) = schedule.decision(afterAttempt: attempt,
                                                                          retryAfter: failure.retryAfter) {
             var properties = delivery.properties

@@ -50,6 +50,11 @@ struct MetaRoutes: Sendable {
         case .invalid(let problem):
             return Self.error(.badRequest, code: 100, "(#100) Invalid parameter",
                               details: "\(problem.field): \(problem.message)")
+        case .notConnected(let status):
+            // Cloud API numbers have no session to drop; a number that is not connected
+            // answers like a deregistered one.
+            return Self.error(.badRequest, code: 133010, "(#133010) Account not registered",
+                              details: "The phone number is \(status).")
         case .rateLimited(let rate):
             return Self.error(.tooManyRequests, code: 130429, "(#130429) Rate limit hit",
                               details: "Cloud API message throughput has been reached.",

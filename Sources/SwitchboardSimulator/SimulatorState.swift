@@ -55,12 +55,21 @@ public final class SimulatorState: Sendable {
         storage.withLock { $0.statuses[id] }
     }
 
+    /// Sets a session's status: a session not `connected` refuses sends; a change goes to
+    /// the session's webhook URL as WasenderAPI's `session.status` (not for Meta sessions,
+    /// which have no such webhook).
     public func setStatus(_ status: String, session id: String) throws(SimulatorError) {
         guard !status.isEmpty else { throw .invalid("status: must not be empty") }
-        try storage.withLock { (storage: inout Storage) throws(SimulatorError) in
-            guard storage.sessions[id] != nil else { throw .unknownSession(id) }
+        let (job, sink) = try storage.withLock {
+            (storage: inout Storage) throws(SimulatorError) -> (WebhookJob?, WebhookSink?) in
+            guard let session = storage.sessions[id] else { throw .unknownSession(id) }
+            let changed = storage.statuses[id] != status
             storage.statuses[id] = status
+            guard changed, session.webhookURL != nil, session.flavor != .meta else { return (nil, nil) }
+            return (WebhookJob(session: session, steps: [WebhookStep(at: .now, event: .sessionStatus(status))]),
+                    storage.webhookSink)
         }
+        if let job, let sink { sink.continuation.yield(job) }
     }
 
     // MARK: Behaviour
@@ -195,6 +204,10 @@ public final class SimulatorState: Sendable {
             if behaviour.isOutage(at: date) {
                 counters.stats.errors += 1
                 return (.outage, nil, nil)
+            }
+            if let status = storage.statuses[id], status != "connected" {
+                counters.stats.errors += 1
+                return (.notConnected(status), nil, nil)
             }
             if let problem = attempt.problem {
                 counters.stats.invalid += 1

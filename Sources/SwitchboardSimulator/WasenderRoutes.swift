@@ -35,6 +35,8 @@ enum SendOutcome: Sendable {
     case invalid(RequestProblem)
     case serverError
     case rateLimited(RateLimitInfo)
+    /// The session is not connected (disconnected, need_scan, logged_out, …).
+    case notConnected(String)
     /// `number` is Wasender's integer `msgId`.
     case accepted(SimulatedMessage, number: Int, rate: RateLimitInfo?)
 }
@@ -111,6 +113,8 @@ struct WasenderRoutes: Sendable {
         case .rateLimited(let rate):
             return jsonResponse(.tooManyRequests, RateLimited(retry_after: rate.retryAfterSeconds),
                                 headers: rate.headers(limited: true))
+        case .notConnected(let status):
+            return Self.failure(.badRequest, "WhatsApp session is not connected (status: \(status)).")
         case .accepted(let message, let number, let rate):
             return jsonResponse(.ok, Accepted(data: .init(msgId: number, jid: message.to)),
                                 headers: rate?.headers(limited: false) ?? [:])

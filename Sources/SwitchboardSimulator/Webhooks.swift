@@ -14,6 +14,8 @@ enum WebhookEvent: Sendable {
     case status(messageID: String, recipient: String, recipientDigits: String, status: DeliveryStatus)
     /// A message a contact sent to the session.
     case inbound(messageID: String, fromDigits: String, text: String, name: String?)
+    /// The session's own status changed (WasenderAPI's `session.status`).
+    case sessionStatus(String)
 }
 
 struct WebhookStep: Sendable {
@@ -135,6 +137,9 @@ enum WebhookPayload {
                                      cleanedSenderPn: digits),
                     messageTimestamp: timestamp, pushName: name, messageBody: text,
                     message: .init(conversation: text)))))
+        case .sessionStatus(let status):
+            return encode(WasenderEnvelope(event: "session.status", timestamp: timestamp, sessionId: session.id,
+                                           data: ["status": status]))
         }
     }
 
@@ -197,6 +202,8 @@ enum WebhookPayload {
             value.contacts = [.init(profile: .init(name: name ?? digits), wa_id: digits)]
             value.messages = [.init(from: digits, id: messageID, timestamp: String(timestamp), type: "text",
                                     text: .init(body: text))]
+        case .sessionStatus:
+            break  // never sent for Meta sessions (`setStatus`)
         }
         return encode(MetaNotification(entry: [.init(
             id: session.businessAccountID ?? "WABA-\(phoneNumberID)",

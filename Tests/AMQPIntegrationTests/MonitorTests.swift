@@ -2,6 +2,7 @@ import Foundation
 import SwitchboardAMQP
 import SwitchboardBroker
 import SwitchboardCore
+import SwitchboardSimulator
 import SwitchboardStore
 import Testing
 
@@ -88,6 +89,50 @@ struct MonitorTests {
             #expect(try await eventually { try await inbound.store.session(try SessionID("acme-main"))?.status == .needScan })
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await inbound.store.sessionStatusHistory(try SessionID("acme-main"), limit: 10).count == 1)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func theProvidersOwnErrorOnSendPausesTheSessionAndNoMessageIsLostOrRetried() async throws {
+        try await TestInbound.with(monitor: true) { inbound in
+            let acme = try await inbound.addTenant("acme")
+            // No webhooks from this session: only its answers to sends say it is down.
+            try inbound.simulator.state.register(SimulatedSession(id: "acme-main", flavor: .simulator, apiKey: "key-acme"))
+            try inbound.simulator.state.setStatus("disconnected", session: "acme-main")
+            for index in 0..<20 {
+                let envelope = OutboundEnvelope(id: MessageID.make(), tenant: acme, messageClass: .bulk,
+                                                to: try PhoneNumber("+1415555\(String(format: "%04d", index))"),
+                                                text: "while down \(index)")
+                try await inbound.scratch.connection.publish(try envelope.wireBody(), exchange: "sb.outbound",
+                                                             routingKey: envelope.routingKey,
+                                                             properties: envelope.amqpProperties())
+            }
+            #expect(try await eventually { try await inbound.store.session(try SessionID("acme-main"))?.status == .disconnected })
+            let history = try await inbound.store.sessionStatusHistory(try SessionID("acme-main"), limit: 10)
+            #expect(history.first?.status == .disconnected)
+            try await Task.sleep(for: .seconds(1))
+            #expect(inbound.simulator.state.messages(session: "acme-main").isEmpty)
+            #expect(try await inbound.scratch.depth("sb.dead") == 0)
+
+            // Back (the provider's webhook says so): every message goes, once, on its first attempt.
+            try inbound.simulator.state.setStatus("connected", session: "acme-main")
+            try await statusWebhook("connected", at: Int(Date().timeIntervalSince1970) + 1, inbound)
+            #expect(await eventually(timeout: .seconds(30)) { inbound.simulator.state.messages(session: "acme-main").count == 20 })
+            try await Task.sleep(for: .milliseconds(500))
+            let texts = inbound.simulator.state.messages(session: "acme-main").compactMap(\.text)
+            #expect(texts.count == 20 && Set(texts).count == 20)
+            #expect(try await inbound.scratch.depth("sb.dead") == 0)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aStatusSetAtTheSimulatorReachesTheRegistryThroughItsWebhook() async throws {
+        try await TestInbound.with(monitor: true) { inbound in
+            _ = try await inbound.addTenant("acme")
+            try inbound.simulator.state.setStatus("need_scan", session: "acme-main")
+            #expect(try await eventually { try await inbound.store.session(try SessionID("acme-main"))?.status == .needScan })
+            try inbound.simulator.state.setStatus("logged_out", session: "acme-main")
+            #expect(try await eventually { try await inbound.store.session(try SessionID("acme-main"))?.status == .loggedOut })
         }
     }
 }

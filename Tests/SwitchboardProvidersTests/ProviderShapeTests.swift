@@ -58,6 +58,16 @@ struct ProviderShapeTests {
         #expect(failure(answer(500, #"{"success":false,"message":"oops"}"#))?.isTransient == true)
         #expect(failure(answer(401, #"{"success":false,"message":"Unauthenticated."}"#))?.isTransient == false)
         #expect(failure(answer(200, "not json"))?.isTransient == true)
+        // A session that cannot send is the session's state, not the message's failure.
+        for (text, status) in [("WhatsApp session is not connected (status: disconnected).", SessionStatus.disconnected),
+                               ("Session needs a QR scan (NEED_SCAN)", .needScan),
+                               ("The session was logged out", .loggedOut)] {
+            let down = failure(answer(400, #"{"success":false,"message":"\#(text)"}"#))
+            #expect(down?.kind == .sessionDown(status), "\(text)")
+            #expect(down?.code == "session-\(status.rawValue)")
+            #expect(down?.isTransient == false)
+        }
+        #expect(failure(answer(400, #"{"success":false,"message":"bad request"}"#))?.kind == .permanent)
     }
 
     @Test func metaBodies() throws {
@@ -93,5 +103,6 @@ struct ProviderShapeTests {
         #expect(failure(400, code: 131026)?.isTransient == false)
         #expect(failure(400, code: 132000)?.isTransient == false)
         #expect(failure(500, code: 2)?.isTransient == true)
+        #expect(failure(400, code: 133010)?.kind == .sessionDown(.disconnected))
     }
 }

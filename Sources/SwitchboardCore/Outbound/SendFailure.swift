@@ -5,6 +5,9 @@ public struct SendFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case transient
         /// It will not work however often it is tried: an invalid recipient, another 4xx.
         case permanent
+        /// The provider says the session itself cannot send (disconnected, waiting for a
+        /// QR scan, logged out): not the message's fault; it waits for the session.
+        case sessionDown(SessionStatus)
     }
 
     public let kind: Kind
@@ -25,8 +28,25 @@ public struct SendFailure: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var isTransient: Bool { kind == .transient }
 
+    /// What a provider's words say of the session, when they say it cannot send:
+    /// WasenderAPI answers a send through a session that is not connected with a message
+    /// naming its state (the exact text is not documented: matched loosely).
+    public static func sessionDown(inProviderMessage message: String) -> SessionStatus? {
+        let text = message.lowercased()
+        if text.contains("logged out") || text.contains("logged_out") { return .loggedOut }
+        if text.contains("need_scan") || text.contains("need scan") || text.contains("qr") { return .needScan }
+        if text.contains("expired") && text.contains("session") { return .expired }
+        if text.contains("not connected") || text.contains("disconnected") { return .disconnected }
+        return nil
+    }
+
     public var description: String {
-        "\(kind == .transient ? "transient" : "permanent") \(code): \(detail)"
+        let kind = switch kind {
+        case .transient: "transient"
+        case .permanent: "permanent"
+        case .sessionDown(let status): "session \(status.rawValue)"
+        }
+        return "\(kind) \(code): \(detail)"
             + (retryAfter.map { " (retry after \($0))" } ?? "")
     }
 

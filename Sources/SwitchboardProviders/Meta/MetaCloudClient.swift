@@ -139,6 +139,10 @@ public struct MetaCloudClient: ProviderClient {
         if let code, invalidRecipientCodes.contains(code) {
             throw SendFailure(.permanent, code: "invalid-recipient", detail: "meta \(code): \(detail)")
         }
+        if code == 133010 {
+            // The number is not registered (deregistered, or never connected): it cannot send.
+            throw SendFailure(.sessionDown(.disconnected), code: "meta-133010", detail: "meta 133010: \(detail)")
+        }
         throw SendFailure.http(status: answer.status, providerCode: code, detail: detail,
                                retryAfter: retryAfter(answer.headers))
     }

@@ -103,6 +103,9 @@ public struct WasenderClient: ProviderClient {
         {
             throw SendFailure(.permanent, code: "invalid-recipient", detail: message)
         }
+        if (400..<500).contains(answer.status), let status = SendFailure.sessionDown(inProviderMessage: message) {
+            throw SendFailure(.sessionDown(status), code: "session-\(status.rawValue)", detail: message)
+        }
         throw SendFailure.http(status: answer.status, detail: message, retryAfter: retryAfter(answer.headers))
     }
 }
