@@ -217,6 +217,7 @@ let package = Package(
                 "SwitchboardBroker",
                 "SwitchboardConsumers",
                 "SwitchboardCore",
+                "SwitchboardProviders",
                 "SwitchboardStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -255,9 +255,12 @@ private struct Assembly {
                 topology: topology, store: store, logger: logger("dead-letters"))))
         }
         if selected.contains(.monitor) {
+            // Polls wait at most 5 s: a provider that does not answer leaves the state alone.
+            let providers = ProviderDirectory(http: sharedHTTPClient(), simulatorBaseURL: configuration.simulatorBaseURL,
+                                              timeout: .seconds(5))
             running.append(.init(service: SessionMonitor(
                 configuration: configuration.monitor, connection: try await connect("monitor"), topology: topology,
-                store: store, logger: logger("monitor"))))
+                store: store, sessions: store, providers: providers, logger: logger("monitor"))))
         }
         if selected.contains(.bot) {
             running.append(.init(service: Bot(

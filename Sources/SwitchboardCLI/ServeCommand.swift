@@ -72,6 +72,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let verifyToken = settings.value(nil, .metaVerifyToken, default: "")
         let deadLetters = try Self.deadLetterConfiguration(settings)
+        let pollText = settings.value(nil, .sessionPollInterval, default: "60")
+        guard let poll = Double(pollText), poll >= 0 else {
+            throw ValidationError("SWITCHBOARD_SESSION_POLL_SECONDS must be a number of seconds, not '\(pollText)'")
+        }
         let alertAfterText = settings.value(nil, .sessionAlertAfter, default: "300")
         guard let alertAfter = Double(alertAfterText), alertAfter >= 0 else {
             throw ValidationError("SWITCHBOARD_SESSION_ALERT_AFTER_SECONDS must be a number of seconds, not '\(alertAfterText)'")
@@ -95,7 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
             webhooksURL: settings.value(webhooksURL, .webhooksURL, default: Settings.Default.webhooksURL),
             dispatcher: .init(inFlightPerTenant: inFlightPerTenant, channelsPerLane: channelsPerLane),
             inbox: .init(pauseFor: .milliseconds(Int64(pause * 1000))), deadLetters: deadLetters,
-            monitor: .init(alertAfter: .milliseconds(Int64(alertAfter * 1000))),
+            monitor: .init(alertAfter: .milliseconds(Int64(alertAfter * 1000)), pollInterval: .milliseconds(Int64(poll * 1000))),
             maximumGracefulShutdownDuration: .seconds(shutdownTimeout))
     }
 

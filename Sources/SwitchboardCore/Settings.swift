@@ -37,6 +37,8 @@ public struct Settings: Sendable {
         case deadLetterAlertWindow = "SWITCHBOARD_DEAD_LETTER_ALERT_WINDOW_SECONDS"
         /// How long a session may be down before the monitor's `session.alert`.
         case sessionAlertAfter = "SWITCHBOARD_SESSION_ALERT_AFTER_SECONDS"
+        /// How often the monitor asks each session's provider for its state (0: never).
+        case sessionPollInterval = "SWITCHBOARD_SESSION_POLL_SECONDS"
     }
 
     /// Defaults for a developer machine running `deploy/local/rabbitmq.sh start`.

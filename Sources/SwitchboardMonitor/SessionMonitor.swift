@@ -5,15 +5,18 @@ public import SwitchboardAMQP
 import SwitchboardBroker
 import SwitchboardConsumers
 public import SwitchboardCore
+public import SwitchboardProviders
 public import SwitchboardStore
 
 /// The `monitor` service: keeps every session's status true to what its provider says.
 /// It applies each `session.status` event (its own queue on `sb.events`) to the session
 /// in the store (an append-only history, once per event), and a change is announced on
 /// `sb.control` at once, so every dispatcher pauses or resumes that tenant's sends.
-/// A session down longer than `alertAfter` raises one `session.alert` (`down`), and one
-/// more (`back`) when it is connected again; the store hands each alert to one monitor,
-/// however many run.
+/// It also asks each session's provider for its state every `pollInterval` (spread over
+/// it), for the changes no webhook reported; a change found so is published as a
+/// `session.status` event for subscribers. A session down longer than `alertAfter`
+/// raises one `session.alert` (`down`), and one more (`back`) when it is connected
+/// again; the store hands each alert to one monitor, however many run.
 public final class SessionMonitor: Service, Sendable {
     public struct Configuration: Sendable {
         public var prefetch: UInt16
@@ -21,11 +24,18 @@ public final class SessionMonitor: Service, Sendable {
         public var alertAfter: Duration
         /// How often sessions down are looked for.
         public var alertCheckInterval: Duration
+        /// How often each session's provider is asked (zero: never).
+        public var pollInterval: Duration
+        /// Polls on the wire at once, at most.
+        public var pollConcurrency: Int
 
-        public init(prefetch: UInt16 = 32, alertAfter: Duration = .seconds(300), alertCheckInterval: Duration = .seconds(10)) {
+        public init(prefetch: UInt16 = 32, alertAfter: Duration = .seconds(300), alertCheckInterval: Duration = .seconds(10),
+                    pollInterval: Duration = .seconds(60), pollConcurrency: Int = 32) {
             self.prefetch = prefetch
             self.alertAfter = alertAfter
             self.alertCheckInterval = alertCheckInterval
+            self.pollInterval = pollInterval
+            self.pollConcurrency = pollConcurrency
         }
     }
 
@@ -41,16 +51,21 @@ public final class SessionMonitor: Service, Sendable {
     private let configuration: Configuration
     private let connection: AMQPConnection
     private let store: any SessionHealthStore
+    private let sessions: any SessionStore
+    private let providers: ProviderDirectory?
     private let control: ControlAnnouncer
     private let deadLetter: DeadLetter
     private let roles: Topology.Roles
     private let logger: Logger
 
+    /// `providers`: nil for no polling.
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
-                store: any SessionHealthStore, logger: Logger) {
+                store: any SessionHealthStore, sessions: any SessionStore, providers: ProviderDirectory?, logger: Logger) {
         self.configuration = configuration
         self.connection = connection
         self.store = store
+        self.sessions = sessions
+        self.providers = providers
         self.logger = logger
         roles = topology.roles
         control = ControlAnnouncer(publisher: connection, exchange: topology.roles.control, logger: logger)
@@ -60,6 +75,13 @@ public final class SessionMonitor: Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await cancelWhenGracefulShutdown { await self.watchForDownSessions() } }
+            if let providers, configuration.pollInterval > .zero {
+                let poller = SessionPoller(sessions: sessions, providers: providers, interval: configuration.pollInterval,
+                                           concurrency: configuration.pollConcurrency, logger: logger) { session, status, at in
+                    await self.applyPolled(status, of: session, at: at)
+                }
+                group.addTask { await cancelWhenGracefulShutdown { await poller.run() } }
+            }
             await QueueWorker(connection: connection, queue: roles.monitorQueue, prefetch: configuration.prefetch,
                               logger: logger).run { delivery in _ = await self.handle(delivery) }
             group.cancelAll()
@@ -84,7 +106,7 @@ public final class SessionMonitor: Service, Sendable {
                               detail: "a session.status event without a session or a status")
         }
         metadata[LogKey.session] = "\(session)"
-        let change: SessionStatusChange?
+        let change: SessionStatusChange
         do {
             change = try await store.applySessionStatus(status, of: session, tenant: event.tenant, at: event.occurredAt,
                                                         source: "webhook", reportID: event.id)
@@ -97,10 +119,6 @@ public final class SessionMonitor: Service, Sendable {
             try? await Task.sleep(for: .milliseconds(500))
             try? await delivery.nack(requeue: true)
             return .requeued
-        }
-        guard let change else {
-            try? await delivery.ack()
-            return .ignored
         }
         if change.changed {
             // Announced before the ack: a monitor that dies in between applies the
@@ -117,6 +135,33 @@ public final class SessionMonitor: Service, Sendable {
         }
         try? await delivery.ack()
         return .applied(changed: change.changed)
+    }
+
+    /// A polled status: applied like a webhook's; a change is announced, and published as
+    /// a `session.status` event under the report's id (this monitor's own queue gets it
+    /// back and finds nothing new).
+    func applyPolled(_ status: SessionStatus, of session: Session, at: Date) async {
+        let bucket = Int(at.timeIntervalSince1970 / max(1, configuration.pollInterval.seconds))
+        let reportID = EventID.derive(["poll", session.id.rawValue, status.rawValue, "\(bucket)"])
+        let metadata: Logger.Metadata = [LogKey.tenant: "\(session.tenant)", LogKey.session: "\(session.id)"]
+        do {
+            let change = try await store.applySessionStatus(status, of: session.id, tenant: session.tenant, at: at,
+                                                            source: "poll", reportID: reportID)
+            guard change.changed else { return }
+            await control.announce(ControlEvent(.sessionChanged, tenant: session.tenant, session: session.id))
+            logger.notice("session status changed (poll)", metadata: metadata.merging([
+                LogKey.was: "\(change.from.rawValue)", LogKey.state: "\(change.to.rawValue)",
+            ]) { $1 })
+            try await connection.publish(NormalizedEvent(
+                id: reportID, type: .sessionStatus, tenant: session.tenant, session: session.id,
+                provider: session.provider, occurredAt: at, receivedAt: at, sessionStatus: status), over: roles)
+            if change.recovered {
+                await alert(.init(state: .back, status: status, since: nil), tenant: session.tenant, session: session.id,
+                            at: at)
+            }
+        } catch {
+            logger.warning("polled status not applied", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
+        }
     }
 
     /// Claims and announces sessions down past the threshold, until cancelled.

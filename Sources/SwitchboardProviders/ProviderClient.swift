@@ -10,6 +10,15 @@ public import SwitchboardCore
 public protocol ProviderClient: Sendable {
     func send(_ envelope: OutboundEnvelope, through session: Session, secrets: SessionSecrets)
         async throws(SendFailure) -> ProviderReceipt
+    /// The session's state as the provider reports it now (the monitor's poll); throws
+    /// when no answer came or the provider cannot say (the state is then left alone).
+    func sessionStatus(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionStatus
+}
+
+extension ProviderClient {
+    public func sessionStatus(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionStatus {
+        throw SendFailure(.permanent, code: "unsupported", detail: "this provider's sessions are not polled")
+    }
 }
 
 /// A provider's acceptance of a message.
@@ -58,10 +67,19 @@ struct ProviderCall {
     func post(_ url: String, token: String, json: Data) async throws(SendFailure) -> Answer {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "Accept", value: "application/json")
         request.body = .bytes(ByteBuffer(data: json))
+        return try await execute(request, token: token)
+    }
+
+    func get(_ url: String, token: String) async throws(SendFailure) -> Answer {
+        try await execute(HTTPClientRequest(url: url), token: token)
+    }
+
+    private func execute(_ request: HTTPClientRequest, token: String) async throws(SendFailure) -> Answer {
+        var request = request
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept", value: "application/json")
         do {
             let response = try await http.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
             let body = try await response.body.collect(upTo: 1 << 20)

@@ -75,9 +75,10 @@ struct WasenderRoutes: Sendable {
     func addRoutes(to router: Router<SimulatorRequestContext>) {
         router.post("api/send-message") { request, _ in try await send(request) }
         router.get("api/status") { request, _ in
-            guard let (session, _) = state.authenticate(apiKey: request.bearerToken ?? "") else {
+            guard let (session, behaviour) = state.authenticate(apiKey: request.bearerToken ?? "") else {
                 return Self.unauthenticated
             }
+            try await simulateLatency(behaviour)
             return jsonResponse(.ok, ["status": state.status(session: session.id) ?? "connected"])
         }
     }

@@ -4,22 +4,17 @@ public import SwitchboardCore
 
 extension SQLiteStore: SessionHealthStore {
     public func applySessionStatus(_ status: SessionStatus, of session: SessionID, tenant: TenantID, at: Date,
-                                   source: String, reportID: String) async throws(StoreError) -> SessionStatusChange? {
+                                   source: String, reportID: String) async throws(StoreError) -> SessionStatusChange {
         let now = at.timeIntervalSince1970
         return try await write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT status FROM sessions WHERE id = ? AND tenant_id = ?",
                                              arguments: [session.rawValue, tenant.rawValue]),
                   let current = SessionStatus(rawValue: row["status"])
             else { throw StoreError.notFound("session \(session) of tenant \(tenant)") }
-            try db.execute(sql: """
-                INSERT INTO session_status_history (session_id, tenant_id, status, at, source, report_id)
-                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, report_id) DO NOTHING
-                """, arguments: [session.rawValue, tenant.rawValue, status.rawValue, now, source, reportID])
-            guard db.changesCount > 0 else { return nil }
-            let health = try Row.fetchOne(db, sql: "SELECT status_at, alerted_at FROM session_health WHERE session_id = ?",
-                                          arguments: [session.rawValue])
-            // A report older than the status the session has only joins the history.
-            if let statusAt = health?["status_at"] as Double?, statusAt > now {
+            let statusAt = try Double.fetchOne(db, sql: "SELECT status_at FROM session_health WHERE session_id = ?",
+                                               arguments: [session.rawValue])
+            // A report older than the status the session has changes nothing.
+            if let statusAt, statusAt > now {
                 return SessionStatusChange(tenant: tenant, session: session, from: current, to: current, at: at,
                                            changed: false, recovered: false)
             }
@@ -27,6 +22,10 @@ extension SQLiteStore: SessionHealthStore {
             if changed {
                 try db.execute(sql: "UPDATE sessions SET status = ? WHERE id = ?",
                                arguments: [status.rawValue, session.rawValue])
+                try db.execute(sql: """
+                    INSERT INTO session_status_history (session_id, tenant_id, status, at, source, report_id)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [session.rawValue, tenant.rawValue, status.rawValue, now, source, reportID])
             }
             let down = status != .connected
             try db.execute(sql: """

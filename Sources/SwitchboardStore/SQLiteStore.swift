@@ -317,8 +317,8 @@ public final class SQLiteStore: Sendable {
                 t.column("at", .double).notNull()
                 t.column("source", .text).notNull()
                 t.column("report_id", .text).notNull()
-                t.uniqueKey(["session_id", "report_id"])
             }
+            try db.execute(sql: "CREATE INDEX session_status_history_by_session ON session_status_history(session_id, at)")
             try db.create(table: "session_health") { t in
                 t.primaryKey("session_id", .text).references("sessions", onDelete: .cascade)
                 t.column("tenant_id", .text).notNull()

@@ -9,7 +9,7 @@ public struct SessionStatusChange: Sendable, Hashable {
     public var to: SessionStatus
     public var at: Date
     /// The session's status changed (else the report repeated it, or was older than the
-    /// status the session has, and only joined the history).
+    /// status the session has, and changed nothing).
     public var changed: Bool
     /// The session is connected again after a `session.alert` said it was down: the
     /// caller owes the "back" alert (claimed here, so only one caller gets it).
@@ -59,12 +59,12 @@ public struct SessionStatusRecord: Sendable, Hashable {
 /// Sessions' health as the `monitor` keeps it: statuses reported by providers, an
 /// append-only history, and which sessions are down and were alerted about.
 public protocol SessionHealthStore: Sendable {
-    /// Records `status` for `tenant`'s `session` as of `at` (once per `reportID`: a
-    /// replay changes nothing and returns nil) and makes it the session's status unless a
-    /// later report was applied already. Throws `notFound` for a session the tenant does
-    /// not have.
+    /// Makes `status` (reported as of `at`) `tenant`'s `session`'s status unless a later
+    /// report was applied already; a change joins the history with its source and report
+    /// id. A repeat (a replayed webhook, a poll that finds nothing new, a second monitor)
+    /// changes nothing. Throws `notFound` for a session the tenant does not have.
     func applySessionStatus(_ status: SessionStatus, of session: SessionID, tenant: TenantID, at: Date,
-                            source: String, reportID: String) async throws(StoreError) -> SessionStatusChange?
+                            source: String, reportID: String) async throws(StoreError) -> SessionStatusChange
     /// Claims the sessions down since before `before` that were not alerted about yet.
     func claimDownSessions(downSince before: Date, at: Date) async throws(StoreError) -> [DownSession]
     /// The session's history, newest first.

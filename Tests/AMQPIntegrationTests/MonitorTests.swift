@@ -2,6 +2,7 @@ import Foundation
 import SwitchboardAMQP
 import SwitchboardBroker
 import SwitchboardCore
+@testable import SwitchboardMonitor
 import SwitchboardSimulator
 import SwitchboardStore
 import Testing
@@ -59,6 +60,7 @@ struct MonitorTests {
             #expect(events.contains { $0.type == .sessionStatus && $0.sessionStatus == .disconnected })
             let history = try await inbound.store.sessionStatusHistory(try SessionID("acme-main"), limit: 10)
             #expect(history.map(\.status) == [.connected, .disconnected])
+            #expect(history.allSatisfy { $0.source == "webhook" })
             #expect(try await inbound.scratch.depth("sb.dead") == 0)
         }
     }
@@ -88,7 +90,7 @@ struct MonitorTests {
             try await inbound.scratch.connection.publish(once, over: inbound.scratch.topology.roles)
             #expect(try await eventually { try await inbound.store.session(try SessionID("acme-main"))?.status == .needScan })
             try await Task.sleep(for: .milliseconds(500))
-            #expect(try await inbound.store.sessionStatusHistory(try SessionID("acme-main"), limit: 10).count == 1)
+            #expect(try await inbound.store.sessionStatusHistory(try SessionID("acme-main"), limit: 10).map(\.status) == [.needScan])
         }
     }
 
@@ -135,4 +137,38 @@ struct MonitorTests {
             #expect(try await eventually { try await inbound.store.session(try SessionID("acme-main"))?.status == .loggedOut })
         }
     }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aPollFindsWhatNoWebhookSaidAndAPollThatTimesOutChangesNothing() async throws {
+        try await TestInbound.with(monitor: true, pollInterval: .seconds(1)) { inbound in
+            _ = try await inbound.addTenant("acme")
+            _ = try await inbound.addTenant("globex", number: "+14155550101")
+            // Down at the provider, no webhook: the poll finds it, and subscribers hear it.
+            try inbound.simulator.state.register(SimulatedSession(id: "acme-main", flavor: .simulator, apiKey: "key-acme"))
+            try inbound.simulator.state.setStatus("logged_out", session: "acme-main")
+            // globex's provider answers its polls too late (the monitor waits 5 s): no change.
+            try inbound.simulator.state.register(SimulatedSession(
+                id: "globex-main", flavor: .simulator, apiKey: "key-globex", behaviour: SimulatorBehaviour(latencyMs: 8_000)))
+            try inbound.simulator.state.setStatus("disconnected", session: "globex-main")
+            #expect(try await eventually(timeout: .seconds(10)) {
+                try await inbound.store.session(try SessionID("acme-main"))?.status == .loggedOut
+            })
+            let history = try await inbound.store.sessionStatusHistory(try SessionID("acme-main"), limit: 5)
+            #expect(history.first?.source == "poll")
+            #expect(try await eventually {
+                try await inbound.drainEvents().contains { $0.type == .sessionStatus && $0.sessionStatus == .loggedOut }
+            })
+            try await Task.sleep(for: .seconds(6))
+            #expect(try await inbound.store.session(try SessionID("globex-main"))?.status == .connected)
+        }
+    }
+
+    @Test func pollsAreSpreadOverTheInterval() throws {
+        var perSecond = [Int](repeating: 0, count: 60)
+        for index in 0..<5_000 { perSecond[SessionPoller.slot(of: try SessionID("s\(index)-main"), seconds: 60)] += 1 }
+        // 83 a second on average; none far above.
+        #expect(perSecond.max()! < 125, "\(perSecond)")
+        #expect(perSecond.min()! > 45, "\(perSecond)")
+    }
 }
+

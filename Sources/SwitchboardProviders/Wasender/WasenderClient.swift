@@ -28,6 +28,21 @@ public struct WasenderClient: ProviderClient {
         return try Self.receipt(from: answer)
     }
 
+    /// `GET {base}/status` with the session's API key: `{"status":"connected"}`.
+    public func sessionStatus(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionStatus {
+        guard let token = secrets.credentials["api_key"] else {
+            throw SendFailure(.permanent, code: "no-credentials", detail: "session \(session.id) has no api_key")
+        }
+        let base = secrets.credentials["base_url"] ?? defaultBaseURL
+        let answer = try await call.get("\(base)/status", token: token)
+        let object = jsonObject(answer.body)
+        let value = object?["status"] as? String ?? (object?["data"] as? JSONObject)?["status"] as? String
+        guard (200..<300).contains(answer.status), let value, let status = SessionStatus(providerValue: value) else {
+            throw SendFailure.http(status: answer.status == 200 ? 502 : answer.status, detail: text(answer.body))
+        }
+        return status
+    }
+
     /// `POST /send-message`'s body.
     struct SendRequest: Encodable {
         struct Location: Encodable {

@@ -49,7 +49,7 @@ final class TestInbound: @unchecked Sendable {
     var receiverURL: String { "http://127.0.0.1:\(receiverPort)" }
 
     static func with<T>(pipeline: Bool = true, conversations: Bool = false, deadLetters: Bool = false,
-                        monitor: Bool = false,
+                        monitor: Bool = false, pollInterval: Duration = .zero,
                         inbox: Inbox.Configuration = Inbox.Configuration(),
                         bot: Bot.Configuration = Bot.Configuration(forwardRetryDelays: [.milliseconds(500)],
                                                                    forwardPollInterval: .milliseconds(50)),
@@ -74,7 +74,8 @@ final class TestInbound: @unchecked Sendable {
                         $0.bot = bot
                         $0.deadLetters.jobPollInterval = .milliseconds(100)
                         $0.deadLetters.alertThreshold = 3
-                        $0.monitor = .init(alertAfter: .milliseconds(500), alertCheckInterval: .milliseconds(100))
+                        $0.monitor = .init(alertAfter: .milliseconds(500), alertCheckInterval: .milliseconds(100),
+                                           pollInterval: pollInterval)
                     }
                     let result = try await TestGateway.with(configuration) { gateway in
                         let inbound = TestInbound(scratch: scratch, store: gateway.store,

@@ -1,0 +1,117 @@
+import Synchronization
+import Foundation
+import Logging
+import SwitchboardCore
+import SwitchboardProviders
+import SwitchboardStore
+
+/// Asks every session's provider for its state once per `interval`, spread over it:
+/// each session has a fixed second of the interval (a hash of its id), and a random
+/// delay within that second, so 5,000 sessions at 60 s make about 83 polls a second,
+/// never all at once. A poll that fails or times out changes nothing.
+struct SessionPoller: Sendable {
+    let sessions: any SessionStore
+    let providers: ProviderDirectory
+    let interval: Duration
+    /// Polls on the wire at once, at most.
+    let concurrency: Int
+    let logger: Logger
+    /// Hears what each poll found.
+    let report: @Sendable (Session, SessionStatus, Date) async -> Void
+
+    /// The second of the interval `session` is polled in.
+    static func slot(of session: SessionID, seconds: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325            // FNV-1a: the same slot in every process
+        for byte in session.rawValue.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        return Int(hash % UInt64(max(1, seconds)))
+    }
+
+    func run() async {
+        let seconds = max(1, Int(interval.seconds.rounded()))
+        var known: [Session] = []
+        var loadedAt = -Double.infinity
+        let turns = AsyncSemaphore(concurrency)
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                // Wake at the start of the next second.
+                let now = Date().timeIntervalSince1970
+                guard (try? await Task.sleep(for: .milliseconds(Int64((now.rounded(.down) + 1 - now) * 1000) + 1))) != nil
+                else { break }
+                let tick = Date().timeIntervalSince1970
+                if tick - loadedAt >= Double(seconds) {
+                    do {
+                        known = try await sessions.allSessions()
+                        loadedAt = tick
+                    } catch {
+                        logger.warning("cannot read the sessions to poll", metadata: [LogKey.error: "\(error)"])
+                    }
+                }
+                let second = Int(tick) % seconds
+                for session in known where Self.slot(of: session.id, seconds: seconds) == second {
+                    group.addTask {
+                        try? await Task.sleep(for: .milliseconds(Int64.random(in: 0..<900)))
+                        await turns.wait()
+                        defer { turns.signal() }
+                        await poll(session)
+                    }
+                }
+            }
+        }
+    }
+
+    private func poll(_ session: Session) async {
+        let metadata: Logger.Metadata = [LogKey.tenant: "\(session.tenant)", LogKey.session: "\(session.id)"]
+        guard let client = providers.client(for: session.provider) else { return }
+        do {
+            let secrets = try await sessions.secrets(of: session.id)
+            let status = try await client.sessionStatus(of: session, secrets: secrets)
+            await report(session, status, Date())
+        } catch let failure as SendFailure where failure.code == "unsupported" {
+            return
+        } catch {
+            logger.debug("session poll failed; state left as it is", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
+        }
+    }
+}
+
+/// At most N holders at a time; the others wait in line.
+final class AsyncSemaphore: Sendable {
+    private struct State {
+        var available: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(_ count: Int) {
+        state = Mutex(State(available: max(1, count)))
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state -> Bool in
+                if state.available > 0 {
+                    state.available -= 1
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    func signal() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.available += 1
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}
