@@ -54,6 +54,7 @@ public enum APIServer {
         public var contacts: any ContactStore
         public var bot: any BotStore
         public var deadLetters: any DeadLetterStore
+        public var health: any ServiceInstanceStore
         public var store: SQLiteStore
         public var publisher: AMQPConnection
 
@@ -67,6 +68,7 @@ public enum APIServer {
             self.contacts = store
             self.bot = store
             self.deadLetters = store
+            self.health = store
             self.store = store
             self.publisher = publisher
         }
@@ -100,6 +102,7 @@ public enum APIServer {
         ConversationRoutes(inbox: dependencies.inbox, contacts: dependencies.contacts, log: dependencies.messageLog,
                            intake: intake, control: control).addRoutes(to: v1)
         BotRoutes(bot: dependencies.bot).addRoutes(to: v1)
+        GatewayHealthRoutes(store: dependencies.health).addRoutes(to: v1)
         DeadLetterRoutes(store: dependencies.deadLetters, sessions: dependencies.sessions,
                          replayer: DeadLetterReplayer(publisher: dependencies.publisher, roles: roles)).addRoutes(to: v1)
         return router

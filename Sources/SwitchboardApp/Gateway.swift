@@ -198,6 +198,10 @@ private struct Assembly {
         }
         let applier = TopologyApplier(topology: topology, connection: control, management: configuration.management,
                                       provisioning: provisioning, logger: logger("topology"))
+        infrastructure.append(.init(service: HeartbeatPublisher(
+            publisher: control, exchange: topology.roles.control,
+            services: selected.filter(\.needsBroker).map(\.rawValue), interval: configuration.heartbeatInterval,
+            logger: logger("heartbeat"))))
         if configuration.applyTopology {
             try await applier.apply()
             logger.info("topology applied")
@@ -260,7 +264,7 @@ private struct Assembly {
                                               timeout: .seconds(5))
             running.append(.init(service: SessionMonitor(
                 configuration: configuration.monitor, connection: try await connect("monitor"), topology: topology,
-                store: store, sessions: store, providers: providers, logger: logger("monitor"))))
+                store: store, sessions: store, instances: store, providers: providers, logger: logger("monitor"))))
         }
         if selected.contains(.bot) {
             running.append(.init(service: Bot(

@@ -82,6 +82,8 @@ public struct GatewayConfiguration: Sendable {
     /// Connections the api provisions new tenants over besides its control connection, so
     /// concurrent creations do not wait for each other's declarations.
     public var provisioningConnections: Int
+    /// How often the process says on `sb.control` that it is alive (the health view).
+    public var heartbeatInterval: Duration = .seconds(15)
 
     public init(services: Set<GatewayService>, amqp: AMQPConfiguration, topology: Topology,
                 management: RabbitMQManagement, database: Database, applyTopology: Bool = true,

@@ -26,8 +26,9 @@ public struct ControlSubscription: Sendable {
 
     /// Runs until the task is cancelled. An event that does not decode is logged and
     /// skipped. `subscribed` is called each time the queue is (re)bound, since events
-    /// may have been missed before it.
+    /// may have been missed before it. Instances' heartbeats go to `heartbeat`.
     public func follow(subscribed: @Sendable () async -> Void = {},
+                       heartbeat: @Sendable (InstanceHeartbeat) async -> Void = { _ in },
                        _ handle: @Sendable (ControlEvent) async -> Void) async {
         let queue = "sb.control.\(listener).\(UUID().uuidString.prefix(8).lowercased())"
         while !Task.isCancelled {
@@ -39,6 +40,12 @@ public struct ControlSubscription: Sendable {
                                                                                                      autoAck: true))
                 await subscribed()
                 for try await delivery in events {
+                    if delivery.properties.type == InstanceHeartbeat.messageType {
+                        if let beat = try? WireJSON.sharedDecoder.decode(InstanceHeartbeat.self, from: delivery.body) {
+                            await heartbeat(beat)
+                        }
+                        continue
+                    }
                     guard let event = try? WireJSON.sharedDecoder.decode(ControlEvent.self, from: delivery.body) else {
                         logger.warning("unreadable control event skipped", metadata: [
                             LogKey.type: "\(delivery.properties.type ?? "")",

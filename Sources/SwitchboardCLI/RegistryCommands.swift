@@ -77,7 +77,55 @@ extension TenantCommand {
 /// `switchboard session …`: a tenant's WhatsApp numbers.
 struct SessionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "session", abstract: "Add or list sessions.", subcommands: [Add.self, List.self])
+        commandName: "session", abstract: "Add or list sessions; their health.", subcommands: [Add.self, List.self, Health.self],
+        aliases: ["sessions"])
+
+    /// `switchboard sessions health`: what `GET /v1/health` shows, from the store.
+    struct Health: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every session's state, last change and last send; service instances heard in the last minute.")
+
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var logging: LoggingOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.store"))
+            let sessions = try await store.sessionHealth()
+            let instances = try await store.serviceInstances(seenSince: Date().addingTimeInterval(-60))
+            func time(_ date: Date?) -> String { date.map(WireJSON.format) ?? "-" }
+            if json {
+                struct Output: Encodable {
+                    let sessions: [[String: String]]
+                    let instances: [[String: String]]
+                }
+                let output = Output(
+                    sessions: sessions.map {
+                        ["tenant": $0.tenant.rawValue, "session": $0.session.rawValue, "provider": $0.provider.rawValue,
+                         "status": $0.status.rawValue, "status_changed_at": time($0.statusChangedAt),
+                         "down_since": time($0.downSince), "last_sent_at": time($0.lastSentAt)]
+                    },
+                    instances: instances.map { beat, seen in
+                        ["instance": beat.instance, "services": beat.services.joined(separator: ","),
+                         "version": beat.version, "host": beat.host, "started_at": time(beat.startedAt),
+                         "last_seen": time(seen)]
+                    })
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                return print(String(decoding: try encoder.encode(output), as: UTF8.self))
+            }
+            print("SESSION\tTENANT\tPROVIDER\tSTATUS\tCHANGED\tDOWN SINCE\tLAST SENT")
+            for session in sessions {
+                print("\(session.session)\t\(session.tenant)\t\(session.provider)\t\(session.status.rawValue)\t"
+                      + "\(time(session.statusChangedAt))\t\(time(session.downSince))\t\(time(session.lastSentAt))")
+            }
+            print("\nINSTANCE\tSERVICES\tVERSION\tSTARTED\tLAST SEEN")
+            for (beat, seen) in instances {
+                print("\(beat.instance)\t\(beat.services.joined(separator: ","))\t\(beat.version)\t"
+                      + "\(time(beat.startedAt))\t\(time(seen))")
+            }
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -52,6 +52,7 @@ public final class SessionMonitor: Service, Sendable {
     private let connection: AMQPConnection
     private let store: any SessionHealthStore
     private let sessions: any SessionStore
+    private let instances: any ServiceInstanceStore
     private let providers: ProviderDirectory?
     private let control: ControlAnnouncer
     private let deadLetter: DeadLetter
@@ -60,11 +61,13 @@ public final class SessionMonitor: Service, Sendable {
 
     /// `providers`: nil for no polling.
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
-                store: any SessionHealthStore, sessions: any SessionStore, providers: ProviderDirectory?, logger: Logger) {
+                store: any SessionHealthStore, sessions: any SessionStore, instances: any ServiceInstanceStore,
+                providers: ProviderDirectory?, logger: Logger) {
         self.configuration = configuration
         self.connection = connection
         self.store = store
         self.sessions = sessions
+        self.instances = instances
         self.providers = providers
         self.logger = logger
         roles = topology.roles
@@ -75,6 +78,16 @@ public final class SessionMonitor: Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await cancelWhenGracefulShutdown { await self.watchForDownSessions() } }
+            // Every instance's heartbeat, kept for the health view.
+            let control = ControlSubscription(connection: connection, exchange: roles.control, listener: "monitor",
+                                              logger: logger)
+            group.addTask {
+                await cancelWhenGracefulShutdown {
+                    await control.follow(heartbeat: { beat in
+                        try? await self.instances.recordHeartbeat(beat, at: Date())
+                    }) { _ in }
+                }
+            }
             if let providers, configuration.pollInterval > .zero {
                 let poller = SessionPoller(sessions: sessions, providers: providers, interval: configuration.pollInterval,
                                            concurrency: configuration.pollConcurrency, logger: logger) { session, status, at in

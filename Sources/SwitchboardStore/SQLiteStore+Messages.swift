@@ -215,6 +215,16 @@ extension SQLiteStore: MessageStore {
                 try db.cachedStatement(sql: """
                     INSERT INTO message_events (tenant_id, message_id, state, at, detail) VALUES (?, ?, ?, ?, ?)
                     """).execute(arguments: event)
+                if state == .sent, let session {
+                    // The session's last successful send, for the health view (only for a
+                    // session that still exists: one deleted mid-send must not fail the record).
+                    try db.cachedStatement(sql: """
+                        INSERT INTO session_health (session_id, tenant_id, last_sent_at)
+                        SELECT id, tenant_id, ? FROM sessions WHERE id = ?
+                        ON CONFLICT (session_id) DO UPDATE SET
+                            last_sent_at = max(coalesce(last_sent_at, 0), excluded.last_sent_at)
+                        """).execute(arguments: [seconds, session.rawValue])
+                }
                 if let providerMessageID {
                     try applyPendingStatuses(providerMessageID: providerMessageID, toMessage: envelope.id,
                                              tenant: tenant, in: db)

@@ -77,3 +77,49 @@ extension SQLiteStore: SessionHealthStore {
         }
     }
 }
+
+extension SQLiteStore: ServiceInstanceStore {
+    public func recordHeartbeat(_ heartbeat: InstanceHeartbeat, at: Date) async throws(StoreError) {
+        try await write { db in
+            try db.execute(sql: """
+                INSERT INTO service_instances (instance, services, version, host, pid, started_at, last_seen)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (instance) DO UPDATE SET services = excluded.services, last_seen = excluded.last_seen
+                """, arguments: [heartbeat.instance, heartbeat.services.joined(separator: ","), heartbeat.version,
+                                 heartbeat.host, heartbeat.pid, heartbeat.startedAt.timeIntervalSince1970,
+                                 at.timeIntervalSince1970])
+        }
+    }
+
+    public func serviceInstances(seenSince date: Date) async throws(StoreError) -> [(InstanceHeartbeat, lastSeen: Date)] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM service_instances WHERE last_seen >= ? ORDER BY last_seen DESC",
+                             arguments: [date.timeIntervalSince1970]).map { row in
+                let services: String = row["services"]
+                return (InstanceHeartbeat(instance: row["instance"], services: services.split(separator: ",").map(String.init),
+                                          version: row["version"], host: row["host"], pid: row["pid"],
+                                          startedAt: Date(timeIntervalSince1970: row["started_at"])),
+                        lastSeen: Date(timeIntervalSince1970: row["last_seen"]))
+            }
+        }
+    }
+
+    public func sessionHealth() async throws(StoreError) -> [SessionHealth] {
+        try await read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT s.id, s.tenant_id, s.provider, s.status, h.down_since, h.last_sent_at,
+                    (SELECT MAX(at) FROM session_status_history WHERE session_id = s.id) AS changed_at
+                FROM sessions s LEFT JOIN session_health h ON h.session_id = s.id
+                ORDER BY s.tenant_id, s.id
+                """).compactMap { row in
+                guard let session = try? SessionID(row["id"] as String), let tenant = try? TenantID(row["tenant_id"] as String),
+                      let provider = ProviderKind(rawValue: row["provider"]), let status = SessionStatus(rawValue: row["status"])
+                else { return nil }
+                func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
+                return SessionHealth(tenant: tenant, session: session, provider: provider, status: status,
+                                     statusChangedAt: date("changed_at"), downSince: date("down_since"),
+                                     lastSentAt: date("last_sent_at"))
+            }
+        }
+    }
+}

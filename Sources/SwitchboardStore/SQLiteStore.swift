@@ -322,9 +322,19 @@ public final class SQLiteStore: Sendable {
             try db.create(table: "session_health") { t in
                 t.primaryKey("session_id", .text).references("sessions", onDelete: .cascade)
                 t.column("tenant_id", .text).notNull()
-                t.column("status_at", .double).notNull()
+                t.column("status_at", .double)
                 t.column("down_since", .double)
                 t.column("alerted_at", .double)
+                t.column("last_sent_at", .double)
+            }
+            try db.create(table: "service_instances") { t in
+                t.primaryKey("instance", .text)
+                t.column("services", .text).notNull()
+                t.column("version", .text).notNull()
+                t.column("host", .text).notNull()
+                t.column("pid", .integer).notNull()
+                t.column("started_at", .double).notNull()
+                t.column("last_seen", .double).notNull()
             }
             try db.execute(sql: "CREATE INDEX session_health_down ON session_health(down_since) WHERE down_since IS NOT NULL")
         }

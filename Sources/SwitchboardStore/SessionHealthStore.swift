@@ -70,3 +70,36 @@ public protocol SessionHealthStore: Sendable {
     /// The session's history, newest first.
     func sessionStatusHistory(_ session: SessionID, limit: Int) async throws(StoreError) -> [SessionStatusRecord]
 }
+
+/// One session as the health view shows it.
+public struct SessionHealth: Sendable, Hashable {
+    public var tenant: TenantID
+    public var session: SessionID
+    public var provider: ProviderKind
+    public var status: SessionStatus
+    /// When the status last changed (nil: never reported since it was added).
+    public var statusChangedAt: Date?
+    /// Down (any status but connected) since.
+    public var downSince: Date?
+    public var lastSentAt: Date?
+
+    public init(tenant: TenantID, session: SessionID, provider: ProviderKind, status: SessionStatus,
+                statusChangedAt: Date?, downSince: Date?, lastSentAt: Date?) {
+        self.tenant = tenant
+        self.session = session
+        self.provider = provider
+        self.status = status
+        self.statusChangedAt = statusChangedAt
+        self.downSince = downSince
+        self.lastSentAt = lastSentAt
+    }
+}
+
+/// Service instances as their heartbeats on `sb.control` report them.
+public protocol ServiceInstanceStore: Sendable {
+    func recordHeartbeat(_ heartbeat: InstanceHeartbeat, at: Date) async throws(StoreError)
+    /// Instances heard from since `date`, most recent first.
+    func serviceInstances(seenSince date: Date) async throws(StoreError) -> [(InstanceHeartbeat, lastSeen: Date)]
+    /// Every session's health, by tenant and session.
+    func sessionHealth() async throws(StoreError) -> [SessionHealth]
+}

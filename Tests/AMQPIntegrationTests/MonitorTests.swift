@@ -170,5 +170,36 @@ struct MonitorTests {
         #expect(perSecond.max()! < 125, "\(perSecond)")
         #expect(perSecond.min()! > 45, "\(perSecond)")
     }
+
+    @Test(.timeLimit(.minutes(2)))
+    func theHealthViewShowsEachSessionsStateAndLastSendAndTheInstancesHeard() async throws {
+        try await TestInbound.with(monitor: true) { inbound in
+            let acme = try await inbound.addTenant("acme")
+            let envelope = OutboundEnvelope(id: MessageID.make(), tenant: acme, messageClass: .transactional,
+                                            to: try PhoneNumber("+14155550123"), text: "before the drop")
+            try await inbound.scratch.connection.publish(try envelope.wireBody(), exchange: "sb.outbound",
+                                                         routingKey: envelope.routingKey, properties: envelope.amqpProperties())
+            #expect(await eventually { inbound.simulator.state.messages(session: "acme-main").count == 1 })
+            try await statusWebhook("need_scan", at: Int(Date().timeIntervalSince1970), inbound)
+            #expect(try await eventually { try await inbound.store.session(try SessionID("acme-main"))?.status == .needScan })
+
+            let admin = try await inbound.store.createKey(scope: .admin, label: "ops").token
+            var answer = try await TestAPI.request(port: inbound.apiPort, .GET, "/v1/health", key: admin)
+            #expect(try await eventually {
+                answer = try await TestAPI.request(port: inbound.apiPort, .GET, "/v1/health", key: admin)
+                return !((answer.json["instances"] as? [[String: Any]]) ?? []).isEmpty
+            })
+            #expect(answer.status == 200, "\(answer.text)")
+            let session = try #require(((answer.json["sessions"] as? [[String: Any]]) ?? []).first { $0["session"] as? String == "acme-main" })
+            #expect(session["status"] as? String == "need_scan")
+            #expect(session["last_sent_at"] is String && session["status_changed_at"] is String && session["down_since"] is String)
+            let instances = (answer.json["instances"] as? [[String: Any]]) ?? []
+            #expect(instances.contains { ($0["services"] as? [String])?.contains("monitor") == true })
+            let tenantAnswer = try await inbound.withAPI(tenant: acme) { port, key in
+                try await TestAPI.request(port: port, .GET, "/v1/health", key: key)
+            }
+            #expect(tenantAnswer.status == 403)
+        }
+    }
 }
 

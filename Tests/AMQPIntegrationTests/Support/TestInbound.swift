@@ -76,6 +76,7 @@ final class TestInbound: @unchecked Sendable {
                         $0.deadLetters.alertThreshold = 3
                         $0.monitor = .init(alertAfter: .milliseconds(500), alertCheckInterval: .milliseconds(100),
                                            pollInterval: pollInterval)
+                        if monitor { $0.heartbeatInterval = .milliseconds(200) }
                     }
                     let result = try await TestGateway.with(configuration) { gateway in
                         let inbound = TestInbound(scratch: scratch, store: gateway.store,
