@@ -6,6 +6,7 @@ import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardDeadLetters
 import SwitchboardHTTP
+public import SwitchboardProviders
 public import SwitchboardRegistry
 public import SwitchboardStore
 
@@ -55,10 +56,13 @@ public enum APIServer {
         public var bot: any BotStore
         public var deadLetters: any DeadLetterStore
         public var health: any ServiceInstanceStore
+        /// The providers' session calls (QR code, connect, disconnect); nil: not offered.
+        public var providers: ProviderDirectory?
         public var store: SQLiteStore
         public var publisher: AMQPConnection
 
-        public init(store: SQLiteStore, registry: TenantRegistry, publisher: AMQPConnection) {
+        public init(store: SQLiteStore, registry: TenantRegistry, publisher: AMQPConnection,
+                    providers: ProviderDirectory? = nil) {
             self.tenants = registry
             self.sessions = store
             self.keys = store
@@ -69,6 +73,7 @@ public enum APIServer {
             self.bot = store
             self.deadLetters = store
             self.health = store
+            self.providers = providers
             self.store = store
             self.publisher = publisher
         }
@@ -103,6 +108,9 @@ public enum APIServer {
                            intake: intake, control: control).addRoutes(to: v1)
         BotRoutes(bot: dependencies.bot).addRoutes(to: v1)
         GatewayHealthRoutes(store: dependencies.health).addRoutes(to: v1)
+        if let providers = dependencies.providers {
+            SessionConnectionRoutes(sessions: dependencies.sessions, providers: providers).addRoutes(to: v1)
+        }
         DeadLetterRoutes(store: dependencies.deadLetters, sessions: dependencies.sessions,
                          replayer: DeadLetterReplayer(publisher: dependencies.publisher, roles: roles)).addRoutes(to: v1)
         return router

@@ -220,7 +220,10 @@ private struct Assembly {
             let registry = TenantRegistry(store: store, broker: applier, logger: logger("registry"))
             let listeners = listeners
             running.append(.init(service: APIServer.application(
-                configuration.api, APIServer.Dependencies(store: store, registry: registry, publisher: control),
+                configuration.api,
+                APIServer.Dependencies(store: store, registry: registry, publisher: control,
+                                       providers: ProviderDirectory(http: sharedHTTPClient(),
+                                                                    simulatorBaseURL: configuration.simulatorBaseURL)),
                 logger: logger("api")) { [logger] port in
                     logger.info("api listening", metadata: [LogKey.port: "\(port)"])
                     listeners.bound(.api, port: port)

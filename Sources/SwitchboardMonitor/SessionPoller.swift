@@ -69,7 +69,7 @@ struct SessionPoller: Sendable {
             let secrets = try await sessions.secrets(of: session.id)
             let status = try await client.sessionStatus(of: session, secrets: secrets)
             await report(session, status, Date())
-        } catch let failure as SendFailure where failure.code == "unsupported" {
+        } catch let failure as SendFailure where failure.code == unsupportedProviderCall {
             return
         } catch {
             logger.debug("session poll failed; state left as it is", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })

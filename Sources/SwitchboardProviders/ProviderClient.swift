@@ -13,11 +13,47 @@ public protocol ProviderClient: Sendable {
     /// The session's state as the provider reports it now (the monitor's poll); throws
     /// when no answer came or the provider cannot say (the state is then left alone).
     func sessionStatus(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionStatus
+    /// Asks the provider to connect the session: its state after, and the QR code to scan
+    /// when it waits for one.
+    func connect(_ session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionConnection
+    /// The QR code the session shows while it waits for a scan; nil when it does not.
+    func qrCode(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> String?
+    /// Asks the provider to disconnect the session; its state after.
+    func disconnect(_ session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionStatus
 }
+
+/// What a connect answered.
+public struct SessionConnection: Sendable, Hashable {
+    public var status: SessionStatus
+    public var qrCode: String?
+
+    public init(status: SessionStatus, qrCode: String?) {
+        self.status = status
+        self.qrCode = qrCode
+    }
+}
+
+/// The code of a failure meaning "this provider has no such call" (Meta numbers have no
+/// session to poll, connect or scan).
+public let unsupportedProviderCall = "unsupported"
 
 extension ProviderClient {
     public func sessionStatus(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionStatus {
-        throw SendFailure(.permanent, code: "unsupported", detail: "this provider's sessions are not polled")
+        throw SendFailure(.permanent, code: unsupportedProviderCall, detail: "this provider's sessions are not polled")
+    }
+
+    public func connect(_ session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionConnection {
+        throw SendFailure(.permanent, code: unsupportedProviderCall,
+                          detail: "\(session.provider) numbers are connected in the provider's own console, not by QR code")
+    }
+
+    public func qrCode(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> String? {
+        throw SendFailure(.permanent, code: unsupportedProviderCall, detail: "\(session.provider) numbers have no QR code")
+    }
+
+    public func disconnect(_ session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionStatus {
+        throw SendFailure(.permanent, code: unsupportedProviderCall,
+                          detail: "\(session.provider) numbers are disconnected in the provider's own console")
     }
 }
 

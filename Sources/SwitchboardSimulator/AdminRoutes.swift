@@ -41,6 +41,13 @@ struct AdminRoutes: Sendable {
                 return jsonResponse(.ok, body)
             }
         }
+        admin.post("sessions/:id/scan") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            return await answer { () throws(AdminError) in
+                try simulator { () throws(SimulatorError) in try state.scan(session: id) }
+                return Response(status: .noContent)
+            }
+        }
         admin.put("sessions/:id/behaviour") { request, context in
             let id = context.parameters.get("id") ?? ""
             var request = request

@@ -55,6 +55,29 @@ public final class SimulatorState: Sendable {
         storage.withLock { $0.statuses[id] }
     }
 
+    /// WasenderAPI's connect: a session not connected now waits for a scan of a fresh QR
+    /// code (returned); a connected one stays connected (no code).
+    public func connect(session id: String) throws(SimulatorError) -> (status: String, qrCode: String?) {
+        if status(session: id) == "connected" { return ("connected", nil) }
+        let code = "2@sim-\(UUID().uuidString.lowercased())"
+        storage.withLock { $0.qrCodes[id] = code }
+        try setStatus("need_scan", session: id)
+        return ("need_scan", code)
+    }
+
+    /// The QR code a session waiting for a scan shows; nil otherwise.
+    public func qrCode(session id: String) -> String? {
+        guard status(session: id) == "need_scan" else { return nil }
+        return storage.withLock { $0.qrCodes[id] }
+    }
+
+    /// The phone scanned the code: connected (`/_sim/sessions/{id}/scan`).
+    public func scan(session id: String) throws(SimulatorError) {
+        guard qrCode(session: id) != nil else { throw .invalid("session '\(id)' is not waiting for a scan") }
+        storage.withLock { _ = $0.qrCodes.removeValue(forKey: id) }
+        try setStatus("connected", session: id)
+    }
+
     /// Sets a session's status: a session not `connected` refuses sends; a change goes to
     /// the session's webhook URL as WasenderAPI's `session.status` (not for Meta sessions,
     /// which have no such webhook).
@@ -373,6 +396,8 @@ private struct Storage {
     /// again (the gateway joins provider statuses to messages by it).
     var nextNumber = Int(Date().timeIntervalSince1970 * 1000)
     var webhookSink: WebhookSink?
+    /// The QR code of each session waiting for a scan.
+    var qrCodes: [String: String] = [:]
     var nextSinkID: UInt64 = 0
 
     init(defaults: SimulatorBehaviour) { self.defaults = defaults }

@@ -68,12 +68,40 @@ extension HTTPField.Name {
     static let rateLimitReset = HTTPField.Name("X-RateLimit-Reset")!
 }
 
-/// `POST /api/send-message` and `GET /api/status`, as WasenderAPI answers them.
+/// A session-management answer: `{"success":true,"data":{…}}`.
+struct ManagementAnswer: Encodable {
+    var success = true
+    let data: [String: String]
+}
+
+/// `POST /api/send-message`, `GET /api/status` and the session-management calls
+/// (connect with its QR code, the code, disconnect), as WasenderAPI answers them.
 struct WasenderRoutes: Sendable {
     let state: SimulatorState
 
     func addRoutes(to router: Router<SimulatorRequestContext>) {
         router.post("api/send-message") { request, _ in try await send(request) }
+        // Session management (WasenderAPI's account endpoints; the simulator takes the
+        // session's own API key as the token).
+        router.post("api/whatsapp-sessions/:id/connect") { request, context in
+            guard let session = managed(request, context) else { return Self.unauthenticated }
+            let (status, code) = try state.connect(session: session.id)
+            var data = ["status": status.uppercased()]
+            data["qrCode"] = code
+            return jsonResponse(.ok, ManagementAnswer(data: data))
+        }
+        router.get("api/whatsapp-sessions/:id/qrcode") { request, context in
+            guard let session = managed(request, context) else { return Self.unauthenticated }
+            guard let code = state.qrCode(session: session.id) else {
+                return Self.failure(.badRequest, "The session is not waiting for a QR scan.")
+            }
+            return jsonResponse(.ok, ManagementAnswer(data: ["qrCode": code]))
+        }
+        router.post("api/whatsapp-sessions/:id/disconnect") { request, context in
+            guard let session = managed(request, context) else { return Self.unauthenticated }
+            try state.setStatus("disconnected", session: session.id)
+            return jsonResponse(.ok, ManagementAnswer(data: ["status": "DISCONNECTED"]))
+        }
         router.get("api/status") { request, _ in
             guard let (session, behaviour) = state.authenticate(apiKey: request.bearerToken ?? "") else {
                 return Self.unauthenticated
@@ -81,6 +109,13 @@ struct WasenderRoutes: Sendable {
             try await simulateLatency(behaviour)
             return jsonResponse(.ok, ["status": state.status(session: session.id) ?? "connected"])
         }
+    }
+
+    /// The session a management call names, if the token is its API key.
+    private func managed(_ request: Request, _ context: SimulatorRequestContext) -> SimulatedSession? {
+        guard let (session, _) = state.authenticate(apiKey: request.bearerToken ?? ""),
+              session.id == context.parameters.get("id") else { return nil }
+        return session
     }
 
     private func send(_ request: Request) async throws -> Response {

@@ -201,5 +201,41 @@ struct MonitorTests {
             #expect(tenantAnswer.status == 403)
         }
     }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aSessionIsDisconnectedReconnectedByQRCodeAndTheRegistryFollows() async throws {
+        try await TestInbound.with(monitor: true) { inbound in
+            let acme = try await inbound.addTenant("acme")
+            let globex = try await inbound.addTenant("globex", number: "+14155550101")
+            _ = try await inbound.addTenant("metaco", provider: .meta, phoneNumberID: "pn-metaco", number: "+14155550102")
+            let status = { try await inbound.store.session(try SessionID("acme-main"))?.status }
+            try await inbound.withAPI(tenants: [acme, globex]) { port, keys in
+                let acmeKey = keys[0]
+                let down = try await TestAPI.request(port: port, .POST, "/v1/sessions/acme-main/disconnect", key: acmeKey)
+                #expect(down.status == 200 && down.json["status"] as? String == "disconnected", "\(down.text)")
+                #expect(try await eventually { try await status() == .disconnected })
+
+                let connect = try await TestAPI.request(port: port, .POST, "/v1/sessions/acme-main/connect", key: acmeKey)
+                #expect(connect.status == 200 && connect.json["status"] as? String == "need_scan", "\(connect.text)")
+                let code = try #require(connect.json["qr_code"] as? String)
+                #expect(code.hasPrefix("2@"))
+                #expect(try await eventually { try await status() == .needScan })
+                let qr = try await TestAPI.request(port: port, .GET, "/v1/sessions/acme-main/qr", key: acmeKey)
+                #expect(qr.status == 200 && qr.json["qr_code"] as? String == code)
+
+                try inbound.simulator.state.scan(session: "acme-main")        // the phone scans it
+                #expect(try await eventually { try await status() == .connected })
+                #expect(try await TestAPI.request(port: port, .GET, "/v1/sessions/acme-main/qr", key: acmeKey).status == 409)
+
+                // Another tenant's key learns nothing; a Meta number has no QR code.
+                #expect(try await TestAPI.request(port: port, .POST, "/v1/sessions/acme-main/connect", key: keys[1]).status == 404)
+            }
+            let admin = try await inbound.store.createKey(scope: .admin, label: "ops").token
+            let meta = try await TestAPI.request(port: inbound.apiPort, .POST, "/v1/sessions/metaco-main/connect", key: admin)
+            #expect(meta.status == 409 && meta.isProblem, "\(meta.text)")
+            let history = try await inbound.store.sessionStatusHistory(try SessionID("acme-main"), limit: 10)
+            #expect(history.map(\.status) == [.connected, .needScan, .disconnected])
+        }
+    }
 }
 

@@ -43,6 +43,54 @@ public struct WasenderClient: ProviderClient {
         return status
     }
 
+    /// `POST {base}/whatsapp-sessions/{id}/connect`: `{"data":{"status":"NEED_SCAN","qrCode":"2@…"}}`.
+    /// The provider's session id is the credential `session_id` (else ours), the token the
+    /// account's `personal_access_token` (else the session's key).
+    public func connect(_ session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionConnection {
+        let answer = try await call.post(try managementURL(session, secrets, "connect"),
+                                         token: try managementToken(session, secrets), json: Data("{}".utf8))
+        let data = try Self.managementData(answer)
+        guard let status = (data["status"] as? String).flatMap(SessionStatus.init(providerValue:)) else {
+            throw SendFailure(.transient, code: "unexpected-answer", detail: text(answer.body))
+        }
+        return SessionConnection(status: status, qrCode: data["qrCode"] as? String)
+    }
+
+    /// `GET {base}/whatsapp-sessions/{id}/qrcode`: `{"data":{"qrCode":"2@…"}}`.
+    public func qrCode(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> String? {
+        let answer = try await call.get(try managementURL(session, secrets, "qrcode"),
+                                        token: try managementToken(session, secrets))
+        if answer.status == 400 || answer.status == 404 { return nil }
+        return try Self.managementData(answer)["qrCode"] as? String
+    }
+
+    /// `POST {base}/whatsapp-sessions/{id}/disconnect`.
+    public func disconnect(_ session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionStatus {
+        let answer = try await call.post(try managementURL(session, secrets, "disconnect"),
+                                         token: try managementToken(session, secrets), json: Data("{}".utf8))
+        let data = try Self.managementData(answer)
+        return (data["status"] as? String).flatMap(SessionStatus.init(providerValue:)) ?? .disconnected
+    }
+
+    private func managementURL(_ session: Session, _ secrets: SessionSecrets, _ action: String) throws(SendFailure) -> String {
+        let base = secrets.credentials["base_url"] ?? defaultBaseURL
+        return "\(base)/whatsapp-sessions/\(secrets.credentials["session_id"] ?? session.id.rawValue)/\(action)"
+    }
+
+    private func managementToken(_ session: Session, _ secrets: SessionSecrets) throws(SendFailure) -> String {
+        guard let token = secrets.credentials["personal_access_token"] ?? secrets.credentials["api_key"] else {
+            throw SendFailure(.permanent, code: "no-credentials", detail: "session \(session.id) has no personal_access_token")
+        }
+        return token
+    }
+
+    private static func managementData(_ answer: ProviderCall.Answer) throws(SendFailure) -> JSONObject {
+        guard (200..<300).contains(answer.status) else {
+            throw SendFailure.http(status: answer.status, detail: text(answer.body))
+        }
+        return (jsonObject(answer.body)?["data"] as? JSONObject) ?? [:]
+    }
+
     /// `POST /send-message`'s body.
     struct SendRequest: Encodable {
         struct Location: Encodable {
