@@ -19,20 +19,26 @@ struct MonitorTests {
         #expect(answer.status == 200)
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(4)))
     func aSessionThatDisconnectsStopsSendingAlertsOnceAndSendsTheRestExactlyOnceWhenBack() async throws {
         try await TestInbound.with(monitor: true) { inbound in
-            let acme = try await inbound.addTenant("acme", limits: TenantLimits(sessionRate: 10, bulkShare: 1))
+            let acme = try await inbound.addTenant("acme", limits: TenantLimits(sessionRate: 1000, bulkShare: 1))
+            // The provider's message statuses are not needed here (15,000 webhooks): only
+            // the session's own, posted below.
+            try inbound.simulator.state.register(SimulatedSession(id: "acme-main", flavor: .simulator, apiKey: "key-acme"))
             let sent = { inbound.simulator.state.messages(session: "acme-main").count }
-            for index in 0..<60 {
-                let envelope = OutboundEnvelope(id: MessageID.make(), tenant: acme, messageClass: .bulk,
-                                                to: try PhoneNumber("+1415555\(String(format: "%04d", index))"),
-                                                text: "campaign \(index)")
-                try await inbound.scratch.connection.publish(try envelope.wireBody(), exchange: "sb.outbound",
-                                                             routingKey: envelope.routingKey,
-                                                             properties: envelope.amqpProperties())
+            let campaign = 5_000
+            let publishing = Task {
+                for index in 0..<campaign {
+                    let envelope = OutboundEnvelope(id: MessageID.make(), tenant: acme, messageClass: .bulk,
+                                                    to: try PhoneNumber("+1415555\(String(format: "%04d", index))"),
+                                                    text: "campaign \(index)")
+                    try await inbound.scratch.connection.publish(try envelope.wireBody(), exchange: "sb.outbound",
+                                                                 routingKey: envelope.routingKey,
+                                                                 properties: envelope.amqpProperties())
+                }
             }
-            #expect(await eventually { sent() >= 10 })
+            #expect(await eventually(timeout: .seconds(60)) { sent() >= 500 })
             let now = Int(Date().timeIntervalSince1970)
             try await statusWebhook("disconnected", at: now, inbound)
             #expect(try await eventually { try await inbound.store.session(try SessionID("acme-main"))?.status == .disconnected })
@@ -41,19 +47,20 @@ struct MonitorTests {
             let stopped = sent()
             try await Task.sleep(for: .seconds(1))
             #expect(sent() == stopped)
-            #expect(stopped < 60)
+            #expect(stopped < campaign)
             // Down past the threshold (0.5 s here): one alert.
             var events: [NormalizedEvent] = []
             #expect(try await eventually {
                 events += try await inbound.drainEvents()
                 return events.contains { $0.sessionAlert?.state == .down }
             })
+            try await publishing.value
 
             try await statusWebhook("connected", at: now + 1, inbound)
-            #expect(await eventually(timeout: .seconds(30)) { sent() == 60 })
+            #expect(await eventually(timeout: .seconds(90)) { sent() == campaign })
             try await Task.sleep(for: .milliseconds(500))
             let texts = inbound.simulator.state.messages(session: "acme-main").compactMap(\.text)
-            #expect(texts.count == 60 && Set(texts).count == 60)
+            #expect(texts.count == campaign && Set(texts).count == campaign)
             events += try await inbound.drainEvents()
             #expect(events.filter { $0.sessionAlert?.state == .down }.count == 1)
             #expect(events.filter { $0.sessionAlert?.state == .back }.count == 1)
@@ -233,6 +240,46 @@ struct MonitorTests {
             let admin = try await inbound.store.createKey(scope: .admin, label: "ops").token
             let meta = try await TestAPI.request(port: inbound.apiPort, .POST, "/v1/sessions/metaco-main/connect", key: admin)
             #expect(meta.status == 409 && meta.isProblem, "\(meta.text)")
+            let history = try await inbound.store.sessionStatusHistory(try SessionID("acme-main"), limit: 10)
+            #expect(history.map(\.status) == [.connected, .needScan, .disconnected])
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func twoMonitorsApplyEachChangeOnceAndAlertOnce() async throws {
+        try await TestInbound.with(monitor: true) { inbound in
+            let acme = try await inbound.addTenant("acme")
+            // A second monitor on the same queue, store and broker, as a second host runs one.
+            let second = SessionMonitor(
+                configuration: .init(alertAfter: .milliseconds(500), alertCheckInterval: .milliseconds(50), pollInterval: .zero),
+                connection: inbound.scratch.connection, topology: inbound.scratch.topology, store: inbound.store,
+                sessions: inbound.store, instances: inbound.store, providers: nil, logger: TestBroker.logger)
+            let running = Task { try await second.run() }
+            defer { running.cancel() }
+            try await Task.sleep(for: .milliseconds(300))
+            let now = Date()
+            for (status, offset) in [(SessionStatus.disconnected, 0.0), (.disconnected, 0.0), (.needScan, 0.1)] {
+                let event = NormalizedEvent(id: "evt_\(status.rawValue)_\(offset)", type: .sessionStatus, tenant: acme,
+                                            session: try SessionID("acme-main"), provider: .simulator,
+                                            occurredAt: now.addingTimeInterval(offset), receivedAt: now,
+                                            sessionStatus: status)
+                for _ in 0..<3 { try await inbound.scratch.connection.publish(event, over: inbound.scratch.topology.roles) }
+            }
+            #expect(try await eventually { try await inbound.store.session(try SessionID("acme-main"))?.status == .needScan })
+            var events: [NormalizedEvent] = []
+            #expect(try await eventually {
+                events += try await inbound.drainEvents()
+                return events.contains { $0.sessionAlert?.state == .down }
+            })
+            try await statusWebhook("connected", at: Int(now.timeIntervalSince1970) + 5, inbound)
+            #expect(try await eventually {
+                events += try await inbound.drainEvents()
+                return events.contains { $0.sessionAlert?.state == .back }
+            })
+            try await Task.sleep(for: .milliseconds(700))
+            events += try await inbound.drainEvents()
+            #expect(events.filter { $0.sessionAlert?.state == .down }.count == 1)
+            #expect(events.filter { $0.sessionAlert?.state == .back }.count == 1)
             let history = try await inbound.store.sessionStatusHistory(try SessionID("acme-main"), limit: 10)
             #expect(history.map(\.status) == [.connected, .needScan, .disconnected])
         }
