@@ -102,7 +102,7 @@ struct MemorySample: Sendable {
     }
 
     /// `VmRSS` of `/proc/<pid>/status`.
-    private static func residentBytes(pid: String) -> Int? {
+    static func residentBytes(pid: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
               let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })

@@ -39,6 +39,11 @@ final class ChildProcess: Sendable {
 
     var isRunning: Bool { kill(pid, 0) == 0 && !isZombie }
 
+    /// Its resident memory now, in megabytes.
+    var residentMegabytes: Double {
+        Double(MemorySample.residentBytes(pid: "\(pid)") ?? 0) / 1_048_576
+    }
+
     private var isZombie: Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")")

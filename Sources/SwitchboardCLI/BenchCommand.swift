@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput and latency against the real broker.",
-        subcommands: [AMQP.self, TopologyBench.self, API.self, Outbound.self, Tenants.self, Gateway.self, DeadLetters.self]
+        subcommands: [AMQP.self, TopologyBench.self, API.self, Outbound.self, Tenants.self, Gateway.self, DeadLetters.self, Monitor.self]
     )
 
     struct AMQP: AsyncParsableCommand {
@@ -285,6 +285,39 @@ extension BenchCommand {
             options.kill = kill
             options.archiveRows = archiveRows
             let benchmark = DeadLetterBenchmark(
+                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
+                management: try topology.management(), topology: try topology.load(), options: options,
+                logger: logging.makeLogger(label: "switchboard.bench"))
+            try emit(try await benchmark.run(), json: json)
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Monitor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "monitor",
+            abstract: "serve monitor as a process polling N simulator sessions for one interval: spread and CPU.")
+
+        @OptionGroup var amqp: AMQPOptions
+        @OptionGroup var topology: TopologyOptions
+        @OptionGroup var logging: LoggingOptions
+        @Option(help: "Sessions polled.") var sessions = 1_000
+        @Option(help: "The poll interval, seconds (the default setting is 60).") var pollSeconds = 60
+        @Flag(help: "Print one JSON object instead of text.") var json = false
+
+        func validate() throws {
+            guard sessions > 0, pollSeconds > 0 else { throw ValidationError("--sessions and --poll-seconds must be positive") }
+        }
+
+        func run() async throws {
+            let settings = Settings()
+            var options = MonitorBenchmark.Options(
+                executable: try Gateway.executable(), topologyPath: try Topology.locate(flag: topology.path),
+                managementURL: settings.value(topology.managementURL, .managementURL, default: Settings.Default.managementURL))
+            options.sessions = sessions
+            options.pollSeconds = pollSeconds
+            let benchmark = MonitorBenchmark(
                 configuration: try amqp.configuration(connectionName: "switchboard-bench"),
                 management: try topology.management(), topology: try topology.load(), options: options,
                 logger: logging.makeLogger(label: "switchboard.bench"))

@@ -6,9 +6,9 @@ import SwitchboardProviders
 import SwitchboardStore
 
 /// Asks every session's provider for its state once per `interval`, spread over it:
-/// each session has a fixed second of the interval (a hash of its id), and a random
-/// delay within that second, so 5,000 sessions at 60 s make about 83 polls a second,
-/// never all at once. A poll that fails or times out changes nothing.
+/// the sessions (by id) are dealt over the interval's seconds in turn, with a random
+/// delay within each second, so 5,000 sessions at 60 s make 83 or 84 polls a second,
+/// never more. A poll that fails or times out changes nothing.
 struct SessionPoller: Sendable {
     let sessions: any SessionStore
     let providers: ProviderDirectory
@@ -19,14 +19,9 @@ struct SessionPoller: Sendable {
     /// Hears what each poll found.
     let report: @Sendable (Session, SessionStatus, Date) async -> Void
 
-    /// The second of the interval `session` is polled in.
-    static func slot(of session: SessionID, seconds: Int) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325            // FNV-1a: the same slot in every process
-        for byte in session.rawValue.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x100_0000_01b3
-        }
-        return Int(hash % UInt64(max(1, seconds)))
+    /// The second of the interval the session at `index` (of `count`) is polled in.
+    static func slot(index: Int, count: Int, seconds: Int) -> Int {
+        count == 0 ? 0 : index * max(1, seconds) / count
     }
 
     func run() async {
@@ -43,14 +38,15 @@ struct SessionPoller: Sendable {
                 let tick = Date().timeIntervalSince1970
                 if tick - loadedAt >= Double(seconds) {
                     do {
-                        known = try await sessions.allSessions()
+                        known = try await sessions.allSessions().sorted { $0.id.rawValue < $1.id.rawValue }
                         loadedAt = tick
                     } catch {
                         logger.warning("cannot read the sessions to poll", metadata: [LogKey.error: "\(error)"])
                     }
                 }
                 let second = Int(tick) % seconds
-                for session in known where Self.slot(of: session.id, seconds: seconds) == second {
+                for (index, session) in known.enumerated()
+                    where Self.slot(index: index, count: known.count, seconds: seconds) == second {
                     group.addTask {
                         try? await Task.sleep(for: .milliseconds(Int64.random(in: 0..<900)))
                         await turns.wait()

@@ -65,6 +65,16 @@ public final class SimulatorState: Sendable {
         return ("need_scan", code)
     }
 
+    /// Counts one status poll in its second.
+    func countStatusPoll(at date: Date = Date()) {
+        storage.withLock { $0.statusPolls[Int(date.timeIntervalSince1970), default: 0] += 1 }
+    }
+
+    /// Status polls by Unix second since the simulator started.
+    public func statusPollsPerSecond() -> [Int: Int] {
+        storage.withLock { $0.statusPolls }
+    }
+
     /// The QR code a session waiting for a scan shows; nil otherwise.
     public func qrCode(session id: String) -> String? {
         guard status(session: id) == "need_scan" else { return nil }
@@ -398,6 +408,8 @@ private struct Storage {
     var webhookSink: WebhookSink?
     /// The QR code of each session waiting for a scan.
     var qrCodes: [String: String] = [:]
+    /// `GET /api/status` calls by Unix second (benchmarks read how polls spread).
+    var statusPolls: [Int: Int] = [:]
     var nextSinkID: UInt64 = 0
 
     init(defaults: SimulatorBehaviour) { self.defaults = defaults }

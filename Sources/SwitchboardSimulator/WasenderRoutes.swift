@@ -106,6 +106,7 @@ struct WasenderRoutes: Sendable {
             guard let (session, behaviour) = state.authenticate(apiKey: request.bearerToken ?? "") else {
                 return Self.unauthenticated
             }
+            state.countStatusPoll()
             try await simulateLatency(behaviour)
             return jsonResponse(.ok, ["status": state.status(session: session.id) ?? "connected"])
         }

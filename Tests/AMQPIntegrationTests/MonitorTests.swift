@@ -170,12 +170,15 @@ struct MonitorTests {
         }
     }
 
-    @Test func pollsAreSpreadOverTheInterval() throws {
-        var perSecond = [Int](repeating: 0, count: 60)
-        for index in 0..<5_000 { perSecond[SessionPoller.slot(of: try SessionID("s\(index)-main"), seconds: 60)] += 1 }
-        // 83 a second on average; none far above.
-        #expect(perSecond.max()! < 125, "\(perSecond)")
-        #expect(perSecond.min()! > 45, "\(perSecond)")
+    @Test func pollsAreSpreadOverTheInterval() {
+        for (count, seconds) in [(5_000, 60), (1_000, 60), (7, 60), (59, 1)] {
+            var perSecond = [Int](repeating: 0, count: seconds)
+            for index in 0..<count { perSecond[SessionPoller.slot(index: index, count: count, seconds: seconds)] += 1 }
+            // Never more than the expected share (rounded up), nobody left out.
+            let share = (count + seconds - 1) / seconds
+            #expect(perSecond.max()! <= share, "\(perSecond)")
+            #expect(perSecond.reduce(0, +) == count)
+        }
     }
 
     @Test(.timeLimit(.minutes(2)))
