@@ -16,7 +16,8 @@ struct SessionPoller: Sendable {
     /// Polls on the wire at once, at most.
     let concurrency: Int
     let logger: Logger
-    /// Hears what each poll found.
+    /// Hears what each poll found that differs from the status the session had when the
+    /// sessions were last read (a poll that finds the same writes nothing).
     let report: @Sendable (Session, SessionStatus, Date) async -> Void
 
     /// The second of the interval the session at `index` (of `count`) is polled in.
@@ -28,6 +29,8 @@ struct SessionPoller: Sendable {
         let seconds = max(1, Int(interval.seconds.rounded()))
         var known: [Session] = []
         var loadedAt = -Double.infinity
+        // Secrets opened once per reading of the sessions, not at every poll.
+        let secrets = SecretsCache()
         let turns = AsyncSemaphore(concurrency)
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
@@ -40,6 +43,7 @@ struct SessionPoller: Sendable {
                     do {
                         known = try await sessions.allSessions().sorted { $0.id.rawValue < $1.id.rawValue }
                         loadedAt = tick
+                        secrets.entries.withLock { $0.removeAll() }
                     } catch {
                         logger.warning("cannot read the sessions to poll", metadata: [LogKey.error: "\(error)"])
                     }
@@ -51,19 +55,26 @@ struct SessionPoller: Sendable {
                         try? await Task.sleep(for: .milliseconds(Int64.random(in: 0..<900)))
                         await turns.wait()
                         defer { turns.signal() }
-                        await poll(session)
+                        await poll(session, secrets: secrets)
                     }
                 }
             }
         }
     }
 
-    private func poll(_ session: Session) async {
+    private func poll(_ session: Session, secrets cache: SecretsCache) async {
         let metadata: Logger.Metadata = [LogKey.tenant: "\(session.tenant)", LogKey.session: "\(session.id)"]
         guard let client = providers.client(for: session.provider) else { return }
         do {
-            let secrets = try await sessions.secrets(of: session.id)
+            let secrets: SessionSecrets
+            if let cached = cache.entries.withLock({ $0[session.id] }) {
+                secrets = cached
+            } else {
+                secrets = try await sessions.secrets(of: session.id)
+                cache.entries.withLock { $0[session.id] = secrets }
+            }
             let status = try await client.sessionStatus(of: session, secrets: secrets)
+            guard status != session.status else { return }
             await report(session, status, Date())
         } catch let failure as SendFailure where failure.code == unsupportedProviderCall {
             return
@@ -71,6 +82,11 @@ struct SessionPoller: Sendable {
             logger.debug("session poll failed; state left as it is", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
         }
     }
+}
+
+/// Sessions' opened secrets, shared by the polls of one reading of the sessions.
+final class SecretsCache: Sendable {
+    let entries = Mutex<[SessionID: SessionSecrets]>([:])
 }
 
 /// At most N holders at a time; the others wait in line.
