@@ -86,9 +86,15 @@ struct MonitorTests {
                                                          over: inbound.scratch.topology.roles)
             try await inbound.scratch.connection.publish(try status("acme-ghost", .loggedOut, id: "evt_b"),
                                                          over: inbound.scratch.topology.roles)
-            #expect(await inbound.scratch.waitForDepth("sb.dead", 2))
-            let dead = try #require(try await inbound.scratch.connection.get(queue: "sb.dead", autoAck: true))
-            #expect(dead.routingKey == "acme.unknown-session")
+            // And a provider's status nobody knows, through the receiver.
+            let body = Data(#"{"event":"session.status","timestamp":1795276800,"data":{"status":"SLEEPING"}}"#.utf8)
+            let answer = try await inbound.post("/webhooks/simulator/acme-main", body: body,
+                                                headers: Signer.standard(body, secret: TestInbound.secret("acme")))
+            #expect(answer.status == 200)
+            #expect(await inbound.scratch.waitForDepth("sb.dead", 3))
+            var keys: [String] = []
+            while let dead = try await inbound.scratch.connection.get(queue: "sb.dead", autoAck: true) { keys.append(dead.routingKey) }
+            #expect(keys.sorted() == ["acme.unknown-session", "acme.unknown-session", "acme.unknown-session-status"])
             #expect(try await inbound.store.session(try SessionID("globex-main"))?.status == .connected)
 
             // The same event twice: applied once.

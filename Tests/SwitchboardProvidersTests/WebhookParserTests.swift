@@ -426,9 +426,12 @@ struct WasenderWebhookParserTests {
         #expect(asString.sessionStatus == .connected)
         #expect(asString.id != event.id)
 
-        let unknown = try parse(#"{"event":"session.status","timestamp":1795276860,"data":{"status":"SLEEPING"}}"#)
-        #expect(unknown.events.isEmpty)
-        #expect(unknown.skipped.count == 1)
+        // A state the gateway cannot read is refused (the normalizer dead-letters it), not dropped.
+        let unknown = #expect(throws: WebhookParseError.self) {
+            try parse(#"{"event":"session.status","timestamp":1795276860,"data":{"status":"SLEEPING"}}"#)
+        }
+        #expect(unknown == .unknownSessionStatus("SLEEPING"))
+        #expect(unknown?.code == "unknown-session-status")
     }
 
     @Test(arguments: ["qrcode.updated", "contacts.upsert", "chats.update", "groups.upsert", "call", "poll.results"])

@@ -48,16 +48,20 @@ public struct SessionRoute: Sendable, Hashable {
 public enum WebhookParseError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Not JSON, or JSON without the provider's envelope.
     case malformed(String)
+    /// A session status webhook naming a status the gateway does not know.
+    case unknownSessionStatus(String)
 
     public var code: String {
         switch self {
         case .malformed: "unparseable"
+        case .unknownSessionStatus: "unknown-session-status"
         }
     }
 
     public var description: String {
         switch self {
         case .malformed(let why): why
+        case .unknownSessionStatus(let value): "unknown session status '\(value)'"
         }
     }
 }

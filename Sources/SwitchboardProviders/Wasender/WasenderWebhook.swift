@@ -41,7 +41,11 @@ enum WasenderWebhook {
             parser.sent(envelope.items)
         case "session.status":
             try requireData([.objects, .text])
-            parser.session(envelope.items.first?.status ?? envelope.dataText)
+            let value = envelope.items.first?.status ?? envelope.dataText
+            parser.session(value)
+            // A session's state the gateway cannot read must not be dropped: the raw
+            // webhook is dead-lettered with the reason, for an operator to look at.
+            if parser.result.events.isEmpty { throw .unknownSessionStatus(value ?? "") }
         default:
             parser.result.skipped.append("WasenderAPI event '\(name)' is not carried")
         }
