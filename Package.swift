@@ -266,6 +266,7 @@ let package = Package(
                 "SwitchboardHTTP",
                 "SwitchboardRegistry",
                 "SwitchboardStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+public import AsyncHTTPClient
 public import Hummingbird
 public import Logging
 import NIOCore
@@ -56,13 +57,14 @@ public enum APIServer {
         public var bot: any BotStore
         public var deadLetters: any DeadLetterStore
         public var health: any ServiceInstanceStore
-        /// The providers' session calls (QR code, connect, disconnect); nil: not offered.
-        public var providers: ProviderDirectory?
+        /// The providers' session calls (QR code, connect, disconnect).
+        public var providers: ProviderDirectory
         public var store: SQLiteStore
         public var publisher: AMQPConnection
 
+        /// `providers` defaults to the adapters on AsyncHTTPClient's shared client.
         public init(store: SQLiteStore, registry: TenantRegistry, publisher: AMQPConnection,
-                    providers: ProviderDirectory? = nil) {
+                    providers: ProviderDirectory = ProviderDirectory(http: .shared)) {
             self.tenants = registry
             self.sessions = store
             self.keys = store
@@ -108,9 +110,7 @@ public enum APIServer {
                            intake: intake, control: control).addRoutes(to: v1)
         BotRoutes(bot: dependencies.bot).addRoutes(to: v1)
         GatewayHealthRoutes(store: dependencies.health).addRoutes(to: v1)
-        if let providers = dependencies.providers {
-            SessionConnectionRoutes(sessions: dependencies.sessions, providers: providers).addRoutes(to: v1)
-        }
+        SessionConnectionRoutes(sessions: dependencies.sessions, providers: dependencies.providers).addRoutes(to: v1)
         DeadLetterRoutes(store: dependencies.deadLetters, sessions: dependencies.sessions,
                          replayer: DeadLetterReplayer(publisher: dependencies.publisher, roles: roles)).addRoutes(to: v1)
         return router
