@@ -7,9 +7,9 @@ import SwitchboardBot
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardDeadLetters
-import SwitchboardMonitor
 import SwitchboardDispatcher
 import SwitchboardMessageLog
+import SwitchboardMonitor
 import SwitchboardNormalizer
 import SwitchboardInbox
 import SwitchboardProviders

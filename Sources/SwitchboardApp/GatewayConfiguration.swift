@@ -4,9 +4,9 @@ public import SwitchboardBot
 public import SwitchboardBroker
 public import SwitchboardCore
 public import SwitchboardDeadLetters
-public import SwitchboardMonitor
 public import SwitchboardDispatcher
 public import SwitchboardMessageLog
+public import SwitchboardMonitor
 public import SwitchboardNormalizer
 public import SwitchboardInbox
 public import SwitchboardSimulator
