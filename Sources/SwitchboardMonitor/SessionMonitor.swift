@@ -90,9 +90,18 @@ public final class SessionMonitor: Service, Sendable {
             }
             if let providers, configuration.pollInterval > .zero {
                 let poller = SessionPoller(sessions: sessions, providers: providers, interval: configuration.pollInterval,
-                                           concurrency: configuration.pollConcurrency, logger: logger) { session, status, at in
-                    await self.applyPolled(status, of: session, at: at)
-                }
+                                           concurrency: configuration.pollConcurrency, logger: logger,
+                                           report: { session, status, at in await self.applyPolled(status, of: session, at: at) },
+                                           details: { session, state in
+                                               do {
+                                                   try await self.store.recordProviderDetails(
+                                                       of: session.id, qualityRating: state.qualityRating,
+                                                       messagingLimitTier: state.messagingLimitTier)
+                                               } catch {
+                                                   self.logger.warning("provider details not recorded",
+                                                                       metadata: [LogKey.error: "\(error)"])
+                                               }
+                                           })
                 group.addTask { await cancelWhenGracefulShutdown { await poller.run() } }
             }
             await QueueWorker(connection: connection, queue: roles.monitorQueue, prefetch: configuration.prefetch,

@@ -16,9 +16,12 @@ struct SessionPoller: Sendable {
     /// Polls on the wire at once, at most.
     let concurrency: Int
     let logger: Logger
-    /// Hears what each poll found that differs from the status the session had when the
+    /// Hears what each poll found that differs from what the session had when the
     /// sessions were last read (a poll that finds the same writes nothing).
     let report: @Sendable (Session, SessionStatus, Date) async -> Void
+    /// Hears a Meta number's quality rating and limit tier when they differ from the
+    /// last ones this poller heard.
+    let details: @Sendable (Session, ProviderSessionState) async -> Void
 
     /// The second of the interval the session at `index` (of `count`) is polled in.
     static func slot(index: Int, count: Int, seconds: Int) -> Int {
@@ -31,6 +34,7 @@ struct SessionPoller: Sendable {
         var loadedAt = -Double.infinity
         // Secrets opened once per reading of the sessions, not at every poll.
         let secrets = SecretsCache()
+        let lastDetails = DetailsCache()
         let turns = AsyncSemaphore(concurrency)
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
@@ -55,14 +59,14 @@ struct SessionPoller: Sendable {
                         try? await Task.sleep(for: .milliseconds(Int64.random(in: 0..<900)))
                         await turns.wait()
                         defer { turns.signal() }
-                        await poll(session, secrets: secrets)
+                        await poll(session, secrets: secrets, lastDetails: lastDetails)
                     }
                 }
             }
         }
     }
 
-    private func poll(_ session: Session, secrets cache: SecretsCache) async {
+    private func poll(_ session: Session, secrets cache: SecretsCache, lastDetails: DetailsCache) async {
         let metadata: Logger.Metadata = [LogKey.tenant: "\(session.tenant)", LogKey.session: "\(session.id)"]
         guard let client = providers.client(for: session.provider) else { return }
         do {
@@ -73,9 +77,16 @@ struct SessionPoller: Sendable {
                 secrets = try await sessions.secrets(of: session.id)
                 cache.entries.withLock { $0[session.id] = secrets }
             }
-            let status = try await client.sessionStatus(of: session, secrets: secrets)
-            guard status != session.status else { return }
-            await report(session, status, Date())
+            let state = try await client.sessionState(of: session, secrets: secrets)
+            if state.qualityRating != nil || state.messagingLimitTier != nil {
+                let known = lastDetails.entries.withLock { $0[session.id] }
+                if known != state {
+                    lastDetails.entries.withLock { $0[session.id] = state }
+                    await details(session, state)
+                }
+            }
+            guard state.status != session.status else { return }
+            await report(session, state.status, Date())
         } catch let failure as SendFailure where failure.code == unsupportedProviderCall {
             return
         } catch {
@@ -87,6 +98,11 @@ struct SessionPoller: Sendable {
 /// Sessions' opened secrets, shared by the polls of one reading of the sessions.
 final class SecretsCache: Sendable {
     let entries = Mutex<[SessionID: SessionSecrets]>([:])
+}
+
+/// The provider details each session was last heard with.
+final class DetailsCache: Sendable {
+    let entries = Mutex<[SessionID: ProviderSessionState]>([:])
 }
 
 /// At most N holders at a time; the others wait in line.

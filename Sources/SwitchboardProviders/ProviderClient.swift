@@ -12,7 +12,7 @@ public protocol ProviderClient: Sendable {
         async throws(SendFailure) -> ProviderReceipt
     /// The session's state as the provider reports it now (the monitor's poll); throws
     /// when no answer came or the provider cannot say (the state is then left alone).
-    func sessionStatus(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionStatus
+    func sessionState(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> ProviderSessionState
     /// Asks the provider to connect the session: its state after, and the QR code to scan
     /// when it waits for one.
     func connect(_ session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionConnection
@@ -20,6 +20,20 @@ public protocol ProviderClient: Sendable {
     func qrCode(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> String?
     /// Asks the provider to disconnect the session; its state after.
     func disconnect(_ session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionStatus
+}
+
+/// A session's state as its provider reports it: the status, and for Meta numbers the
+/// quality rating (`GREEN`, `YELLOW`, `RED`) and messaging limit tier (`TIER_1K`, …).
+public struct ProviderSessionState: Sendable, Hashable {
+    public var status: SessionStatus
+    public var qualityRating: String?
+    public var messagingLimitTier: String?
+
+    public init(status: SessionStatus, qualityRating: String? = nil, messagingLimitTier: String? = nil) {
+        self.status = status
+        self.qualityRating = qualityRating
+        self.messagingLimitTier = messagingLimitTier
+    }
 }
 
 /// What a connect answered.
@@ -38,7 +52,7 @@ public struct SessionConnection: Sendable, Hashable {
 public let unsupportedProviderCall = "unsupported"
 
 extension ProviderClient {
-    public func sessionStatus(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionStatus {
+    public func sessionState(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> ProviderSessionState {
         throw SendFailure(.permanent, code: unsupportedProviderCall, detail: "this provider's sessions are not polled")
     }
 

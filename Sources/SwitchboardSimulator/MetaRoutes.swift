@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 
-/// `POST /{version}/{phoneNumberID}/messages`, as the Meta Cloud API answers it.
+/// `POST /{version}/{phoneNumberID}/messages` and `GET /{version}/{phoneNumberID}` (the
+/// number's status, quality rating and messaging limit tier), as the Meta Cloud API
+/// answers them.
 struct MetaRoutes: Sendable {
     let state: SimulatorState
 
@@ -9,6 +11,31 @@ struct MetaRoutes: Sendable {
         router.post(":version/:phoneNumberID/messages") { request, context in
             try await send(request, phoneNumberID: context.parameters.get("phoneNumberID") ?? "")
         }
+        router.get(":version/:phoneNumberID") { request, context in
+            let phoneNumberID = context.parameters.get("phoneNumberID") ?? ""
+            guard let (session, behaviour) = state.authenticate(phoneNumberID: phoneNumberID,
+                                                                 accessToken: request.bearerToken ?? "")
+            else {
+                return Self.error(.unauthorized, code: 190, "Invalid OAuth access token - Cannot parse access token",
+                                  details: "The access token does not belong to phone number id \(phoneNumberID).")
+            }
+            state.countStatusPoll()
+            try await simulateLatency(behaviour)
+            let status = state.status(session: session.id) ?? "connected"
+            return jsonResponse(.ok, PhoneNumber(
+                id: phoneNumberID, status: status == "connected" ? "CONNECTED" : "DISCONNECTED",
+                quality_rating: status == "connected" ? "GREEN" : "RED", messaging_limit_tier: "TIER_1K",
+                display_phone_number: (session.phoneNumber ?? "").replacingOccurrences(of: "+", with: "")))
+        }
+    }
+
+    /// A phone number as `GET /{phone-number-id}` answers (the fields the monitor asks for).
+    struct PhoneNumber: Encodable {
+        let id: String
+        let status: String
+        let quality_rating: String
+        let messaging_limit_tier: String
+        let display_phone_number: String
     }
 
     private func send(_ request: Request, phoneNumberID: String) async throws -> Response {

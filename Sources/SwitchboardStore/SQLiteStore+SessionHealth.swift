@@ -46,6 +46,19 @@ extension SQLiteStore: SessionHealthStore {
         }
     }
 
+    public func recordProviderDetails(of session: SessionID, qualityRating: String?, messagingLimitTier: String?)
+        async throws(StoreError)
+    {
+        try await write { db in
+            try db.execute(sql: """
+                INSERT INTO session_health (session_id, tenant_id, quality_rating, messaging_limit_tier)
+                SELECT id, tenant_id, ?, ? FROM sessions WHERE id = ?
+                ON CONFLICT (session_id) DO UPDATE SET quality_rating = excluded.quality_rating,
+                    messaging_limit_tier = excluded.messaging_limit_tier
+                """, arguments: [qualityRating, messagingLimitTier, session.rawValue])
+        }
+    }
+
     public func claimDownSessions(downSince before: Date, at: Date) async throws(StoreError) -> [DownSession] {
         try await write { db in
             let rows = try Row.fetchAll(db, sql: """
@@ -107,7 +120,8 @@ extension SQLiteStore: ServiceInstanceStore {
     public func sessionHealth() async throws(StoreError) -> [SessionHealth] {
         try await read { db in
             try Row.fetchAll(db, sql: """
-                SELECT s.id, s.tenant_id, s.provider, s.status, h.down_since, h.last_sent_at,
+                SELECT s.id, s.tenant_id, s.provider, s.status, h.down_since, h.last_sent_at, h.quality_rating,
+                    h.messaging_limit_tier,
                     (SELECT MAX(at) FROM session_status_history WHERE session_id = s.id) AS changed_at
                 FROM sessions s LEFT JOIN session_health h ON h.session_id = s.id
                 ORDER BY s.tenant_id, s.id
@@ -118,7 +132,8 @@ extension SQLiteStore: ServiceInstanceStore {
                 func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
                 return SessionHealth(tenant: tenant, session: session, provider: provider, status: status,
                                      statusChangedAt: date("changed_at"), downSince: date("down_since"),
-                                     lastSentAt: date("last_sent_at"))
+                                     lastSentAt: date("last_sent_at"), qualityRating: row["quality_rating"],
+                                     messagingLimitTier: row["messaging_limit_tier"])
             }
         }
     }

@@ -326,6 +326,8 @@ public final class SQLiteStore: Sendable {
                 t.column("down_since", .double)
                 t.column("alerted_at", .double)
                 t.column("last_sent_at", .double)
+                t.column("quality_rating", .text)
+                t.column("messaging_limit_tier", .text)
             }
             try db.create(table: "service_instances") { t in
                 t.primaryKey("instance", .text)

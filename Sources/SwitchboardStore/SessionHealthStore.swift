@@ -67,6 +67,9 @@ public protocol SessionHealthStore: Sendable {
                             source: String, reportID: String) async throws(StoreError) -> SessionStatusChange
     /// Claims the sessions down since before `before` that were not alerted about yet.
     func claimDownSessions(downSince before: Date, at: Date) async throws(StoreError) -> [DownSession]
+    /// Keeps a Meta number's quality rating and messaging limit tier, for the health view.
+    func recordProviderDetails(of session: SessionID, qualityRating: String?, messagingLimitTier: String?)
+        async throws(StoreError)
     /// The session's history, newest first.
     func sessionStatusHistory(_ session: SessionID, limit: Int) async throws(StoreError) -> [SessionStatusRecord]
 }
@@ -82,9 +85,13 @@ public struct SessionHealth: Sendable, Hashable {
     /// Down (any status but connected) since.
     public var downSince: Date?
     public var lastSentAt: Date?
+    /// Meta numbers: `GREEN`/`YELLOW`/`RED` and `TIER_…`, as the last poll heard them.
+    public var qualityRating: String?
+    public var messagingLimitTier: String?
 
     public init(tenant: TenantID, session: SessionID, provider: ProviderKind, status: SessionStatus,
-                statusChangedAt: Date?, downSince: Date?, lastSentAt: Date?) {
+                statusChangedAt: Date?, downSince: Date?, lastSentAt: Date?, qualityRating: String? = nil,
+                messagingLimitTier: String? = nil) {
         self.tenant = tenant
         self.session = session
         self.provider = provider
@@ -92,6 +99,8 @@ public struct SessionHealth: Sendable, Hashable {
         self.statusChangedAt = statusChangedAt
         self.downSince = downSince
         self.lastSentAt = lastSentAt
+        self.qualityRating = qualityRating
+        self.messagingLimitTier = messagingLimitTier
     }
 }
 

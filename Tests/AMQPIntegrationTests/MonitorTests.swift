@@ -173,6 +173,26 @@ struct MonitorTests {
             })
             try await Task.sleep(for: .seconds(6))
             #expect(try await inbound.store.session(try SessionID("globex-main"))?.status == .connected)
+
+            // A Meta number: its status, quality rating and limit tier from its phone-number object.
+            let metaco = try TenantID("metaco")
+            _ = try await inbound.registry.create(Tenant(id: metaco, name: "Meta Co"))
+            try await inbound.store.addSession(
+                Session(id: try SessionID("metaco-main"), tenant: metaco, provider: .meta,
+                        phoneNumber: try PhoneNumber("+14155550177"), status: .connected, isPrimary: true),
+                secrets: SessionSecrets(credentials: ["access_token": "tok-meta", "phone_number_id": "pn-meta",
+                                                      "base_url": inbound.simulator.baseURL],
+                                        webhookSecret: "app-secret-0123456789"))
+            try inbound.simulator.state.register(SimulatedSession(id: "metaco-main", flavor: .meta, phoneNumberID: "pn-meta",
+                                                                  accessToken: "tok-meta", phoneNumber: "+14155550177"))
+            try inbound.simulator.state.setStatus("disconnected", session: "metaco-main")
+            #expect(try await eventually(timeout: .seconds(10)) {
+                try await inbound.store.session(try SessionID("metaco-main"))?.status == .disconnected
+            })
+            #expect(try await eventually {
+                let health = try await inbound.store.sessionHealth().first { $0.session.rawValue == "metaco-main" }
+                return health?.qualityRating == "RED" && health?.messagingLimitTier == "TIER_1K"
+            })
         }
     }
 

@@ -37,10 +37,13 @@ struct GatewayHealth: Codable, Sendable {
         var statusChangedAt: Date?
         var downSince: Date?
         var lastSentAt: Date?
+        var qualityRating: String?
+        var messagingLimitTier: String?
 
         enum CodingKeys: String, CodingKey {
             case tenant, session, provider, status
             case statusChangedAt = "status_changed_at", downSince = "down_since", lastSentAt = "last_sent_at"
+            case qualityRating = "quality_rating", messagingLimitTier = "messaging_limit_tier"
         }
 
         init(_ health: SessionHealth) {
@@ -51,6 +54,8 @@ struct GatewayHealth: Codable, Sendable {
             statusChangedAt = health.statusChangedAt
             downSince = health.downSince
             lastSentAt = health.lastSentAt
+            qualityRating = health.qualityRating
+            messagingLimitTier = health.messagingLimitTier
         }
     }
 

@@ -33,6 +33,32 @@ public struct MetaCloudClient: ProviderClient {
         return try Self.receipt(from: answer)
     }
 
+    /// `GET {base}/{version}/{phone_number_id}?fields=status,quality_rating,messaging_limit_tier`:
+    /// the number's state. `CONNECTED` is connected, `PENDING` connecting; any other
+    /// (`DISCONNECTED`, `FLAGGED`, `RESTRICTED`, `BANNED`, …) cannot send: disconnected.
+    public func sessionState(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> ProviderSessionState {
+        guard let token = secrets.credentials["access_token"], let phoneNumberID = secrets.credentials["phone_number_id"]
+        else {
+            throw SendFailure(.permanent, code: "no-credentials",
+                              detail: "session \(session.id) needs access_token and phone_number_id")
+        }
+        let base = secrets.credentials["base_url"] ?? Self.productionBaseURL
+        let version = secrets.credentials["api_version"] ?? Self.defaultVersion
+        let answer = try await call.get(
+            "\(base)/\(version)/\(phoneNumberID)?fields=status,quality_rating,messaging_limit_tier", token: token)
+        let object = jsonObject(answer.body)
+        guard (200..<300).contains(answer.status), let value = object?["status"] as? String else {
+            throw SendFailure.http(status: answer.status == 200 ? 502 : answer.status, detail: text(answer.body))
+        }
+        let status: SessionStatus = switch value.uppercased() {
+        case "CONNECTED": .connected
+        case "PENDING": .connecting
+        default: .disconnected
+        }
+        return ProviderSessionState(status: status, qualityRating: object?["quality_rating"] as? String,
+                                    messagingLimitTier: object?["messaging_limit_tier"] as? String)
+    }
+
     /// `POST /{phone_number_id}/messages`'s body.
     struct SendRequest: Encodable {
         struct Text: Encodable {

@@ -29,7 +29,7 @@ public struct WasenderClient: ProviderClient {
     }
 
     /// `GET {base}/status` with the session's API key: `{"status":"connected"}`.
-    public func sessionStatus(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> SessionStatus {
+    public func sessionState(of session: Session, secrets: SessionSecrets) async throws(SendFailure) -> ProviderSessionState {
         guard let token = secrets.credentials["api_key"] else {
             throw SendFailure(.permanent, code: "no-credentials", detail: "session \(session.id) has no api_key")
         }
@@ -40,7 +40,7 @@ public struct WasenderClient: ProviderClient {
         guard (200..<300).contains(answer.status), let value, let status = SessionStatus(providerValue: value) else {
             throw SendFailure.http(status: answer.status == 200 ? 502 : answer.status, detail: text(answer.body))
         }
-        return status
+        return ProviderSessionState(status: status)
     }
 
     /// `POST {base}/whatsapp-sessions/{id}/connect`: `{"data":{"status":"NEED_SCAN","qrCode":"2@…"}}`.
