@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import SwitchboardAMQP
@@ -33,6 +34,22 @@ struct BenchScratch: Sendable {
             await cleanUp()
             throw error
         }
+    }
+
+    /// The environment of a `switchboard serve …` process the benchmark starts: this
+    /// process's, pointed at the scratch virtual host, the store at `database` sealed with
+    /// `masterKey`, the topology file and the management API, logging warnings only.
+    func childEnvironment(database: String, masterKey: SymmetricKey, topologyPath: String, managementURL: String)
+        -> [String: String]
+    {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWITCHBOARD_MASTER_KEY"] = masterKey.withUnsafeBytes { Data($0).base64EncodedString() }
+        environment["SWITCHBOARD_DATABASE"] = database
+        environment["SWITCHBOARD_AMQP_URL"] = GatewayBenchmark.url(of: configuration)
+        environment["SWITCHBOARD_RABBITMQ_MANAGEMENT_URL"] = managementURL
+        environment["SWITCHBOARD_TOPOLOGY"] = topologyPath
+        environment["SWITCHBOARD_LOG_LEVEL"] = "warning"
+        return environment
     }
 
     /// Runs `body` with a connection named `name` to the scratch virtual host, closed

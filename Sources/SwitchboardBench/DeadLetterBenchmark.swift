@@ -128,13 +128,9 @@ public struct DeadLetterBenchmark: Sendable {
                 secrets: SessionSecrets(credentials: ["api_key": "key-dl\(n)"], webhookSecret: "secret-dl\(n)-0123456789"))
             tenants.append(id)
         }
-        var environment = ProcessInfo.processInfo.environment
-        environment["SWITCHBOARD_MASTER_KEY"] = masterKey.withUnsafeBytes { Data($0).base64EncodedString() }
-        environment["SWITCHBOARD_DATABASE"] = database
-        environment["SWITCHBOARD_AMQP_URL"] = GatewayBenchmark.url(of: scratch.configuration)
-        environment["SWITCHBOARD_RABBITMQ_MANAGEMENT_URL"] = options.managementURL
-        environment["SWITCHBOARD_TOPOLOGY"] = options.topologyPath
-        environment["SWITCHBOARD_LOG_LEVEL"] = "warning"
+        let environment = scratch.childEnvironment(database: database, masterKey: masterKey,
+                                                   topologyPath: options.topologyPath,
+                                                   managementURL: options.managementURL)
         var starts = 0
         func startService() throws -> ChildProcess {
             starts += 1

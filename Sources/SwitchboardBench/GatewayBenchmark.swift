@@ -146,13 +146,9 @@ public struct GatewayBenchmark: Sendable {
 
         let (apiPort, webhooksPort, simulatorPort) = (try ChildProcess.freePort(), try ChildProcess.freePort(),
                                                        try ChildProcess.freePort())
-        var environment = ProcessInfo.processInfo.environment
-        environment["SWITCHBOARD_MASTER_KEY"] = masterKey.withUnsafeBytes { Data($0).base64EncodedString() }
-        environment["SWITCHBOARD_DATABASE"] = database
-        environment["SWITCHBOARD_AMQP_URL"] = Self.url(of: scratch.configuration)
-        environment["SWITCHBOARD_RABBITMQ_MANAGEMENT_URL"] = options.managementURL
-        environment["SWITCHBOARD_TOPOLOGY"] = options.topologyPath
-        environment["SWITCHBOARD_LOG_LEVEL"] = "warning"
+        let environment = scratch.childEnvironment(database: database, masterKey: masterKey,
+                                                   topologyPath: options.topologyPath,
+                                                   managementURL: options.managementURL)
         let simulator = try ChildProcess(
             [options.executable, "serve", "simulator", "--simulator-listen", "127.0.0.1:\(simulatorPort)",
              "--webhooks-url", "http://127.0.0.1:\(webhooksPort)"],

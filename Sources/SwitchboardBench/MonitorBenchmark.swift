@@ -95,13 +95,9 @@ public struct MonitorBenchmark: Sendable {
                 secrets: SessionSecrets(credentials: ["api_key": "key-\(id)"], webhookSecret: "secret-\(id)-0123456789"))
             try simulator.state.register(SimulatedSession(id: id, flavor: .simulator, apiKey: "key-\(id)"))
         }
-        var environment = ProcessInfo.processInfo.environment
-        environment["SWITCHBOARD_MASTER_KEY"] = masterKey.withUnsafeBytes { Data($0).base64EncodedString() }
-        environment["SWITCHBOARD_DATABASE"] = database
-        environment["SWITCHBOARD_AMQP_URL"] = GatewayBenchmark.url(of: scratch.configuration)
-        environment["SWITCHBOARD_RABBITMQ_MANAGEMENT_URL"] = options.managementURL
-        environment["SWITCHBOARD_TOPOLOGY"] = options.topologyPath
-        environment["SWITCHBOARD_LOG_LEVEL"] = "warning"
+        var environment = scratch.childEnvironment(database: database, masterKey: masterKey,
+                                                   topologyPath: options.topologyPath,
+                                                   managementURL: options.managementURL)
         environment["SWITCHBOARD_SESSION_POLL_SECONDS"] = "\(options.pollSeconds)"
         let monitor = try ChildProcess(
             [options.executable, "serve", "monitor", "--skip-topology", "--simulator-url", simulator.baseURL + "/api"],

@@ -20,10 +20,12 @@ public struct HeartbeatPublisher: Service {
         self.exchange = exchange
         self.interval = interval
         self.logger = logger
+        // Read once: resolving the host name may block.
+        let host = ProcessInfo.processInfo.hostName
+        let pid = Int(ProcessInfo.processInfo.processIdentifier)
         heartbeat = InstanceHeartbeat(
-            instance: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(6).lowercased())",
-            services: services.sorted(), version: SwitchboardVersion.current, host: ProcessInfo.processInfo.hostName,
-            pid: Int(ProcessInfo.processInfo.processIdentifier), startedAt: Date())
+            instance: "\(host)-\(pid)-\(UUID().uuidString.prefix(6).lowercased())", services: services.sorted(),
+            version: SwitchboardVersion.current, host: host, pid: pid, startedAt: Date())
     }
 
     public func run() async throws {

@@ -87,7 +87,14 @@ public struct DeadLetterReading: Sendable {
             hash.update(data: withUnsafeBytes(of: UInt64(part.count).bigEndian) { Data($0) })
             hash.update(data: part)
         }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in hash.finalize() {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 
     /// The id, tenant and session of an outbound envelope, read leniently (the body may
