@@ -6,6 +6,8 @@ import PackageDescription
 /// Module layout, from the bottom up:
 /// - `CRabbitMQ`, `CAMQPShim`: librabbitmq and the few C helpers Swift cannot express.
 /// - `SwitchboardAMQP`: the AMQP 0-9-1 client (thread per connection, async API, recovery).
+/// - `SwitchboardTelemetry`: the process's metrics (swift-metrics over a Prometheus
+///   registry), the catalogue of every series, and the JSON log format.
 /// - `SwitchboardCore`: pure domain logic (the topology model, drift, definitions) and
 ///   configuration conventions, no I/O.
 /// - `SwitchboardBroker`: RabbitMQ as the gateway uses it: applying and verifying the
@@ -52,6 +54,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
@@ -85,6 +89,15 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "SwitchboardTelemetry",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "SwitchboardCore",
             dependencies: [
                 .product(name: "Yams", package: "Yams"),
@@ -108,6 +121,7 @@ let package = Package(
         .target(
             name: "SwitchboardStore",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -132,6 +146,7 @@ let package = Package(
         .target(
             name: "SwitchboardHTTP",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -143,6 +158,7 @@ let package = Package(
         .target(
             name: "SwitchboardWebhooks",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardProviders",
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
@@ -161,6 +177,7 @@ let package = Package(
         .target(
             name: "SwitchboardConsumers",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardCore",
@@ -173,6 +190,7 @@ let package = Package(
         .target(
             name: "SwitchboardNormalizer",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardProviders",
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
@@ -199,6 +217,7 @@ let package = Package(
         .target(
             name: "SwitchboardDeadLetters",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardConsumers",
@@ -213,6 +232,7 @@ let package = Package(
         .target(
             name: "SwitchboardMonitor",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardConsumers",
@@ -258,6 +278,7 @@ let package = Package(
         .target(
             name: "SwitchboardAPI",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardDeadLetters",
                 "SwitchboardProviders",
                 "SwitchboardAMQP",
@@ -298,6 +319,7 @@ let package = Package(
         .target(
             name: "SwitchboardDispatcher",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardConsumers",
@@ -326,6 +348,7 @@ let package = Package(
         .target(
             name: "SwitchboardApp",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardMonitor",
                 "SwitchboardDeadLetters",
                 "SwitchboardAMQP",
@@ -354,6 +377,7 @@ let package = Package(
         .target(
             name: "SwitchboardBench",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardApp",
                 "SwitchboardAMQP",
                 "SwitchboardAPI",
@@ -379,6 +403,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardMonitor",
                 "SwitchboardDeadLetters",
                 "SwitchboardApp",
@@ -458,6 +483,7 @@ let package = Package(
         .testTarget(
             name: "AMQPIntegrationTests",
             dependencies: [
+                "SwitchboardTelemetry",
                 "SwitchboardMonitor",
                 "SwitchboardApp",
                 "SwitchboardDeadLetters",

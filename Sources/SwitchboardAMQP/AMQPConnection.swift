@@ -97,6 +97,20 @@ public final class AMQPConnection: Sendable {
     /// and the way tests observe a recovery that took no visible time.
     public var recoveries: Int { statusBox.recoveries }
 
+    /// The connection's counters, read at once: what a metrics scrape copies.
+    public struct Statistics: Sendable, Hashable {
+        public var isConnected: Bool
+        public var recoveries: Int
+        /// Publishes the broker refused (`basic.nack`) since the connection was made.
+        public var nackedPublishes: Int
+        /// Mandatory publishes the broker returned as unroutable.
+        public var returnedPublishes: Int
+        /// Publishes sent and not yet confirmed, now.
+        public var unconfirmedPublishes: Int
+    }
+
+    public var statistics: Statistics { statusBox.statistics }
+
     /// The highest channel number the broker accepts on this connection, as negotiated
     /// at the last login (the lower of the client's 2047 and the broker's `channel_max`;
     /// 0 means no limit). The client uses two channels of its own (publishing and RPCs)
@@ -217,6 +231,9 @@ final class ConnectionStatusBox: Sendable {
     private let value = Mutex(AMQPConnection.Status.reconnecting(attempt: 0))
     private let recovered = Atomic<Int>(0)
     private let channelMax = Atomic<Int>(0)
+    private let nacked = Atomic<Int>(0)
+    private let returned = Atomic<Int>(0)
+    private let unconfirmed = Atomic<Int>(0)
 
     func get() -> AMQPConnection.Status { value.withLock { $0 } }
     func set(_ status: AMQPConnection.Status) { value.withLock { $0 = status } }
@@ -224,6 +241,16 @@ final class ConnectionStatusBox: Sendable {
     var recoveries: Int { recovered.load(ordering: .relaxed) }
     func setChannelMax(_ value: Int) { channelMax.store(value, ordering: .relaxed) }
     var negotiatedChannelMax: Int { channelMax.load(ordering: .relaxed) }
+    func countNack() { nacked.add(1, ordering: .relaxed) }
+    func countReturn() { returned.add(1, ordering: .relaxed) }
+    func setUnconfirmed(_ count: Int) { unconfirmed.store(count, ordering: .relaxed) }
+
+    var statistics: AMQPConnection.Statistics {
+        AMQPConnection.Statistics(
+            isConnected: { if case .connected = get() { true } else { false } }(),
+            recoveries: recoveries, nackedPublishes: nacked.load(ordering: .relaxed),
+            returnedPublishes: returned.load(ordering: .relaxed), unconfirmedPublishes: unconfirmed.load(ordering: .relaxed))
+    }
 }
 
 /// Log metadata keys of the AMQP client, all under the `amqp.` prefix.

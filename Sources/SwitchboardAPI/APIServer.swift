@@ -10,6 +10,7 @@ import SwitchboardHTTP
 public import SwitchboardProviders
 public import SwitchboardRegistry
 public import SwitchboardStore
+public import SwitchboardTelemetry
 
 /// The `api` service: the REST API for publishers and admins (tenants, sessions, keys,
 /// sending and message status), as a Hummingbird application on the shared stores and
@@ -61,10 +62,13 @@ public enum APIServer {
         public var providers: ProviderDirectory
         public var store: SQLiteStore
         public var publisher: AMQPConnection
+        /// Where the api's metrics go, and what `/metrics` shows.
+        public var telemetry: Telemetry
 
         /// `providers` defaults to the adapters on AsyncHTTPClient's shared client.
         public init(store: SQLiteStore, registry: TenantRegistry, publisher: AMQPConnection,
-                    providers: ProviderDirectory = ProviderDirectory(http: .shared)) {
+                    providers: ProviderDirectory = ProviderDirectory(http: .shared), telemetry: Telemetry = .off()) {
+            self.telemetry = telemetry
             self.tenants = registry
             self.sessions = store
             self.keys = store
@@ -87,9 +91,11 @@ public enum APIServer {
         -> Router<APIRequestContext>
     {
         let router = Router(context: APIRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(service: "api", metrics: dependencies.telemetry.metrics))
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: LogRequestsMiddleware(.debug))
         HealthRoutes(publisher: dependencies.publisher, store: dependencies.store).addRoutes(to: router)
+        MetricsRoute(telemetry: dependencies.telemetry).addRoutes(to: router)
         OpenAPIDocument.bundled.addRoutes(to: router)
 
         let caches = APICaches(timeToLive: configuration.cacheTimeToLive)
@@ -103,7 +109,7 @@ public enum APIServer {
         let intake = MessageIntake(
             sessions: dependencies.sessions, messages: dependencies.messages, publisher: dependencies.publisher,
             exchange: roles.outbound, staleClaimAfter: configuration.staleClaimAfter,
-            caches: caches, logger: logger)
+            caches: caches, metrics: dependencies.telemetry.metrics, logger: logger)
         MessageRoutes(intake: intake).addRoutes(to: v1)
         ContactRoutes(log: dependencies.messageLog, contacts: dependencies.contacts, control: control).addRoutes(to: v1)
         ConversationRoutes(inbox: dependencies.inbox, contacts: dependencies.contacts, log: dependencies.messageLog,

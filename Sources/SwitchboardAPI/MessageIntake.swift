@@ -5,6 +5,7 @@ import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardHTTP
 import SwitchboardStore
+import SwitchboardTelemetry
 
 /// How a message enters the gateway over HTTP: check it, fill its defaults, claim its
 /// idempotency key, publish it to `sb.outbound` with confirm, record it as queued. The
@@ -18,6 +19,7 @@ struct MessageIntake: Sendable {
     /// How long a claim may stay `accepting` before a retry may take it over.
     let staleClaimAfter: Duration
     let caches: APICaches
+    let metrics: GatewayMetrics
     let logger: Logger
 
     /// What happened to an accepted message.
@@ -27,7 +29,21 @@ struct MessageIntake: Sendable {
         let replayed: Bool
     }
 
+    /// Takes one message (counted as accepted, replayed or refused with the problem's kind).
     func submit(_ request: SendMessageRequest, tenant: TenantID, idempotencyKey: String?, now: Date = Date())
+        async throws(Problem) -> Accepted
+    {
+        do {
+            let accepted = try await take(request, tenant: tenant, idempotencyKey: idempotencyKey, now: now)
+            metrics.apiMessages(tenant.rawValue, accepted.replayed ? "replayed" : "accepted", "").increment()
+            return accepted
+        } catch {
+            metrics.apiMessages(tenant.rawValue, "refused", error.kind).increment()
+            throw error
+        }
+    }
+
+    private func take(_ request: SendMessageRequest, tenant: TenantID, idempotencyKey: String?, now: Date)
         async throws(Problem) -> Accepted
     {
         // Decide: everything that can be checked without the broker is checked first, so

@@ -18,6 +18,8 @@ public import SwitchboardSimulator
 public import SwitchboardStore
 import SwitchboardWebhooks
 public import UnixSignals
+import SwitchboardHTTP
+public import SwitchboardTelemetry
 
 /// The composition root: one Switchboard process, assembled from a configuration into
 /// one `ServiceGroup`. The CLI (`switchboard serve`), the integration tests and the
@@ -31,6 +33,8 @@ public final class Gateway: Sendable {
     /// The listeners a process may have, to ask for the port one bound.
     public enum Listener: Sendable, Hashable {
         case api, webhooks, simulator
+        /// The metrics-only listener (`GatewayConfiguration.metricsListener`).
+        case metrics
     }
 
     /// The services this process runs.
@@ -40,12 +44,18 @@ public final class Gateway: Sendable {
     public let store: SQLiteStore
     /// The in-process simulator's sessions and record, when it is one of the services.
     public let simulator: SimulatorState?
+    /// The process's metrics (what its `/metrics` shows).
+    public let telemetry: Telemetry
+    private let hasMetricsListener: Bool
     private let listeners: ListeningPorts
     private let dispatcher: Dispatcher?
 
     fileprivate init(services: Set<GatewayService>, serviceGroup: ServiceGroup, store: SQLiteStore,
-                     simulator: SimulatorState?, listeners: ListeningPorts, dispatcher: Dispatcher?) {
+                     simulator: SimulatorState?, telemetry: Telemetry, hasMetricsListener: Bool,
+                     listeners: ListeningPorts, dispatcher: Dispatcher?) {
         self.services = services
+        self.telemetry = telemetry
+        self.hasMetricsListener = hasMetricsListener
         self.serviceGroup = serviceGroup
         self.store = store
         self.simulator = simulator
@@ -71,13 +81,17 @@ public final class Gateway: Sendable {
     /// The port `listener` bound (useful with port 0), once it listens; throws when the
     /// process ended first or does not run that listener.
     public func port(of listener: Listener) async throws(GatewayError) -> Int {
-        let service: GatewayService = switch listener {
+        let service: GatewayService? = switch listener {
         case .api: .api
         case .webhooks: .webhooks
         case .simulator: .simulator
+        case .metrics: nil
         }
-        guard services.contains(service) else {
+        if let service, !services.contains(service) {
             throw GatewayError(description: "this process does not run the \(service.rawValue) listener")
+        }
+        if service == nil, !hasMetricsListener {
+            throw GatewayError(description: "this process has no metrics listener")
         }
         return try await listeners.port(of: listener)
     }
@@ -120,6 +134,8 @@ private struct Assembly {
         self.logger = logger
     }
 
+    private var metrics: GatewayMetrics { configuration.telemetry.metrics }
+
     private func logger(_ service: String) -> Logger {
         var logger = logger
         logger[metadataKey: LogKey.service] = "\(service)"
@@ -129,7 +145,7 @@ private struct Assembly {
     mutating func build(gracefulShutdownSignals: [UnixSignal]) async throws -> Gateway {
         let selected = configuration.services
         let store = try SQLiteStore(path: configuration.database.path,
-                                    secretBox: configuration.database.secretBox,
+                                    secretBox: configuration.database.secretBox, metrics: metrics,
                                     logger: logger("store"))
         var simulatorState: SimulatorState?
         if selected.contains(where: \.needsBroker) {
@@ -139,6 +155,14 @@ private struct Assembly {
             let state = try await simulator(registeringSimulatorSessionsOf: selected == [.simulator] ? nil : store)
             simulatorState = state
         }
+        if let (host, port) = configuration.metricsListener {
+            let listeners = listeners
+            running.insert(.init(service: MetricsServer.application(
+                host: host, port: port, telemetry: configuration.telemetry, logger: logger("metrics")) { [logger] port in
+                    logger.info("metrics listening", metadata: [LogKey.port: "\(port)"])
+                    listeners.bound(.metrics, port: port)
+                }), at: 0)
+        }
         var groupConfiguration = ServiceGroupConfiguration(
             services: infrastructure + running, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.maximumGracefulShutdownDuration
@@ -146,7 +170,9 @@ private struct Assembly {
         // so the broker redelivers it. Cancellation itself is bounded too.
         groupConfiguration.maximumCancellationDuration = Duration.seconds(5)
         return Gateway(services: selected, serviceGroup: ServiceGroup(configuration: groupConfiguration),
-                       store: store, simulator: simulatorState, listeners: listeners, dispatcher: dispatcher)
+                       store: store, simulator: simulatorState, telemetry: configuration.telemetry,
+                       hasMetricsListener: configuration.metricsListener != nil, listeners: listeners,
+                       dispatcher: dispatcher)
     }
 
     private mutating func connect(_ service: String) async throws -> AMQPConnection {
@@ -156,6 +182,8 @@ private struct Assembly {
                                                           logger: logger("amqp"))
         connections.append(connection)
         infrastructure.append(.init(service: connection))
+        let sampler = AMQPConnectionMetrics(name: service, connection: connection, metrics: metrics)
+        configuration.telemetry.addSampler { sampler.sample() }
         return connection
     }
 
@@ -212,7 +240,7 @@ private struct Assembly {
             // its own connection's settings (`-dispatcher-lane-N`) and closes when it stops.
             let dispatcher = Dispatcher(
                 configuration: configuration.dispatcher, connection: try await connect("dispatcher"), store: store,
-                providers: providers, topology: topology, logger: logger("dispatcher"))
+                providers: providers, topology: topology, metrics: metrics, logger: logger("dispatcher"))
             self.dispatcher = dispatcher
             running.append(.init(service: dispatcher))
         }
@@ -223,7 +251,8 @@ private struct Assembly {
                 configuration.api,
                 APIServer.Dependencies(store: store, registry: registry, publisher: control,
                                        providers: ProviderDirectory(http: sharedHTTPClient(),
-                                                                    simulatorBaseURL: configuration.simulatorBaseURL)),
+                                                                    simulatorBaseURL: configuration.simulatorBaseURL),
+                                       telemetry: configuration.telemetry),
                 logger: logger("api")) { [logger] port in
                     logger.info("api listening", metadata: [LogKey.port: "\(port)"])
                     listeners.bound(.api, port: port)
@@ -233,7 +262,8 @@ private struct Assembly {
             let listeners = listeners
             running.append(.init(service: WebhooksServer.application(
                 configuration.webhooks, directory: sharedSessionDirectory(store: store, control: control),
-                publisher: try await connect("webhooks"), topology: topology, logger: logger("webhooks")) { [logger] port in
+                publisher: try await connect("webhooks"), topology: topology, telemetry: configuration.telemetry,
+                logger: logger("webhooks")) { [logger] port in
                     logger.info("webhooks listening", metadata: [LogKey.port: "\(port)"])
                     listeners.bound(.webhooks, port: port)
                 }))
@@ -242,24 +272,24 @@ private struct Assembly {
             running.append(.init(service: Normalizer(
                 configuration: configuration.normalizer, connection: try await connect("normalizer"), topology: topology,
                 directory: sharedSessionDirectory(store: store, control: control), dedupe: store, messageLog: store,
-                logger: logger("normalizer"))))
+                metrics: metrics, logger: logger("normalizer"))))
         }
         if selected.contains(.logger) {
             running.append(.init(service: MessageLogWriter(
                 configuration: configuration.messageLog, connection: try await connect("logger"), topology: topology,
-                log: store,
+                log: store, metrics: metrics,
                 logger: logger("logger"))))
         }
         if selected.contains(.inbox) {
             running.append(.init(service: Inbox(
                 configuration: configuration.inbox, connection: try await connect("inbox"), topology: topology,
-                store: store,
+                store: store, metrics: metrics,
                 logger: logger("inbox"))))
         }
         if selected.contains(.deadLetters) {
             running.append(.init(service: DeadLetterArchivist(
                 configuration: configuration.deadLetters, connection: try await connect("dead-letters"),
-                topology: topology, store: store, logger: logger("dead-letters"))))
+                topology: topology, store: store, metrics: metrics, logger: logger("dead-letters"))))
         }
         if selected.contains(.monitor) {
             // Polls wait at most 5 s: a provider that does not answer leaves the state alone.
@@ -267,13 +297,20 @@ private struct Assembly {
                                               timeout: .seconds(5))
             running.append(.init(service: SessionMonitor(
                 configuration: configuration.monitor, connection: try await connect("monitor"), topology: topology,
-                store: store, sessions: store, instances: store, providers: providers, logger: logger("monitor"))))
+                store: store, sessions: store, instances: store, providers: providers, metrics: metrics,
+                logger: logger("monitor"))))
+            if configuration.brokerMetricsInterval > .zero, configuration.telemetry.isEnabled {
+                running.append(.init(service: BrokerQueueGauges(
+                    management: configuration.management, virtualHost: control.configuration.virtualHost,
+                    topology: topology, interval: configuration.brokerMetricsInterval, metrics: metrics,
+                    logger: logger("broker-view"))))
+            }
         }
         if selected.contains(.bot) {
             running.append(.init(service: Bot(
                 configuration: configuration.bot, connection: try await connect("bot"), topology: topology,
                 store: store,
-                httpClient: sharedHTTPClient(), logger: logger("bot"))))
+                httpClient: sharedHTTPClient(), metrics: metrics, logger: logger("bot"))))
         }
     }
 

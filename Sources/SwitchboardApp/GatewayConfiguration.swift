@@ -11,6 +11,7 @@ public import SwitchboardNormalizer
 public import SwitchboardInbox
 public import SwitchboardSimulator
 public import SwitchboardStore
+public import SwitchboardTelemetry
 public import SwitchboardWebhooks
 
 /// The services one `switchboard` process can run.
@@ -84,6 +85,15 @@ public struct GatewayConfiguration: Sendable {
     public var provisioningConnections: Int
     /// How often the process says on `sb.control` that it is alive (the health view).
     public var heartbeatInterval: Duration = .seconds(15)
+    /// Where the process's metrics go (`/metrics` on the api and webhooks listeners and
+    /// on `metricsListener`); `.off()` keeps none.
+    public var telemetry: Telemetry = .prometheus()
+    /// A listener serving only `/metrics`, for a process with no api or webhooks
+    /// listener (`SWITCHBOARD_METRICS_LISTEN`); nil for none.
+    public var metricsListener: (host: String, port: Int)?
+    /// How often the monitor's process reads every queue's depth for the broker-view
+    /// gauges; zero for never.
+    public var brokerMetricsInterval: Duration = .seconds(15)
 
     public init(services: Set<GatewayService>, amqp: AMQPConfiguration, topology: Topology,
                 management: RabbitMQManagement, database: Database, applyTopology: Bool = true,

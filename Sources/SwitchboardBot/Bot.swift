@@ -8,6 +8,7 @@ public import SwitchboardCore
 import SwitchboardConsumers
 public import SwitchboardStore
 import Synchronization
+public import SwitchboardTelemetry
 
 /// The `bot` service: answers contacts' messages from `sb.events.bot` by each tenant's
 /// rules (STOP/START opt-out, keyword replies, out-of-hours), and hands what no rule
@@ -49,6 +50,7 @@ public final class Bot: Service, Sendable {
 
     private let configuration: Configuration
     private let connection: AMQPConnection
+    private let metrics: GatewayMetrics
     private let store: any BotStore & EventReceiptStore & SessionStore
     private let forwarder: BotForwarder
     private let handler: ContactEventHandler
@@ -58,10 +60,12 @@ public final class Bot: Service, Sendable {
     private let queue: String
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
-                store: any BotStore & EventReceiptStore & SessionStore, httpClient: HTTPClient, logger: Logger) {
+                store: any BotStore & EventReceiptStore & SessionStore, httpClient: HTTPClient,
+                metrics: GatewayMetrics = .off, logger: Logger) {
         self.configuration = configuration
         self.connection = connection
         self.store = store
+        self.metrics = metrics
         self.logger = logger
         queue = topology.roles.botQueue
         handler = ContactEventHandler(consumer: Self.consumer, unusableCode: "unanswerable", receipts: store,
@@ -76,13 +80,13 @@ public final class Bot: Service, Sendable {
             group.addTask { await self.forwarder.run() }
             group.addTask { await self.handler.forgetOldReceipts(retention: self.configuration.receiptRetention) }
             await QueueWorker(connection: connection, queue: queue, prefetch: configuration.prefetch,
-                              logger: logger).run { delivery in await self.handle(delivery) }
+                              service: Self.consumer, metrics: metrics, logger: logger).run { delivery in await self.handle(delivery) }
             group.cancelAll()
         }
         logger.info("bot stopped")
     }
 
-    func handle(_ delivery: AMQPDelivery) async {
+    func handle(_ delivery: AMQPDelivery) async -> ConsumerOutcome {
         await handler.handle(delivery) { event, contact in
             // One of the tenant's own numbers writing (another of its sessions, or a bot
             // of its own): never answered, or two sessions could answer each other forever.

@@ -98,6 +98,30 @@ public struct RabbitMQManagement: Sendable {
         return live.policy
     }
 
+    /// A queue's depth: messages ready for delivery and delivered but not acknowledged.
+    public struct QueueDepth: Sendable, Hashable {
+        public var name: String
+        public var ready: Int
+        public var unacknowledged: Int
+    }
+
+    /// Every queue's depth in `virtualHost`, in one call (only the three columns).
+    public func queueDepths(virtualHost: String) async throws(BrokerError) -> [QueueDepth] {
+        struct Live: Decodable {
+            let name: String
+            let messages_ready: Int?
+            let messages_unacknowledged: Int?
+        }
+        let data = try await get("/api/queues/\(Self.escape(virtualHost))?columns=name,messages_ready,messages_unacknowledged")
+        do {
+            return try decode([Live].self, data).map {
+                QueueDepth(name: $0.name, ready: $0.messages_ready ?? 0, unacknowledged: $0.messages_unacknowledged ?? 0)
+            }
+        } catch {
+            throw .management(status: nil, "unreadable queue listing: \(error)")
+        }
+    }
+
     // MARK: Writing
 
     public func put(_ policy: BrokerObjects.Policy, virtualHost: String) async throws(BrokerError) {

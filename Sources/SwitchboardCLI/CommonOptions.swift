@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SwitchboardAMQP
 import SwitchboardCore
+import SwitchboardTelemetry
 import Synchronization
 
 /// Options every command that talks to RabbitMQ shares.
@@ -23,11 +24,13 @@ struct AMQPOptions: ParsableArguments {
 struct LoggingOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (else SWITCHBOARD_LOG_LEVEL, else info).")
     var logLevel: String?
+    @Option(name: .customLong("log-format"), help: "text or json, one object per line (else SWITCHBOARD_LOG_FORMAT, else text).")
+    var logFormat: String?
 
     func makeLogger(label: String, settings: Settings = Settings()) -> Logger {
         let level = Logger.Level(rawValue: settings.value(logLevel, .logLevel, default: Settings.Default.logLevel))
             ?? .info
-        LoggingBootstrap.once(level: level)
+        LoggingBootstrap.once(level: level, json: settings.value(logFormat, .logFormat, default: "text") == "json")
         var logger = Logger(label: label)
         // The level lives in each logger (its handler is a copy), not in shared state.
         logger.logLevel = level
@@ -36,15 +39,20 @@ struct LoggingOptions: ParsableArguments {
 }
 
 /// Bootstraps swift-log exactly once per process: standard error at the first caller's
-/// level (loggers made elsewhere, e.g. by a library, get it too). Nothing is shared
+/// level and format (loggers made elsewhere, e.g. by a library, get it too). Nothing is shared
 /// afterwards: each logger carries its own level.
 enum LoggingBootstrap {
     private static let done = Mutex(false)
 
-    static func once(level: Logger.Level) {
+    static func once(level: Logger.Level, json: Bool) {
         done.withLock { done in
             guard !done else { return }
             LoggingSystem.bootstrap { label in
+                if json {
+                    var handler = JSONLogHandler.standardError(label: label)
+                    handler.logLevel = level
+                    return handler
+                }
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = level
                 return handler

@@ -4,6 +4,7 @@ import Logging
 import SwitchboardApp
 import SwitchboardCore
 import SwitchboardDeadLetters
+import SwitchboardTelemetry
 
 /// `switchboard serve <service>…`: runs services in this process until SIGTERM or
 /// SIGINT, then shuts them down gracefully within a bound (work not started goes back to
@@ -39,6 +40,8 @@ struct ServeCommand: AsyncParsableCommand {
     var webhooksListen: String?
     @Option(help: "The webhooks service's base URL the simulator's sessions send to (else SWITCHBOARD_WEBHOOKS_URL, else \(Settings.Default.webhooksURL)).")
     var webhooksURL: String?
+    @Option(help: "Where a process without the api or webhooks serves /metrics, host:port (else SWITCHBOARD_METRICS_LISTEN, else none).")
+    var metricsListen: String?
     @Option(help: "Deliveries a tenant may have in flight in the dispatcher (its prefetch).")
     var inFlightPerTenant: UInt16 = 8
     @Option(help: "Tenant consumers one dispatcher connection (lane) carries at most; also kept below the broker's channel_max.")
@@ -59,7 +62,11 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = Settings()
         let logger = logging.makeLogger(label: "switchboard")
-        let gateway = try await Gateway.build(try configuration(settings: settings), logger: logger,
+        let configuration = try configuration(settings: settings)
+        // The process's one registry is swift-metrics' global backend too, for libraries
+        // that record there.
+        if configuration.telemetry.isEnabled { configuration.telemetry.bootstrapProcess() }
+        let gateway = try await Gateway.build(configuration, logger: logger,
                                               gracefulShutdownSignals: [.sigterm, .sigint])
         try await gateway.run()
     }
@@ -86,7 +93,17 @@ struct ServeCommand: AsyncParsableCommand {
         let (simulatorHost, simulatorPort) = try Self.parseListen(
             settings.value(simulatorListen, .simulatorListen, default: Settings.Default.simulatorListen))
         guard shutdownTimeout > 0 else { throw ValidationError("--shutdown-timeout must be at least 1 second") }
-        return GatewayConfiguration(
+        let metricsSwitch = settings.value(nil, .metrics, default: "on")
+        guard ["on", "off"].contains(metricsSwitch) else {
+            throw ValidationError("SWITCHBOARD_METRICS must be on or off, not '\(metricsSwitch)'")
+        }
+        let brokerMetricsText = settings.value(nil, .brokerMetricsInterval, default: "15")
+        guard let brokerMetrics = Double(brokerMetricsText), brokerMetrics >= 0 else {
+            throw ValidationError("SWITCHBOARD_BROKER_METRICS_SECONDS must be a number of seconds, not '\(brokerMetricsText)'")
+        }
+        let metricsListener = try settings.value(metricsListen, .metricsListen, default: "").nonEmpty
+            .map { try Self.parseListen($0) }
+        var configuration = GatewayConfiguration(
             services: selected,
             amqp: try amqp.configuration(connectionName: "switchboard", settings: settings),
             topology: try topology.load(), management: try topology.management(settings: settings),
@@ -101,6 +118,10 @@ struct ServeCommand: AsyncParsableCommand {
             inbox: .init(pauseFor: .milliseconds(Int64(pause * 1000))), deadLetters: deadLetters,
             monitor: .init(alertAfter: .milliseconds(Int64(alertAfter * 1000)), pollInterval: .milliseconds(Int64(poll * 1000))),
             maximumGracefulShutdownDuration: .seconds(shutdownTimeout))
+        configuration.telemetry = metricsSwitch == "on" ? .prometheus() : .off()
+        configuration.metricsListener = metricsListener.map { (host: $0.0, port: $0.1) }
+        configuration.brokerMetricsInterval = .milliseconds(Int64(brokerMetrics * 1000))
+        return configuration
     }
 
     /// Retention and alerting of the dead-letters service, from the environment.
@@ -124,4 +145,9 @@ struct ServeCommand: AsyncParsableCommand {
         else { throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:8080") }
         return (String(text[..<colon]), port)
     }
+}
+
+extension String {
+    /// Nil when empty: an unset setting.
+    fileprivate var nonEmpty: String? { isEmpty ? nil : self }
 }

@@ -51,17 +51,17 @@ public struct ContactEventHandler: Sendable {
     /// Handles one delivery; `decide` applies a new event (writing its receipt) and
     /// returns what it owes, or nil when another copy applied it first.
     public func handle(_ delivery: AMQPDelivery,
-                       decide: (NormalizedEvent, PhoneNumber) async throws -> Handled?) async {
+                       decide: (NormalizedEvent, PhoneNumber) async throws -> Handled?) async -> ConsumerOutcome {
         let event: NormalizedEvent
         do { event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body) } catch {
             await park(delivery, tenant: delivery.headers[OutboundHeader.tenant]?.stringValue,
                        code: DeadLetterReason.malformed.rawValue, detail: "not a normalized event: \(error)")
-            return
+            return .deadLettered
         }
         guard let contact = event.writingContact else {
             // Not a contact's message (a status, an alert, an own or group message).
             try? await delivery.ack()
-            return
+            return .handled
         }
         let metadata: Logger.Metadata = [LogKey.tenant: "\(event.tenant)", LogKey.session: "\(event.session?.rawValue ?? "-")",
                                          LogKey.eventID: "\(event.id)", LogKey.contact: "\(contact)"]
@@ -74,29 +74,32 @@ public struct ContactEventHandler: Sendable {
                 // Handled before: only what it still owes (if anything) is published.
                 try await settle(owed, of: event, replay: true)
                 try? await delivery.ack()
-                return
+                return .handled
             }
             guard let handled = try await decide(event, contact) else {
                 try? await delivery.ack()
-                return
+                return .handled
             }
             try await settle(handled.owed, of: event, replay: false)
             try? await delivery.ack()
             logger.log(level: handled.level, "\(handled.summary)", metadata: metadata.merging(handled.metadata) { $1 })
+            return .handled
         } catch let error as StoreError {
             if case .notFound = error {
                 await park(delivery, tenant: event.tenant.rawValue, code: unusableCode, detail: error.description)
-                return
+                return .deadLettered
             }
             logger.error("event not applied; retrying", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
             try? await Task.sleep(for: .milliseconds(500))
             try? await delivery.nack(requeue: true)
+            return .retried
         } catch {
             // The broker did not confirm a publication: it stays owed; the event comes again.
             logger.warning("owed publication not confirmed; retrying",
                            metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
             try? await Task.sleep(for: .milliseconds(500))
             try? await delivery.nack(requeue: true)
+            return .retried
         }
     }
 

@@ -4,6 +4,21 @@ import ServiceLifecycle
 public import SwitchboardAMQP
 import SwitchboardCore
 import Synchronization
+public import SwitchboardTelemetry
+
+/// How a consumer settled one delivery: its `outcome` label in
+/// `switchboard_consumer_deliveries_total`.
+public enum ConsumerOutcome: String, Sendable {
+    /// Done with (applied, or nothing to do), and acknowledged.
+    case handled
+    /// Handed back to its queue to try again (a store or broker failure).
+    case retried
+    /// Parked in `sb.dlx` with its reason.
+    case deadLettered = "dead_lettered"
+
+    static let all: [ConsumerOutcome] = [.handled, .retried, .deadLettered]
+    var index: Int { Self.all.firstIndex(of: self)! }
+}
 
 /// Consumes one queue for a service: deliveries are handled concurrently (the prefetch
 /// bounds how many), the subscription is made again after the connection drops, and a
@@ -14,10 +29,15 @@ public struct QueueWorker: Sendable {
     public var prefetch: UInt16
     /// The wait before subscribing again after the consumer ended.
     public var resubscribeDelay: Duration
+    /// The service's name in the consumer metrics (`logger`, `inbox`, …).
+    public var service: String
+    public var metrics: GatewayMetrics
     public var logger: Logger
 
     public init(connection: AMQPConnection, queue: String, prefetch: UInt16, resubscribeDelay: Duration = .seconds(1),
-                logger: Logger) {
+                service: String, metrics: GatewayMetrics, logger: Logger) {
+        self.service = service
+        self.metrics = metrics
         self.connection = connection
         self.queue = queue
         self.prefetch = prefetch
@@ -26,8 +46,16 @@ public struct QueueWorker: Sendable {
     }
 
     /// Runs until graceful shutdown (or cancellation), calling `handle` for every
-    /// delivery; `handle` settles the delivery itself.
-    public func run(_ handle: @escaping @Sendable (AMQPDelivery) async -> Void) async {
+    /// delivery; `handle` settles the delivery itself and says how. Each delivery is
+    /// counted by outcome, and its lag (publish to handling) recorded.
+    public func run(_ handle: @escaping @Sendable (AMQPDelivery) async -> ConsumerOutcome) async {
+        let deliveries = ConsumerOutcome.all.map { metrics.consumerDeliveries(service, $0.rawValue) }
+        let lag = metrics.consumerLag(service)
+        let handle: @Sendable (AMQPDelivery) async -> Void = { delivery in
+            if let published = Self.publishedAt(delivery) { lag.record(seconds: Date().timeIntervalSince(published)) }
+            let outcome = await handle(delivery)
+            deliveries[outcome.index].increment()
+        }
         let current = Mutex<AMQPConsumer?>(nil)
         let stopping = Atomic<Bool>(false)
         await withGracefulShutdownHandler {
@@ -58,5 +86,14 @@ public struct QueueWorker: Sendable {
                 Task { await consumer.cancel() }
             }
         }
+    }
+
+    /// When the delivery was published: a raw webhook's `sb-received-at` (ms), else the
+    /// AMQP timestamp (seconds).
+    static func publishedAt(_ delivery: AMQPDelivery) -> Date? {
+        if let milliseconds = delivery.headers[InboundHeader.receivedAt]?.intValue {
+            return Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        }
+        return delivery.properties.timestamp
     }
 }

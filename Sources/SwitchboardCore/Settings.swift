@@ -39,6 +39,14 @@ public struct Settings: Sendable {
         case sessionAlertAfter = "SWITCHBOARD_SESSION_ALERT_AFTER_SECONDS"
         /// How often the monitor asks each session's provider for its state (0: never).
         case sessionPollInterval = "SWITCHBOARD_SESSION_POLL_SECONDS"
+        /// `text` (default) or `json`: one JSON object per line, for log shippers.
+        case logFormat = "SWITCHBOARD_LOG_FORMAT"
+        /// Where a process with no api or webhooks listener serves `/metrics`, `host:port`.
+        case metricsListen = "SWITCHBOARD_METRICS_LISTEN"
+        /// `on` (default) or `off`: no series kept at all (what the overhead benchmarks compare).
+        case metrics = "SWITCHBOARD_METRICS"
+        /// How often the monitor reads every queue's depth from the management API (0: never).
+        case brokerMetricsInterval = "SWITCHBOARD_BROKER_METRICS_SECONDS"
     }
 
     /// Defaults for a developer machine running `deploy/local/rabbitmq.sh start`.

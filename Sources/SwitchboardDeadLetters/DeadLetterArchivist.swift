@@ -7,6 +7,7 @@ import SwitchboardConsumers
 public import SwitchboardCore
 public import SwitchboardStore
 import Synchronization
+public import SwitchboardTelemetry
 
 /// The `dead-letters` service: archives everything that reaches `sb.dead` and
 /// `sb.unroutable` (acked only after its row commits; a redelivery of the same dead
@@ -41,6 +42,7 @@ public final class DeadLetterArchivist: Service, Sendable {
 
     private let configuration: Configuration
     private let connection: AMQPConnection
+    private let metrics: GatewayMetrics
     private let store: any DeadLetterStore
     private let reading: DeadLetterReading
     private let runner: ReplayJobRunner
@@ -49,8 +51,9 @@ public final class DeadLetterArchivist: Service, Sendable {
     private let logger: Logger
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
-                store: any DeadLetterStore, logger: Logger) {
+                store: any DeadLetterStore, metrics: GatewayMetrics = .off, logger: Logger) {
         self.configuration = configuration
+        self.metrics = metrics
         self.connection = connection
         self.store = store
         self.logger = logger
@@ -66,7 +69,8 @@ public final class DeadLetterArchivist: Service, Sendable {
             for queue in [roles.deadLetterQueue, roles.unroutableQueue] {
                 group.addTask {
                     await QueueWorker(connection: self.connection, queue: queue, prefetch: self.configuration.prefetch,
-                                      logger: self.logger).run { delivery in await self.archive(delivery, from: queue) }
+                                      service: "dead-letters", metrics: self.metrics, logger: self.logger)
+                        .run { delivery in await self.archive(delivery, from: queue) }
                 }
             }
             group.addTask { await cancelWhenGracefulShutdown { await self.runJobs() } }
@@ -76,7 +80,7 @@ public final class DeadLetterArchivist: Service, Sendable {
     }
 
     /// Archives one dead letter, then acks it; a store failure hands it back to its queue.
-    func archive(_ delivery: AMQPDelivery, from queue: String) async {
+    func archive(_ delivery: AMQPDelivery, from queue: String) async -> ConsumerOutcome {
         let letter = reading.archived(id: MessageID.make(), source: queue, exchange: delivery.exchange,
                                       routingKey: delivery.routingKey, properties: delivery.properties,
                                       body: delivery.body, at: Date())
@@ -89,16 +93,19 @@ public final class DeadLetterArchivist: Service, Sendable {
             try? await delivery.ack()
             guard new > 0 else {
                 logger.debug("dead letter archived before; this copy dropped", metadata: metadata)
-                return
+                return .handled
             }
+            metrics.deadLettersArchived(letter.tenant, letter.reason).increment()
             logger.info("dead letter archived", metadata: metadata.merging([
                 LogKey.code: "\(letter.errorCode ?? "-")", LogKey.queue: "\(queue)",
             ]) { $1 })
             await raiseAlertIfNeeded(for: letter)
+            return .handled
         } catch {
             logger.error("dead letter not archived; retrying", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
             try? await Task.sleep(for: .milliseconds(500))
             try? await delivery.nack(requeue: true)
+            return .retried
         }
     }
 

@@ -7,6 +7,7 @@ import SwitchboardConsumers
 import SwitchboardCore
 import SwitchboardProviders
 import SwitchboardStore
+import SwitchboardTelemetry
 
 /// One delivery from a tenant queue, from receipt to acknowledgement: decode, decide
 /// (expired, unknown session, already sent), wait for the session's slot, send, then
@@ -26,14 +27,36 @@ struct DeliveryProcessor: Sendable {
     let publisher: AMQPConnection
     let topology: Topology
     let schedule: RetrySchedule
+    let metrics: GatewayMetrics
     let logger: Logger
 
     /// What became of a delivery, for counters and tests.
     enum Outcome: Sendable, Hashable {
         case sent, alreadySent, retried, deadLettered(DeadLetterCode), requeued, suppressed(Suppression)
+
+        /// Its `outcome` label in `switchboard_deliveries_total`.
+        var label: String {
+            switch self {
+            case .sent: "sent"
+            case .alreadySent: "already_sent"
+            case .retried: "retried"
+            case .deadLettered: "dead_lettered"
+            case .requeued: "requeued"
+            case .suppressed: "suppressed"
+            }
+        }
     }
 
+    /// Processes a delivery and counts its outcome.
     func process(_ delivery: AMQPDelivery, tenant: TenantID) async -> Outcome {
+        metrics.inFlight.increment()
+        let outcome = await settle(delivery, tenant: tenant)
+        metrics.inFlight.decrement()
+        metrics.deliveries(tenant.rawValue, outcome.label).increment()
+        return outcome
+    }
+
+    private func settle(_ delivery: AMQPDelivery, tenant: TenantID) async -> Outcome {
         // Shutting down: what has not started its provider call goes back to the queue
         // at once; only calls already in flight finish and settle.
         if Task.isShuttingDownGracefully { return await handBack(delivery, tenant: tenant) }
@@ -161,6 +184,7 @@ struct DeliveryProcessor: Sendable {
         let limits = entry.tenant.limits
         let pacer = pacer, messageClass = envelope.messageClass
         let mayGo: Bool
+        let waitStarted = ContinuousClock.now
         do {
             // A wait for a slow session's slot (minutes at a low bulk rate) ends at once
             // when a graceful shutdown begins.
@@ -172,6 +196,7 @@ struct DeliveryProcessor: Sendable {
             if Task.isShuttingDownGracefully { throw StoppedBeforeSending() }
             throw error
         }
+        metrics.slotWait(messageClass.rawValue).recordSince(waitStarted)
         guard mayGo else {
             try await deadLetter(delivery, tenant: tenant, envelope: envelope, code: DeadLetterCode(.bulkNotAllowed),
                                  detail: "tenant \(tenant) gives bulk no share of its rate", attempts: attempt - 1, at: now)
@@ -188,11 +213,17 @@ struct DeliveryProcessor: Sendable {
         let secrets = try await book.secrets(of: session.id)
         let sentAt: Date
         let receipt: ProviderReceipt
+        let callStarted = ContinuousClock.now
         do {
             receipt = try await client.send(envelope, through: session, secrets: secrets)
             sentAt = Date()
+            metrics.providerCall(session.provider.rawValue, "accepted").recordSince(callStarted)
         } catch {
+            metrics.providerCall(session.provider.rawValue, Self.result(of: error)).recordSince(callStarted)
             return try await failed(delivery, envelope: envelope, session: session, attempt: attempt, failure: error)
+        }
+        if let acceptedAt = Self.acceptedAt(of: delivery) {
+            metrics.sendLag(messageClass.rawValue).record(seconds: sentAt.timeIntervalSince(acceptedAt))
         }
 
         // Acknowledge only after the acceptance is durable in the store (what stops a
@@ -317,6 +348,21 @@ struct DeliveryProcessor: Sendable {
 
     private func publishEvent(_ event: NormalizedEvent) async throws {
         try await publisher.publish(event, over: topology.roles)
+    }
+
+    /// A failed provider call's `result` label.
+    private static func result(of failure: SendFailure) -> String {
+        if case .sessionDown = failure.kind { return "session_down" }
+        return failure.isTransient ? "transient" : "permanent"
+    }
+
+    /// When the message was accepted: `sb-accepted-at` (ms), else the AMQP timestamp (s).
+    static func acceptedAt(of delivery: AMQPDelivery) -> Date? {
+        switch delivery.headers[OutboundHeader.acceptedAt] {
+        case .int64(let milliseconds): Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        case .int32(let milliseconds): Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        default: delivery.properties.timestamp
+        }
     }
 
     /// `sb-attempt` as publishers, the api and the retry path set it (1 if absent).

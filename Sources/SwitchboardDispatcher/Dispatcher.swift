@@ -7,6 +7,7 @@ import SwitchboardConsumers
 public import SwitchboardCore
 public import SwitchboardProviders
 public import SwitchboardStore
+public import SwitchboardTelemetry
 import Synchronization
 
 /// The `dispatcher` service: consumes every dispatchable tenant's queue (single active
@@ -62,6 +63,7 @@ public final class Dispatcher: Service, Sendable {
     private let processor: DeliveryProcessor
     private let book: SessionBook
     private let restrictions: ContactRestrictions
+    private let metrics: GatewayMetrics
     private let logger: Logger
     /// The consumers running now, by tenant, to cancel one when its tenant pauses.
     private let consumers = Mutex<[TenantID: AMQPConsumer]>([:])
@@ -89,8 +91,10 @@ public final class Dispatcher: Service, Sendable {
     /// `openLane` opens a lane's connection; by default, with the configuration of
     /// `connection`, named after it with `-lane-N`.
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, store: SQLiteStore,
-                providers: ProviderDirectory, topology: Topology, logger: Logger, openLane: LaneOpener? = nil) {
+                providers: ProviderDirectory, topology: Topology, metrics: GatewayMetrics = .off, logger: Logger,
+                openLane: LaneOpener? = nil) {
         self.configuration = configuration
+        self.metrics = metrics
         self.connection = connection
         self.openLane = openLane ?? { [amqp = connection.configuration] number in
             var lane = amqp
@@ -108,7 +112,7 @@ public final class Dispatcher: Service, Sendable {
             topology: topology, schedule: RetrySchedule(tiers: topology.retry.tiers,
                                                         maximumAttempts: configuration.maximumAttempts,
                                                         firstDelay: configuration.firstRetryDelay),
-            logger: logger)
+            metrics: metrics, logger: logger)
     }
 
     /// The tenants being consumed now.
@@ -237,7 +241,11 @@ public final class Dispatcher: Service, Sendable {
         do {
             let consumer = try await connection.consume(
                 queue: topology.tenantQueue(tenant), options: AMQPConsumeOptions(prefetch: configuration.inFlightPerTenant))
-            consumers.withLock { $0[tenant] = consumer }
+            let active = consumers.withLock { consumers in
+                consumers[tenant] = consumer
+                return consumers.count
+            }
+            metrics.activeTenants.set(active)
             logger.info("dispatching tenant", metadata: [LogKey.tenant: "\(tenant)", LogKey.lane: "\(lane)"])
             return Started(id: tenant, consumer: consumer, lane: lane)
         } catch {
@@ -300,7 +308,10 @@ public final class Dispatcher: Service, Sendable {
     }
 
     private func stop(_ tenant: TenantID) async {
-        guard let consumer = consumers.withLock({ $0.removeValue(forKey: tenant) }) else { return }
+        guard let (consumer, active) = consumers.withLock({ consumers -> (AMQPConsumer, Int)? in
+            consumers.removeValue(forKey: tenant).map { ($0, consumers.count) }
+        }) else { return }
+        metrics.activeTenants.set(active)
         await consumer.cancel()
         logger.info("tenant paused", metadata: [LogKey.tenant: "\(tenant)"])
     }
@@ -318,9 +329,11 @@ public final class Dispatcher: Service, Sendable {
         }
         // Ended by the broker (queue deleted) rather than by us: forget it so a refresh
         // can start it again.
-        consumers.withLock { current in
+        let active = consumers.withLock { current in
             if current[tenant]?.consumerTag == consumer.consumerTag { current[tenant] = nil }
+            return current.count
         }
+        metrics.activeTenants.set(active)
     }
 
 }

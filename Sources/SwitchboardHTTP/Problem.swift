@@ -32,6 +32,11 @@ public struct Problem: Error, HTTPResponseError, Sendable {
 
     public static let contentType = "application/problem+json"
 
+    /// The kind of problem, the last part of `type` (`validation`, `backlog-full`): a
+    /// bounded label for metrics.
+    public var kind: String { String(type.dropFirst(Self.typePrefix.count)) }
+    private static let typePrefix = "urn:switchboard:problem:"
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let data = (try? WireJSON.encoder(sortedKeys: true).encode(self)) ?? Data()
         var headers = headers

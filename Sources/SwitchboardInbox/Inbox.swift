@@ -6,6 +6,7 @@ import SwitchboardBroker
 public import SwitchboardCore
 import SwitchboardConsumers
 public import SwitchboardStore
+public import SwitchboardTelemetry
 
 /// The `inbox` service: keeps one conversation per tenant and contact from
 /// `sb.events.inbox`. A contact's message opens (or updates) the conversation, pauses
@@ -39,6 +40,7 @@ public final class Inbox: Service, Sendable {
 
     private let configuration: Configuration
     private let connection: AMQPConnection
+    private let metrics: GatewayMetrics
     private let store: any InboxStore & EventReceiptStore & BotStore
     private let handler: ContactEventHandler
     private let logger: Logger
@@ -47,10 +49,11 @@ public final class Inbox: Service, Sendable {
     private let queue: String
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
-                store: any InboxStore & EventReceiptStore & BotStore, logger: Logger) {
+                store: any InboxStore & EventReceiptStore & BotStore, metrics: GatewayMetrics = .off, logger: Logger) {
         self.configuration = configuration
         self.connection = connection
         self.store = store
+        self.metrics = metrics
         self.logger = logger
         queue = topology.roles.inboxQueue
         handler = ContactEventHandler(consumer: Self.consumer, unusableCode: "uninboxable", receipts: store,
@@ -61,13 +64,13 @@ public final class Inbox: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.handler.forgetOldReceipts(retention: self.configuration.receiptRetention) }
             await QueueWorker(connection: connection, queue: queue, prefetch: configuration.prefetch,
-                              logger: logger).run { delivery in await self.handle(delivery) }
+                              service: Self.consumer, metrics: metrics, logger: logger).run { delivery in await self.handle(delivery) }
             group.cancelAll()
         }
         logger.info("inbox stopped")
     }
 
-    func handle(_ delivery: AMQPDelivery) async {
+    func handle(_ delivery: AMQPDelivery) async -> ConsumerOutcome {
         await handler.handle(delivery) { event, contact in
             if Self.isOptKeyword(event.message?.text, settings: try await store.botSettings(of: event.tenant)) {
                 // STOP or START is the bot's business, not a reply for an agent: a START

@@ -5,6 +5,7 @@ public import SwitchboardAMQP
 import SwitchboardConsumers
 public import SwitchboardCore
 public import SwitchboardStore
+public import SwitchboardTelemetry
 
 /// The `logger` service: records each contact's `message.received` from
 /// `sb.events.logger` in the message log, for the contact's thread. (Statuses are
@@ -21,6 +22,7 @@ public final class MessageLogWriter: Service, Sendable {
 
     private let configuration: Configuration
     private let connection: AMQPConnection
+    private let metrics: GatewayMetrics
     private let log: any MessageLogStore
     private let deadLetter: DeadLetter
     private let logger: Logger
@@ -29,8 +31,9 @@ public final class MessageLogWriter: Service, Sendable {
     private let queue: String
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
-                log: any MessageLogStore, logger: Logger) {
+                log: any MessageLogStore, metrics: GatewayMetrics = .off, logger: Logger) {
         self.configuration = configuration
+        self.metrics = metrics
         self.connection = connection
         self.log = log
         self.logger = logger
@@ -40,34 +43,37 @@ public final class MessageLogWriter: Service, Sendable {
 
     public func run() async throws {
         await QueueWorker(connection: connection, queue: queue, prefetch: configuration.prefetch,
-                          logger: logger).run { delivery in await self.handle(delivery) }
+                          service: "logger", metrics: metrics, logger: logger).run { delivery in await self.handle(delivery) }
         logger.info("logger stopped")
     }
 
-    func handle(_ delivery: AMQPDelivery) async {
+    func handle(_ delivery: AMQPDelivery) async -> ConsumerOutcome {
         let event: NormalizedEvent
         do { event = try WireJSON.sharedDecoder.decode(NormalizedEvent.self, from: delivery.body) } catch {
             let tenant = delivery.headers[OutboundHeader.tenant]?.stringValue
             await deadLetter.parkAndAck(delivery, tenant: tenant, code: DeadLetterReason.malformed.rawValue,
                                         detail: "not a normalized event: \(error)")
             logger.warning("event dead-lettered", metadata: [LogKey.tenant: "\(tenant ?? "-")", LogKey.error: "\(error)"])
-            return
+            return .deadLettered
         }
         let metadata: Logger.Metadata = [LogKey.tenant: "\(event.tenant)", LogKey.session: "\(event.session?.rawValue ?? "-")",
                                          LogKey.eventID: "\(event.id)"]
         do {
             try await apply(event, metadata: metadata)
             try? await delivery.ack()
+            return .handled
         } catch .database(let why) {
             // SQLite is busy or failing: the event waits in the queue and comes again.
             logger.error("event not logged; retrying", metadata: metadata.merging([LogKey.error: "\(why)"]) { $1 })
             try? await Task.sleep(for: .milliseconds(500))
             try? await delivery.nack(requeue: true)
+            return .retried
         } catch {
             // It can never be logged (its tenant is gone, say): retrying would loop forever.
             await deadLetter.parkAndAck(delivery, tenant: event.tenant.rawValue, code: "unloggable",
                                         detail: error.description)
             logger.warning("event dead-lettered", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
+            return .deadLettered
         }
     }
 

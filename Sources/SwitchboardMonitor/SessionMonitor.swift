@@ -7,6 +7,7 @@ import SwitchboardConsumers
 public import SwitchboardCore
 public import SwitchboardProviders
 public import SwitchboardStore
+public import SwitchboardTelemetry
 
 /// The `monitor` service: keeps every session's status true to what its provider says.
 /// It applies each `session.status` event (its own queue on `sb.events`) to the session
@@ -46,10 +47,19 @@ public final class SessionMonitor: Service, Sendable {
         case ignored
         case deadLettered(code: String)
         case requeued
+
+        var consumerOutcome: ConsumerOutcome {
+            switch self {
+            case .applied, .ignored: .handled
+            case .deadLettered: .deadLettered
+            case .requeued: .retried
+            }
+        }
     }
 
     private let configuration: Configuration
     private let connection: AMQPConnection
+    private let metrics: GatewayMetrics
     private let store: any SessionHealthStore
     private let sessions: any SessionStore
     private let instances: any ServiceInstanceStore
@@ -62,8 +72,9 @@ public final class SessionMonitor: Service, Sendable {
     /// `providers`: nil for no polling.
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
                 store: any SessionHealthStore, sessions: any SessionStore, instances: any ServiceInstanceStore,
-                providers: ProviderDirectory?, logger: Logger) {
+                providers: ProviderDirectory?, metrics: GatewayMetrics = .off, logger: Logger) {
         self.configuration = configuration
+        self.metrics = metrics
         self.connection = connection
         self.store = store
         self.sessions = sessions
@@ -105,7 +116,8 @@ public final class SessionMonitor: Service, Sendable {
                 group.addTask { await cancelWhenGracefulShutdown { await poller.run() } }
             }
             await QueueWorker(connection: connection, queue: roles.monitorQueue, prefetch: configuration.prefetch,
-                              logger: logger).run { delivery in _ = await self.handle(delivery) }
+                              service: "monitor", metrics: metrics, logger: logger)
+                .run { delivery in await self.handle(delivery).consumerOutcome }
             group.cancelAll()
         }
         logger.info("monitor stopped")
@@ -142,6 +154,7 @@ public final class SessionMonitor: Service, Sendable {
             try? await delivery.nack(requeue: true)
             return .requeued
         }
+        metrics.sessionConnected(event.tenant.rawValue, session.rawValue).set(change.to == .connected ? 1 : 0)
         if change.changed {
             // Announced before the ack: a monitor that dies in between applies the
             // redelivery as a replay (no change), and the dispatchers' periodic refresh
@@ -169,6 +182,7 @@ public final class SessionMonitor: Service, Sendable {
         do {
             let change = try await store.applySessionStatus(status, of: session.id, tenant: session.tenant, at: at,
                                                             source: "poll", reportID: reportID)
+            metrics.sessionConnected(session.tenant.rawValue, session.id.rawValue).set(change.to == .connected ? 1 : 0)
             guard change.changed else { return }
             await control.announce(ControlEvent(.sessionChanged, tenant: session.tenant, session: session.id))
             logger.notice("session status changed (poll)", metadata: metadata.merging([

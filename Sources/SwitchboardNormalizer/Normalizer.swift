@@ -7,6 +7,7 @@ import SwitchboardBroker
 public import SwitchboardCore
 import SwitchboardProviders
 public import SwitchboardStore
+public import SwitchboardTelemetry
 
 /// The `normalizer` service: turns each raw webhook on `sb.inbound.raw` into normalized
 /// events. Per webhook: parse (one webhook may hold many events); write the provider's
@@ -40,10 +41,19 @@ public final class Normalizer: Service, Sendable {
         case deadLettered(code: String)
         /// Not settled: handed back to the queue to try again.
         case requeued
+
+        var consumerOutcome: ConsumerOutcome {
+            switch self {
+            case .normalized: .handled
+            case .deadLettered: .deadLettered
+            case .requeued: .retried
+            }
+        }
     }
 
     private let configuration: Configuration
     private let connection: AMQPConnection
+    private let metrics: GatewayMetrics
     private let directory: SessionDirectory
     private let dedupe: any EventDedupeStore
     private let messageLog: any MessageLogStore
@@ -56,8 +66,10 @@ public final class Normalizer: Service, Sendable {
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
                 directory: SessionDirectory,
-                dedupe: any EventDedupeStore, messageLog: any MessageLogStore, logger: Logger) {
+                dedupe: any EventDedupeStore, messageLog: any MessageLogStore, metrics: GatewayMetrics = .off,
+                logger: Logger) {
         self.configuration = configuration
+        self.metrics = metrics
         self.connection = connection
         self.directory = directory
         self.dedupe = dedupe
@@ -69,10 +81,10 @@ public final class Normalizer: Service, Sendable {
 
     public func run() async throws {
         let worker = QueueWorker(connection: connection, queue: roles.inboundQueue, prefetch: configuration.prefetch,
-                                 logger: logger)
+                                 service: "normalizer", metrics: metrics, logger: logger)
         await withDiscardingTaskGroup { group in
             group.addTask { await self.purgeExpired() }
-            await worker.run { delivery in _ = await self.handle(delivery) }
+            await worker.run { delivery in await self.handle(delivery).consumerOutcome }
             group.cancelAll()
         }
         logger.info("normalizer stopped")
@@ -99,6 +111,7 @@ public final class Normalizer: Service, Sendable {
 
         var parsed: ParsedWebhook
         do { parsed = try await parse(raw) } catch {
+            metrics.inboundDeadLettered(provider.rawValue, error.code).increment()
             return await park(delivery, tenant: tenant.rawValue, code: error.code, detail: error.description,
                               metadata: metadata)
         }
@@ -163,6 +176,10 @@ public final class Normalizer: Service, Sendable {
             // The events are out; only a replay of this webhook could repeat them now
             // (subscribers see the same event id and can drop it).
             logger.error("events published but not remembered", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
+        }
+        for event in fresh { metrics.events(event.type.rawValue).increment() }
+        if parsed.events.count > fresh.count {
+            metrics.inboundDuplicates(provider.rawValue).increment(by: parsed.events.count - fresh.count)
         }
         do { try await delivery.ack() } catch {
             logger.warning("raw webhook not acknowledged", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })

@@ -1,5 +1,6 @@
 import GRDB
 import Synchronization
+import SwitchboardTelemetry
 
 /// Runs small writes that arrive together in one transaction (each in its own
 /// savepoint, so one failing write does not undo the others): with many requests in
@@ -43,11 +44,13 @@ final class GroupCommit: Sendable {
     private let writer: DatabasePool
     /// The most writes one transaction takes.
     private let maximumBatch: Int
+    private let metrics: GatewayMetrics
     private let state = Mutex(State())
 
-    init(writer: DatabasePool, maximumBatch: Int = 256) {
+    init(writer: DatabasePool, maximumBatch: Int = 256, metrics: GatewayMetrics = .off) {
         self.writer = writer
         self.maximumBatch = maximumBatch
+        self.metrics = metrics
     }
 
     /// Runs `work` in the next batch and returns its result.
@@ -162,6 +165,9 @@ final class GroupCommit: Sendable {
     private func run(_ batch: [Waiter]) async -> [Outcome] {
         guard !batch.isEmpty else { return [] }
         let works = batch.map(\.work)
+        metrics.storeBatchSize.record(batch.count)
+        let started = ContinuousClock.now
+        defer { metrics.storeCommit.recordSince(started) }
         do {
             return try await writer.write { db in
                 works.map { work in

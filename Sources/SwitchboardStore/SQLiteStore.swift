@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 public import Logging
 public import SwitchboardCore
+public import SwitchboardTelemetry
 
 /// The registry's state in one SQLite file (system libsqlite3 through GRDB), in WAL
 /// mode so readers never wait for the writer. Migrations are append-only: a shipped
@@ -14,8 +15,10 @@ public final class SQLiteStore: Sendable {
     let secretBox: SecretBox
     let logger: Logger
 
-    /// Opens (creating when needed) the database at `path` and migrates it.
-    public init(path: String, secretBox: SecretBox, logger: Logger = Logger(label: "switchboard.store"))
+    /// Opens (creating when needed) the database at `path` and migrates it. `metrics`
+    /// receives the group commit's batch sizes and commit times.
+    public init(path: String, secretBox: SecretBox, metrics: GatewayMetrics = .off,
+                logger: Logger = Logger(label: "switchboard.store"))
         throws(StoreError)
     {
         self.path = path
@@ -30,7 +33,7 @@ public final class SQLiteStore: Sendable {
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
-            groupCommit = GroupCommit(writer: pool)
+            groupCommit = GroupCommit(writer: pool, metrics: metrics)
         } catch {
             throw .database("cannot open \(path): \(error)")
         }

@@ -9,6 +9,7 @@ import SwitchboardCore
 import SwitchboardHTTP
 import SwitchboardProviders
 import SwitchboardStore
+import SwitchboardTelemetry
 
 /// One route per registered provider, shaped by its `WebhookRouting`: find the session,
 /// check the signature against its secret (the provider's own check), publish the raw
@@ -21,6 +22,7 @@ struct WebhookRoutes: Sendable {
     /// Where raw webhooks go: the topology's `inbound` exchange and its queue's key.
     let exchange: String
     let routingKey: String
+    let metrics: GatewayMetrics
     let logger: Logger
 
     func addRoutes(to router: Router<BasicRequestContext>) {
@@ -28,16 +30,34 @@ struct WebhookRoutes: Sendable {
             switch provider.webhookRouting {
             case .sessionInPath:
                 router.post("webhooks/\(provider.kind.rawValue)/:session") { request, context in
-                    try await receiveSessionWebhook(request, context: context, provider: provider)
+                    try await counted(provider.kind) { () async throws(Problem) -> Response in
+                        try await receiveSessionWebhook(request, context: context, provider: provider)
+                    }
                 }
             case .appWide(let routingKeys):
                 router.get("webhooks/\(provider.kind.rawValue)") { request, context in
                     try await verifySubscription(request, provider: provider)
                 }
                 router.post("webhooks/\(provider.kind.rawValue)") { request, context in
-                    try await receiveAppWebhook(request, provider: provider, routingKeys: routingKeys)
+                    try await counted(provider.kind) { () async throws(Problem) -> Response in
+                        try await receiveAppWebhook(request, provider: provider, routingKeys: routingKeys)
+                    }
                 }
             }
+        }
+    }
+
+    /// Counts a webhook by provider and the status it was answered with.
+    private func counted(_ provider: ProviderKind, _ receive: () async throws(Problem) -> Response)
+        async throws(Problem) -> Response
+    {
+        do {
+            let response = try await receive()
+            metrics.webhooks(provider.rawValue, String(response.status.code)).increment()
+            return response
+        } catch {
+            metrics.webhooks(provider.rawValue, String(error.status.code)).increment()
+            throw error
         }
     }
 
@@ -146,6 +166,7 @@ struct WebhookRoutes: Sendable {
         var properties = AMQPMessageProperties.persistent(contentType: "application/json")
         properties.messageID = messageID
         let receivedAt = Date()
+        let received = ContinuousClock.now
         properties.timestamp = receivedAt
         properties.headers = [
             InboundHeader.provider: .string(provider.rawValue),
@@ -163,6 +184,7 @@ struct WebhookRoutes: Sendable {
             ])
             throw .brokerUnavailable("the webhook was not stored: \(error.message); retry")
         }
+        metrics.webhookConfirm(provider.rawValue).recordSince(received)
         return Response(status: .ok)
     }
 

@@ -5,6 +5,7 @@ public import SwitchboardAMQP
 public import SwitchboardCore
 import SwitchboardHTTP
 public import SwitchboardStore
+public import SwitchboardTelemetry
 
 /// The `webhooks` service: receives providers' webhooks, checks each provider's
 /// signature, and publishes the exact raw body to `sb.inbound` with confirm before it
@@ -35,14 +36,17 @@ public enum WebhooksServer {
 
     /// The routes: the three providers' webhooks, health and readiness.
     public static func router(_ configuration: Configuration, directory: SessionDirectory, publisher: AMQPConnection,
-                              topology: Topology, logger: Logger) -> Router<BasicRequestContext>
+                              topology: Topology, telemetry: Telemetry, logger: Logger) -> Router<BasicRequestContext>
     {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(service: "webhooks", metrics: telemetry.metrics))
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: LogRequestsMiddleware(.debug))
         WebhookRoutes(configuration: configuration, directory: directory, publisher: publisher, providers: .standard,
-                      exchange: topology.roles.inbound, routingKey: topology.inboundRoutingKey, logger: logger)
+                      exchange: topology.roles.inbound, routingKey: topology.inboundRoutingKey,
+                      metrics: telemetry.metrics, logger: logger)
             .addRoutes(to: router)
+        MetricsRoute(telemetry: telemetry).addRoutes(to: router)
         router.get("healthz") { _, _ in JSONResponse(value: ["status": "ok"]) }
         router.get("readyz") { _, _ throws(Problem) in
             guard case .connected = publisher.status else {
@@ -58,10 +62,11 @@ public enum WebhooksServer {
     /// beside it. `onServerRunning` receives the bound port (useful with port 0).
     public static func application(
         _ configuration: Configuration, directory: SessionDirectory, publisher: AMQPConnection, topology: Topology,
-        logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        telemetry: Telemetry = .off(), logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: router(configuration, directory: directory, publisher: publisher, topology: topology, logger: logger),
+            router: router(configuration, directory: directory, publisher: publisher, topology: topology,
+                           telemetry: telemetry, logger: logger),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard-webhooks"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

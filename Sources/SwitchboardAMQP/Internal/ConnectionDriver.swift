@@ -299,6 +299,7 @@ final class ConnectionDriver {
         let inFlight = AMQPError(.connectionLost, "the connection was lost before the broker confirmed: \(error.message)",
                                  replyCode: error.replyCode)
         for pending in confirms.removeAll() { pending.token.resume(returning: .failure(inFlight)) }
+        status.setUnconfirmed(0)
         let unsent = AMQPError(.notConnected, "the connection was lost before the message was sent")
         while let (_, promise) = waitingPublishes.popFirst() { promise.resume(returning: .failure(unsent)) }
         for id in consumers.keys {
@@ -317,6 +318,7 @@ final class ConnectionDriver {
     private func shutDown(with error: AMQPError) {
         for command in mailbox.close() { command.fail(error) }
         for pending in confirms.removeAll() { pending.token.resume(returning: .failure(error)) }
+        status.setUnconfirmed(0)
         while let (_, promise) = waitingPublishes.popFirst() { promise.resume(returning: .failure(error)) }
         for (_, consumer) in consumers {
             if error.code != .closed { consumer.subscription.continuation.yield(.failure(error)) }
@@ -536,6 +538,7 @@ final class ConnectionDriver {
         }
         confirms.record(promise, exchange: message.exchange, routingKey: message.routingKey,
                         messageID: message.properties.messageID)
+        self.status.setUnconfirmed(confirms.count)
     }
 
     private func sendWaitingPublishes() {
@@ -550,10 +553,12 @@ final class ConnectionDriver {
     private func settleConfirms(deliveryTag: UInt64, multiple: Bool, nacked: Bool) {
         for pending in confirms.settle(deliveryTag: deliveryTag, multiple: multiple) {
             if nacked {
+                status.countNack()
                 pending.token.resume(returning: .failure(AMQPError(
                     .publishNacked, "the broker refused the message (queue full with reject-publish, or an "
                         + "internal error)")))
             } else if let returned = pending.returned {
+                status.countReturn()
                 pending.token.resume(returning: .failure(AMQPError(
                     .publishReturned, "unroutable: \(returned.text) (exchange '\(pending.exchange)', key "
                         + "'\(pending.routingKey)')", replyCode: returned.code)))
@@ -562,6 +567,7 @@ final class ConnectionDriver {
             }
         }
         sendWaitingPublishes()
+        status.setUnconfirmed(confirms.count)
     }
 
     // MARK: Synchronous methods
@@ -726,6 +732,7 @@ final class ConnectionDriver {
         switch channel {
         case Self.publishChannel:
             for pending in confirms.removeAll() { pending.token.resume(returning: .failure(error)) }
+            status.setUnconfirmed(0)
             if let reopenError = openChannel(conn, channel, confirmMode: true) { markLost(reopenError) }
             sendWaitingPublishes()
         case Self.rpcChannel:

@@ -7,6 +7,9 @@ public enum OutboundHeader {
     /// know whether the first publish arrived: the dispatcher then checks the store for a
     /// send of the first copy (it does that for every redelivery too).
     public static let republished = "sb-republished"
+    /// When the gateway (or a publisher) accepted the message, Unix milliseconds: where
+    /// the dispatcher's send lag starts. Absent, the AMQP `timestamp` (seconds) serves.
+    public static let acceptedAt = "sb-accepted-at"
     /// On a dead letter: why (`expired`, `invalid-recipient`, `http-503`, …), in words,
     /// how many sends were made, when the first and the last failed, and the routing
     /// key it was published with.

@@ -1,0 +1,79 @@
+public import Hummingbird
+public import Logging
+import NIOCore
+public import SwitchboardTelemetry
+
+/// Counts every request of an HTTP service and times it, by route template (never the
+/// raw path: `/v1/tenants/{tenant}`; `unmatched` when no route matched), method and
+/// status. Hummingbird's own `MetricsMiddleware` records into the process-global
+/// `MetricsSystem`; this one takes the process's `GatewayMetrics`, so two gateways in
+/// one test process keep their counts apart. Added first, it sees the status the
+/// problem middleware answered with.
+public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let service: String
+    let metrics: GatewayMetrics
+
+    public init(service: String, metrics: GatewayMetrics) {
+        self.service = service
+        self.metrics = metrics
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        let start = ContinuousClock.now
+        let method = request.method.rawValue
+        do {
+            let response = try await next(request, context)
+            record(route: context.endpointPath, method: method, status: response.status.code, since: start)
+            return response
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status.code ?? 500
+            record(route: context.endpointPath, method: method, status: status, since: start)
+            throw error
+        }
+    }
+
+    private func record(route: String?, method: String, status: Int, since start: ContinuousClock.Instant) {
+        let route = route ?? "unmatched"
+        metrics.httpRequests(service, route, method, String(status)).increment()
+        metrics.httpDuration(service, route, method).recordSince(start)
+    }
+}
+
+/// `GET /metrics`: the process's series in the Prometheus text format.
+public struct MetricsRoute: Sendable {
+    let telemetry: Telemetry
+
+    public init(telemetry: Telemetry) {
+        self.telemetry = telemetry
+    }
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        let telemetry = telemetry
+        router.get("metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: Telemetry.contentType],
+                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: telemetry.exposition())))
+        }
+    }
+}
+
+/// A listener serving only `/metrics` and `/healthz`, for a process with no api or
+/// webhooks listener (`SWITCHBOARD_METRICS_LISTEN`, `--metrics-listen`).
+public enum MetricsServer {
+    public static func application(host: String, port: Int, telemetry: Telemetry, logger: Logger,
+                                   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol
+    {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(service: "metrics", metrics: telemetry.metrics))
+        MetricsRoute(telemetry: telemetry).addRoutes(to: router)
+        router.get("healthz") { _, _ in JSONResponse(value: ["status": "ok"]) }
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port),
+                                                    serverName: "switchboard-metrics"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+}
