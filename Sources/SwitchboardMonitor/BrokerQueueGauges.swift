@@ -44,7 +44,9 @@ public struct BrokerQueueGauges: Service {
     /// Sets every queue's gauges; the series of queues gone since are removed.
     private func show(_ depths: [RabbitMQManagement.QueueDepth], replacing previous: Set<[String]>) -> Set<[String]> {
         var now: Set<[String]> = []
-        for depth in depths {
+        // Each instance's own control queue is named with a random suffix: an id, not a
+        // label value, and always near empty.
+        for depth in depths where !depth.name.hasPrefix(topology.roles.control + ".") {
             let labels = labels(of: depth.name)
             now.insert(labels)
             metrics.queueReady[labels].set(depth.ready)
