@@ -2,35 +2,35 @@ public import CoreMetrics
 
 /// Every metric name the gateway emits, in one place: docs/observability.md, the alert
 /// rules and the dashboard are written against these.
-public enum MetricName {
-    public static let httpRequests = "http_server_requests_total"
-    public static let httpDuration = "http_server_request_duration_seconds"
-    public static let apiMessages = "switchboard_api_messages_total"
-    public static let deliveries = "switchboard_deliveries_total"
-    public static let providerCall = "switchboard_provider_call_duration_seconds"
-    public static let slotWait = "switchboard_session_slot_wait_seconds"
-    public static let sendLag = "switchboard_send_lag_seconds"
-    public static let activeTenants = "switchboard_dispatcher_active_tenants"
-    public static let inFlight = "switchboard_dispatcher_in_flight"
-    public static let webhooks = "switchboard_webhooks_total"
-    public static let webhookConfirm = "switchboard_webhook_confirm_duration_seconds"
-    public static let events = "switchboard_events_published_total"
-    public static let inboundDuplicates = "switchboard_inbound_duplicates_total"
-    public static let inboundDeadLettered = "switchboard_inbound_dead_lettered_total"
-    public static let consumerDeliveries = "switchboard_consumer_deliveries_total"
-    public static let consumerLag = "switchboard_consumer_lag_seconds"
-    public static let deadLettersArchived = "switchboard_dead_letters_archived_total"
-    public static let sessionConnected = "switchboard_session_connected"
-    public static let amqpUp = "switchboard_amqp_connection_up"
-    public static let amqpRecoveries = "switchboard_amqp_recoveries_total"
-    public static let amqpUnconfirmed = "switchboard_amqp_unconfirmed_publishes"
-    public static let amqpNacked = "switchboard_amqp_publishes_nacked_total"
-    public static let amqpReturned = "switchboard_amqp_publishes_returned_total"
-    public static let storeBatchSize = "switchboard_store_batch_size"
-    public static let storeCommit = "switchboard_store_commit_duration_seconds"
-    public static let queueReady = "switchboard_queue_messages_ready"
-    public static let queueUnacked = "switchboard_queue_messages_unacked"
-    public static let brokerReadErrors = "switchboard_broker_view_errors_total"
+public enum MetricName: String, CaseIterable, Sendable {
+    case httpRequests = "http_server_requests_total"
+    case httpDuration = "http_server_request_duration_seconds"
+    case apiMessages = "switchboard_api_messages_total"
+    case deliveries = "switchboard_deliveries_total"
+    case providerCall = "switchboard_provider_call_duration_seconds"
+    case slotWait = "switchboard_session_slot_wait_seconds"
+    case sendLag = "switchboard_send_lag_seconds"
+    case activeTenants = "switchboard_dispatcher_active_tenants"
+    case inFlight = "switchboard_dispatcher_in_flight"
+    case webhooks = "switchboard_webhooks_total"
+    case webhookConfirm = "switchboard_webhook_confirm_duration_seconds"
+    case events = "switchboard_events_published_total"
+    case inboundDuplicates = "switchboard_inbound_duplicates_total"
+    case inboundDeadLettered = "switchboard_inbound_dead_lettered_total"
+    case consumerDeliveries = "switchboard_consumer_deliveries_total"
+    case consumerLag = "switchboard_consumer_lag_seconds"
+    case deadLettersArchived = "switchboard_dead_letters_archived_total"
+    case sessionConnected = "switchboard_session_connected"
+    case amqpUp = "switchboard_amqp_connection_up"
+    case amqpRecoveries = "switchboard_amqp_recoveries_total"
+    case amqpUnconfirmed = "switchboard_amqp_unconfirmed_publishes"
+    case amqpNacked = "switchboard_amqp_publishes_nacked_total"
+    case amqpReturned = "switchboard_amqp_publishes_returned_total"
+    case storeBatchSize = "switchboard_store_batch_size"
+    case storeCommit = "switchboard_store_commit_duration_seconds"
+    case queueReady = "switchboard_queue_messages_ready"
+    case queueUnacked = "switchboard_queue_messages_unacked"
+    case brokerReadErrors = "switchboard_broker_view_errors_total"
 }
 
 /// The gateway's metric families, made once per `Telemetry` and shared by the services
@@ -114,38 +114,38 @@ public final class GatewayMetrics: Sendable {
     public let brokerReadErrors: Counter
 
     public init(factory: any MetricsFactory) {
-        httpRequests = .init(counter: MetricName.httpRequests, labels: ["service", "route", "method", "status"],
+        httpRequests = .init(counter: MetricName.httpRequests.rawValue, labels: ["service", "route", "method", "status"],
                              factory: factory)
-        httpDuration = .init(timer: MetricName.httpDuration, labels: ["service", "route", "method"], factory: factory)
-        apiMessages = .init(counter: MetricName.apiMessages, labels: ["tenant", "outcome", "reason"], factory: factory)
-        deliveries = .init(counter: MetricName.deliveries, labels: ["tenant", "outcome"], factory: factory)
-        providerCall = .init(timer: MetricName.providerCall, labels: ["provider", "result"], factory: factory)
-        slotWait = .init(timer: MetricName.slotWait, labels: ["class"], factory: factory)
-        sendLag = .init(timer: MetricName.sendLag, labels: ["class"], factory: factory)
-        activeTenants = Meter(label: MetricName.activeTenants, dimensions: [], factory: factory)
-        inFlight = Meter(label: MetricName.inFlight, dimensions: [], factory: factory)
-        webhooks = .init(counter: MetricName.webhooks, labels: ["provider", "status"], factory: factory)
-        webhookConfirm = .init(timer: MetricName.webhookConfirm, labels: ["provider"], factory: factory)
-        events = .init(counter: MetricName.events, labels: ["type"], factory: factory)
-        inboundDuplicates = .init(counter: MetricName.inboundDuplicates, labels: ["provider"], factory: factory)
-        inboundDeadLettered = .init(counter: MetricName.inboundDeadLettered, labels: ["provider", "reason"],
+        httpDuration = .init(timer: MetricName.httpDuration.rawValue, labels: ["service", "route", "method"], factory: factory)
+        apiMessages = .init(counter: MetricName.apiMessages.rawValue, labels: ["tenant", "outcome", "reason"], factory: factory)
+        deliveries = .init(counter: MetricName.deliveries.rawValue, labels: ["tenant", "outcome"], factory: factory)
+        providerCall = .init(timer: MetricName.providerCall.rawValue, labels: ["provider", "result"], factory: factory)
+        slotWait = .init(timer: MetricName.slotWait.rawValue, labels: ["class"], factory: factory)
+        sendLag = .init(timer: MetricName.sendLag.rawValue, labels: ["class"], factory: factory)
+        activeTenants = Meter(label: MetricName.activeTenants.rawValue, dimensions: [], factory: factory)
+        inFlight = Meter(label: MetricName.inFlight.rawValue, dimensions: [], factory: factory)
+        webhooks = .init(counter: MetricName.webhooks.rawValue, labels: ["provider", "status"], factory: factory)
+        webhookConfirm = .init(timer: MetricName.webhookConfirm.rawValue, labels: ["provider"], factory: factory)
+        events = .init(counter: MetricName.events.rawValue, labels: ["type"], factory: factory)
+        inboundDuplicates = .init(counter: MetricName.inboundDuplicates.rawValue, labels: ["provider"], factory: factory)
+        inboundDeadLettered = .init(counter: MetricName.inboundDeadLettered.rawValue, labels: ["provider", "reason"],
                                     factory: factory)
-        consumerDeliveries = .init(counter: MetricName.consumerDeliveries, labels: ["service", "outcome"],
+        consumerDeliveries = .init(counter: MetricName.consumerDeliveries.rawValue, labels: ["service", "outcome"],
                                    factory: factory)
-        consumerLag = .init(timer: MetricName.consumerLag, labels: ["service"], factory: factory)
-        deadLettersArchived = .init(counter: MetricName.deadLettersArchived, labels: ["tenant", "reason"],
+        consumerLag = .init(timer: MetricName.consumerLag.rawValue, labels: ["service"], factory: factory)
+        deadLettersArchived = .init(counter: MetricName.deadLettersArchived.rawValue, labels: ["tenant", "reason"],
                                     factory: factory)
-        sessionConnected = .init(gauge: MetricName.sessionConnected, labels: ["tenant", "session"], factory: factory)
-        amqpUp = .init(gauge: MetricName.amqpUp, labels: ["connection"], factory: factory)
-        amqpRecoveries = .init(counter: MetricName.amqpRecoveries, labels: ["connection"], factory: factory)
-        amqpUnconfirmed = .init(gauge: MetricName.amqpUnconfirmed, labels: ["connection"], factory: factory)
-        amqpNacked = .init(counter: MetricName.amqpNacked, labels: ["connection"], factory: factory)
-        amqpReturned = .init(counter: MetricName.amqpReturned, labels: ["connection"], factory: factory)
-        storeBatchSize = Recorder(label: MetricName.storeBatchSize, dimensions: [], aggregate: true, factory: factory)
-        storeCommit = CoreMetrics.Timer(label: MetricName.storeCommit, dimensions: [], preferredDisplayUnit: .seconds,
+        sessionConnected = .init(gauge: MetricName.sessionConnected.rawValue, labels: ["tenant", "session"], factory: factory)
+        amqpUp = .init(gauge: MetricName.amqpUp.rawValue, labels: ["connection"], factory: factory)
+        amqpRecoveries = .init(counter: MetricName.amqpRecoveries.rawValue, labels: ["connection"], factory: factory)
+        amqpUnconfirmed = .init(gauge: MetricName.amqpUnconfirmed.rawValue, labels: ["connection"], factory: factory)
+        amqpNacked = .init(counter: MetricName.amqpNacked.rawValue, labels: ["connection"], factory: factory)
+        amqpReturned = .init(counter: MetricName.amqpReturned.rawValue, labels: ["connection"], factory: factory)
+        storeBatchSize = Recorder(label: MetricName.storeBatchSize.rawValue, dimensions: [], aggregate: true, factory: factory)
+        storeCommit = CoreMetrics.Timer(label: MetricName.storeCommit.rawValue, dimensions: [], preferredDisplayUnit: .seconds,
                                         factory: factory)
-        queueReady = .init(gauge: MetricName.queueReady, labels: ["queue", "kind", "tenant"], factory: factory)
-        queueUnacked = .init(gauge: MetricName.queueUnacked, labels: ["queue", "kind", "tenant"], factory: factory)
-        brokerReadErrors = Counter(label: MetricName.brokerReadErrors, dimensions: [], factory: factory)
+        queueReady = .init(gauge: MetricName.queueReady.rawValue, labels: ["queue", "kind", "tenant"], factory: factory)
+        queueUnacked = .init(gauge: MetricName.queueUnacked.rawValue, labels: ["queue", "kind", "tenant"], factory: factory)
+        brokerReadErrors = Counter(label: MetricName.brokerReadErrors.rawValue, dimensions: [], factory: factory)
     }
 }

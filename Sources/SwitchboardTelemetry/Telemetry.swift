@@ -79,9 +79,9 @@ enum MetricBuckets {
         .seconds(30), .seconds(60), .seconds(300), .seconds(900), .seconds(3600),
     ]
     static let durations: [String: [Duration]] = [
-        MetricName.sendLag: slow, MetricName.slotWait: slow, MetricName.consumerLag: slow,
+        MetricName.sendLag.rawValue: slow, MetricName.slotWait.rawValue: slow, MetricName.consumerLag.rawValue: slow,
     ]
     static let values: [String: [Double]] = [
-        MetricName.storeBatchSize: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+        MetricName.storeBatchSize.rawValue: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     ]
 }

@@ -59,7 +59,7 @@ struct ObservabilityTests {
                                                   session: "obs-main")
                     let flaky = try await post(#"{"to":"+14155550199","text":"second time lucky"}"#)
                     ids.append(try #require(flaky.json["id"] as? String))
-                    #expect(try await eventually { simulator.state.stats(session: "obs-main").errors >= 1 })
+                    #expect(await eventually { simulator.state.stats(session: "obs-main").errors >= 1 })
                     try simulator.state.configure(SimulatorBehaviour(invalidNumberPrefixes: ["+1555"]), session: "obs-main")
                     // A contact writes.
                     _ = try simulator.state.inbound(session: "obs-main", from: "+14155550177", text: "hello")
