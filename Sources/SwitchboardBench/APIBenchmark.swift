@@ -25,6 +25,8 @@ public struct APIBenchmark: Sendable {
         /// A running api service to target instead of an in-process one (with `apiKey`).
         public var externalURL: String?
         public var apiKey: String?
+        /// Keep the process's metrics (the default); off, what their overhead is measured against.
+        public var metrics = true
 
         public init() {}
     }
@@ -41,6 +43,11 @@ public struct APIBenchmark: Sendable {
         public let latencyMs: LatencySummary
         /// Messages in the tenant's queue afterwards (in-process runs only).
         public let queued: Int?
+        /// CPU per accepted message of this process (the api and the load generator
+        /// together) and of the local broker, over the measured part.
+        public let cpuPerMessage: CPUCost
+        /// Whether the api kept its metrics.
+        public let metrics: Bool
 
         public var summary: [String] {
             var lines = [
@@ -50,6 +57,8 @@ public struct APIBenchmark: Sendable {
                        latencyMs.p99, latencyMs.max),
             ]
             if !rejected.isEmpty { lines.append("  rejected:   \(rejected.sorted { $0.key < $1.key })") }
+            lines.append("  CPU per message: \(cpuPerMessage.text) (this process: the api and the load generator)")
+            lines.append("  metrics: \(metrics ? "on" : "off")")
             if let queued { lines.append("  in the tenant's queue afterwards: \(queued) (warm-up included)") }
             return lines
         }
@@ -90,11 +99,13 @@ public struct APIBenchmark: Sendable {
         quiet.logLevel = .warning
         var amqp = scratch.configuration
         amqp.connectionName = "bench"
-        let gateway = try await Gateway.build(GatewayConfiguration(
+        var process = GatewayConfiguration(
             services: [.api], amqp: amqp, topology: topology, management: management,
             database: .init(path: scratch.directory.appendingPathComponent("bench.sqlite").path,
                             secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256))),
-            applyTopology: false, api: .init(port: 0)), logger: quiet)
+            applyTopology: false, api: .init(port: 0))
+        process.telemetry = options.metrics ? .prometheus() : .off()
+        let gateway = try await Gateway.build(process, logger: quiet)
         let running = Task { try await gateway.run() }
         do {
             let store = gateway.store
@@ -130,8 +141,10 @@ public struct APIBenchmark: Sendable {
             let latencies = LatencyRecorder()
             let clock = ContinuousClock()
             let started = clock.now
+            let cpuBefore = CPUSample.now(broker: configuration)
             let statuses = try await fire(options.messages, client: client, baseURL: baseURL, key: key, label: "run",
                                           latencies: latencies)
+            let cpuAfter = CPUSample.now(broker: configuration)
             let seconds = (clock.now - started).seconds
             try await client.shutdown()
             let accepted = statuses[202] ?? 0
@@ -141,7 +154,8 @@ public struct APIBenchmark: Sendable {
                 messages: options.messages, concurrency: options.concurrency, seconds: seconds,
                 acceptedPerSecond: Double(accepted) / seconds, accepted: accepted, rejected: rejected,
                 latencyMs: LatencySummary(latencies),
-                queued: try await queuedAfterwards())
+                queued: try await queuedAfterwards(), cpuPerMessage: cpuBefore.cost(until: cpuAfter, messages: accepted),
+                metrics: options.metrics)
         } catch {
             try? await client.shutdown()
             throw error

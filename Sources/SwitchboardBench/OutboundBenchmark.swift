@@ -49,6 +49,8 @@ public struct OutboundBenchmark: Sendable {
         public var transactionalPerSecond = 5.0
         public var seconds = 30
         public var inFlightPerTenant: UInt16 = 8
+        /// Keep the process's metrics (the default); off, what their overhead is measured against.
+        public var metrics = true
 
         public init() {}
     }
@@ -176,11 +178,12 @@ public struct OutboundBenchmark: Sendable {
                                       simulator: EmbeddedSimulator) async throws -> Report {
         var amqp = scratch.configuration
         amqp.connectionName = "bench"
-        let gateway = try await Gateway.build(GatewayConfiguration(
+        var process = GatewayConfiguration(
             services: [.dispatcher], amqp: amqp, topology: topology, management: management, database: database,
             applyTopology: false, simulatorBaseURL: simulator.baseURL + "/api",
-            dispatcher: .init(inFlightPerTenant: options.inFlightPerTenant, refreshInterval: .milliseconds(500))),
-            logger: quiet)
+            dispatcher: .init(inFlightPerTenant: options.inFlightPerTenant, refreshInterval: .milliseconds(500)))
+        process.telemetry = options.metrics ? .prometheus() : .off()
+        let gateway = try await Gateway.build(process, logger: quiet)
         let running = Task { try await gateway.run() }
         let bench = Run(options: options, broker: configuration, topology: topology, store: gateway.store,
                         registry: TenantRegistry(store: gateway.store, broker: applier, logger: quiet),

@@ -84,6 +84,8 @@ extension BenchCommand {
         @Option(help: "Messages sent first and not measured.") var warmup = 2_000
         @Option(help: "A running api service to target instead of an in-process one.") var url: String?
         @Option(help: "A tenant key for --url.") var key: String?
+        @Flag(help: "Keep no metrics in the in-process api (what their overhead is measured against).")
+        var noMetrics = false
         @Flag(help: "Print one JSON object instead of text.") var json = false
 
         func run() async throws {
@@ -93,6 +95,7 @@ extension BenchCommand {
             options.warmup = warmup
             options.externalURL = url
             options.apiKey = key
+            options.metrics = !noMetrics
             let benchmark = APIBenchmark(
                 configuration: try amqp.configuration(connectionName: "switchboard-bench"),
                 management: try topology.management(), topology: try topology.load(), options: options,
@@ -122,6 +125,8 @@ extension BenchCommand {
         @Option(help: "Isolation: transactional messages per second.") var transactionalRate = 5.0
         @Option(help: "Isolation: seconds of transactional traffic measured.") var seconds = 30
         @Option(help: "Deliveries in flight per tenant in the dispatcher.") var inFlight: UInt16 = 8
+        @Flag(help: "Keep no metrics in the dispatcher (what their overhead is measured against).")
+        var noMetrics = false
         @Flag(help: "Print one JSON object instead of text.") var json = false
 
         func run() async throws {
@@ -139,6 +144,7 @@ extension BenchCommand {
             options.transactionalPerSecond = transactionalRate
             options.seconds = seconds
             options.inFlightPerTenant = inFlight
+            options.metrics = !noMetrics
             let benchmark = OutboundBenchmark(
                 configuration: try amqp.configuration(connectionName: "switchboard-bench"),
                 management: try topology.management(), topology: try topology.load(), options: options,
