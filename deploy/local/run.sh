@@ -49,6 +49,9 @@ Have the contact answer, then read the conversation:
   curl -s -X POST http://127.0.0.1:8090/_sim/inbound -H "Content-Type: application/json" \\
        -d '{"session":"demo-main","from":"+14155550123","text":"thanks!"}'
   curl -s http://$listen/v1/contacts/+14155550123/messages -H "Authorization: Bearer $SWITCHBOARD_API_KEY"
+Metrics (Prometheus text format): http://$listen/metrics for every service of this process, and the broker's
+at http://127.0.0.1:15692/metrics; scrape both with deploy/observability/prometheus.yml (alert rules and a
+Grafana dashboard beside it)
 RabbitMQ management: http://127.0.0.1:15672 (guest/guest); stop the node with deploy/local/rabbitmq.sh stop
 
 INFO
