@@ -7,7 +7,8 @@ import PackageDescription
 /// - `CRabbitMQ`, `CAMQPShim`: librabbitmq and the few C helpers Swift cannot express.
 /// - `SwitchboardAMQP`: the AMQP 0-9-1 client (thread per connection, async API, recovery).
 /// - `SwitchboardTelemetry`: the process's metrics (swift-metrics over a Prometheus
-///   registry), the catalogue of every series, and the JSON log format.
+///   registry), the catalogue of every series, traces (swift-distributed-tracing, OTLP
+///   through swift-otel when configured), and the JSON log format.
 /// - `SwitchboardCore`: pure domain logic (the topology model, drift, definitions) and
 ///   configuration conventions, no I/O.
 /// - `SwitchboardBroker`: RabbitMQ as the gateway uses it: applying and verifying the
@@ -56,6 +57,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        // OTLP over HTTP only: the gRPC exporter's dependencies are not built.
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
@@ -93,6 +97,9 @@ let package = Package(
             dependencies: [
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
@@ -108,6 +115,8 @@ let package = Package(
         .target(
             name: "SwitchboardBroker",
             dependencies: [
+                "SwitchboardTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "SwitchboardAMQP",
                 "SwitchboardCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -159,6 +168,7 @@ let package = Package(
             name: "SwitchboardWebhooks",
             dependencies: [
                 "SwitchboardTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "SwitchboardProviders",
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
@@ -178,6 +188,7 @@ let package = Package(
             name: "SwitchboardConsumers",
             dependencies: [
                 "SwitchboardTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardCore",
@@ -191,6 +202,7 @@ let package = Package(
             name: "SwitchboardNormalizer",
             dependencies: [
                 "SwitchboardTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "SwitchboardProviders",
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
@@ -205,6 +217,7 @@ let package = Package(
         .target(
             name: "SwitchboardMessageLog",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "SwitchboardAMQP",
                 "SwitchboardConsumers",
                 "SwitchboardCore",
@@ -247,6 +260,7 @@ let package = Package(
         .target(
             name: "SwitchboardInbox",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardCore",
@@ -260,6 +274,7 @@ let package = Package(
         .target(
             name: "SwitchboardBot",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardCore",
@@ -279,6 +294,7 @@ let package = Package(
             name: "SwitchboardAPI",
             dependencies: [
                 "SwitchboardTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "SwitchboardDeadLetters",
                 "SwitchboardProviders",
                 "SwitchboardAMQP",
@@ -320,6 +336,7 @@ let package = Package(
             name: "SwitchboardDispatcher",
             dependencies: [
                 "SwitchboardTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "SwitchboardAMQP",
                 "SwitchboardBroker",
                 "SwitchboardConsumers",
@@ -348,6 +365,7 @@ let package = Package(
         .target(
             name: "SwitchboardApp",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "SwitchboardTelemetry",
                 "SwitchboardMonitor",
                 "SwitchboardDeadLetters",
@@ -483,7 +501,9 @@ let package = Package(
         .testTarget(
             name: "AMQPIntegrationTests",
             dependencies: [
+                "SwitchboardHTTP",
                 "SwitchboardTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "SwitchboardMonitor",
                 "SwitchboardApp",
                 "SwitchboardDeadLetters",

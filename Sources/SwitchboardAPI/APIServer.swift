@@ -109,7 +109,8 @@ public enum APIServer {
         let intake = MessageIntake(
             sessions: dependencies.sessions, messages: dependencies.messages, publisher: dependencies.publisher,
             exchange: roles.outbound, staleClaimAfter: configuration.staleClaimAfter,
-            caches: caches, metrics: dependencies.telemetry.metrics, logger: logger)
+            caches: caches, metrics: dependencies.telemetry.metrics, tracer: dependencies.telemetry.tracer,
+            logger: logger)
         MessageRoutes(intake: intake).addRoutes(to: v1)
         ContactRoutes(log: dependencies.messageLog, contacts: dependencies.contacts, control: control).addRoutes(to: v1)
         ConversationRoutes(inbox: dependencies.inbox, contacts: dependencies.contacts, log: dependencies.messageLog,

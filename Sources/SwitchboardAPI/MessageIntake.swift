@@ -6,6 +6,7 @@ import SwitchboardCore
 import SwitchboardHTTP
 import SwitchboardStore
 import SwitchboardTelemetry
+import Tracing
 
 /// How a message enters the gateway over HTTP: check it, fill its defaults, claim its
 /// idempotency key, publish it to `sb.outbound` with confirm, record it as queued. The
@@ -20,6 +21,9 @@ struct MessageIntake: Sendable {
     let staleClaimAfter: Duration
     let caches: APICaches
     let metrics: GatewayMetrics
+    /// Spans of accepted messages, whose context travels in the envelope's headers to the
+    /// dispatcher; nil when tracing is off.
+    let tracer: (any Tracer)?
     let logger: Logger
 
     /// What happened to an accepted message.
@@ -34,7 +38,11 @@ struct MessageIntake: Sendable {
         async throws(Problem) -> Accepted
     {
         do {
-            let accepted = try await take(request, tenant: tenant, idempotencyKey: idempotencyKey, now: now)
+            let accepted = try await Traces.span("accept message", tracer: tracer, kind: .server,
+                                                 attributes: ["switchboard.tenant": tenant.rawValue])
+            { () async throws(Problem) -> Accepted in
+                try await take(request, tenant: tenant, idempotencyKey: idempotencyKey, now: now)
+            }
             metrics.apiMessages(tenant.rawValue, accepted.replayed ? "replayed" : "accepted", "").increment()
             return accepted
         } catch {
@@ -137,9 +145,11 @@ struct MessageIntake: Sendable {
         do { body = try envelope.wireBody() } catch {
             return AMQPError(.protocolError, "the envelope could not be encoded: \(error)")
         }
+        var properties = envelope.amqpProperties(at: now, republished: republished)
+        properties.injectTraceContext(tracer)
         do {
             try await publisher.publish(body, exchange: exchange, routingKey: envelope.routingKey,
-                                        properties: envelope.amqpProperties(at: now, republished: republished))
+                                        properties: properties)
             return nil
         } catch {
             var metadata = Self.metadata(of: envelope)

@@ -163,6 +163,10 @@ private struct Assembly {
                     listeners.bound(.metrics, port: port)
                 }), at: 0)
         }
+        if let export = configuration.telemetry.traces?.service {
+            // First in the group: it stops after every service, flushing their last spans.
+            infrastructure.insert(.init(service: export), at: 0)
+        }
         var groupConfiguration = ServiceGroupConfiguration(
             services: infrastructure + running, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.maximumGracefulShutdownDuration
@@ -240,7 +244,8 @@ private struct Assembly {
             // its own connection's settings (`-dispatcher-lane-N`) and closes when it stops.
             let dispatcher = Dispatcher(
                 configuration: configuration.dispatcher, connection: try await connect("dispatcher"), store: store,
-                providers: providers, topology: topology, metrics: metrics, logger: logger("dispatcher"))
+                providers: providers, topology: topology, metrics: metrics, tracer: configuration.telemetry.tracer,
+                logger: logger("dispatcher"))
             self.dispatcher = dispatcher
             running.append(.init(service: dispatcher))
         }
@@ -272,18 +277,18 @@ private struct Assembly {
             running.append(.init(service: Normalizer(
                 configuration: configuration.normalizer, connection: try await connect("normalizer"), topology: topology,
                 directory: sharedSessionDirectory(store: store, control: control), dedupe: store, messageLog: store,
-                metrics: metrics, logger: logger("normalizer"))))
+                metrics: metrics, tracer: configuration.telemetry.tracer, logger: logger("normalizer"))))
         }
         if selected.contains(.logger) {
             running.append(.init(service: MessageLogWriter(
                 configuration: configuration.messageLog, connection: try await connect("logger"), topology: topology,
-                log: store, metrics: metrics,
+                log: store, metrics: metrics, tracer: configuration.telemetry.tracer,
                 logger: logger("logger"))))
         }
         if selected.contains(.inbox) {
             running.append(.init(service: Inbox(
                 configuration: configuration.inbox, connection: try await connect("inbox"), topology: topology,
-                store: store, metrics: metrics,
+                store: store, metrics: metrics, tracer: configuration.telemetry.tracer,
                 logger: logger("inbox"))))
         }
         if selected.contains(.deadLetters) {
@@ -310,7 +315,8 @@ private struct Assembly {
             running.append(.init(service: Bot(
                 configuration: configuration.bot, connection: try await connect("bot"), topology: topology,
                 store: store,
-                httpClient: sharedHTTPClient(), metrics: metrics, logger: logger("bot"))))
+                httpClient: sharedHTTPClient(), metrics: metrics, tracer: configuration.telemetry.tracer,
+                logger: logger("bot"))))
         }
     }
 

@@ -9,6 +9,7 @@ import SwitchboardConsumers
 public import SwitchboardStore
 import Synchronization
 public import SwitchboardTelemetry
+public import Tracing
 
 /// The `bot` service: answers contacts' messages from `sb.events.bot` by each tenant's
 /// rules (STOP/START opt-out, keyword replies, out-of-hours), and hands what no rule
@@ -51,6 +52,7 @@ public final class Bot: Service, Sendable {
     private let configuration: Configuration
     private let connection: AMQPConnection
     private let metrics: GatewayMetrics
+    private let tracer: (any Tracer)?
     private let store: any BotStore & EventReceiptStore & SessionStore
     private let forwarder: BotForwarder
     private let handler: ContactEventHandler
@@ -61,11 +63,13 @@ public final class Bot: Service, Sendable {
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
                 store: any BotStore & EventReceiptStore & SessionStore, httpClient: HTTPClient,
-                metrics: GatewayMetrics = .off, logger: Logger) {
+                metrics: GatewayMetrics = .off,
+                tracer: (any Tracer)? = nil, logger: Logger) {
         self.configuration = configuration
         self.connection = connection
         self.store = store
         self.metrics = metrics
+        self.tracer = tracer
         self.logger = logger
         queue = topology.roles.botQueue
         handler = ContactEventHandler(consumer: Self.consumer, unusableCode: "unanswerable", receipts: store,
@@ -80,7 +84,7 @@ public final class Bot: Service, Sendable {
             group.addTask { await self.forwarder.run() }
             group.addTask { await self.handler.forgetOldReceipts(retention: self.configuration.receiptRetention) }
             await QueueWorker(connection: connection, queue: queue, prefetch: configuration.prefetch,
-                              service: Self.consumer, metrics: metrics, logger: logger).run { delivery in await self.handle(delivery) }
+                              service: Self.consumer, metrics: metrics, tracer: tracer, logger: logger).run { delivery in await self.handle(delivery) }
             group.cancelAll()
         }
         logger.info("bot stopped")

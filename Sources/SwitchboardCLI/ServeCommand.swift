@@ -118,7 +118,14 @@ struct ServeCommand: AsyncParsableCommand {
             inbox: .init(pauseFor: .milliseconds(Int64(pause * 1000))), deadLetters: deadLetters,
             monitor: .init(alertAfter: .milliseconds(Int64(alertAfter * 1000)), pollInterval: .milliseconds(Int64(poll * 1000))),
             maximumGracefulShutdownDuration: .seconds(shutdownTimeout))
-        configuration.telemetry = metricsSwitch == "on" ? .prometheus() : .off()
+        let traces = try settings.value(nil, .otlpEndpoint, default: "").nonEmpty.map { endpoint in
+            do {
+                return try TraceExport.otlp(endpoint: endpoint, serviceName: "switchboard")
+            } catch {
+                throw ValidationError("SWITCHBOARD_OTLP_ENDPOINT '\(endpoint)': \(error)")
+            }
+        }
+        configuration.telemetry = metricsSwitch == "on" ? .prometheus(traces: traces) : .off(traces: traces)
         configuration.metricsListener = metricsListener.map { (host: $0.0, port: $0.1) }
         configuration.brokerMetricsInterval = .milliseconds(Int64(brokerMetrics * 1000))
         return configuration

@@ -5,6 +5,8 @@ public import SwitchboardAMQP
 import SwitchboardCore
 import Synchronization
 public import SwitchboardTelemetry
+public import Tracing
+import SwitchboardBroker
 
 /// How a consumer settled one delivery: its `outcome` label in
 /// `switchboard_consumer_deliveries_total`.
@@ -32,12 +34,15 @@ public struct QueueWorker: Sendable {
     /// The service's name in the consumer metrics (`logger`, `inbox`, …).
     public var service: String
     public var metrics: GatewayMetrics
+    /// Continues each delivery's trace (its publisher's context) in a span; nil when off.
+    public var tracer: (any Tracer)?
     public var logger: Logger
 
     public init(connection: AMQPConnection, queue: String, prefetch: UInt16, resubscribeDelay: Duration = .seconds(1),
-                service: String, metrics: GatewayMetrics, logger: Logger) {
+                service: String, metrics: GatewayMetrics, tracer: (any Tracer)? = nil, logger: Logger) {
         self.service = service
         self.metrics = metrics
+        self.tracer = tracer
         self.connection = connection
         self.queue = queue
         self.prefetch = prefetch
@@ -51,9 +56,11 @@ public struct QueueWorker: Sendable {
     public func run(_ handle: @escaping @Sendable (AMQPDelivery) async -> ConsumerOutcome) async {
         let deliveries = ConsumerOutcome.all.map { metrics.consumerDeliveries(service, $0.rawValue) }
         let lag = metrics.consumerLag(service)
+        let tracer = tracer, service = service
         let handle: @Sendable (AMQPDelivery) async -> Void = { delivery in
             if let published = Self.publishedAt(delivery) { lag.record(seconds: Date().timeIntervalSince(published)) }
-            let outcome = await handle(delivery)
+            let outcome = await Traces.span("\(service) handle", tracer: tracer, context: tracer.map(delivery.traceContext),
+                                            kind: .consumer) { await handle(delivery) }
             deliveries[outcome.index].increment()
         }
         let current = Mutex<AMQPConsumer?>(nil)

@@ -47,6 +47,8 @@ public struct Settings: Sendable {
         case metrics = "SWITCHBOARD_METRICS"
         /// How often the monitor reads every queue's depth from the management API (0: never).
         case brokerMetricsInterval = "SWITCHBOARD_BROKER_METRICS_SECONDS"
+        /// Where spans go over OTLP/HTTP (`http://collector:4318`); unset, no tracing at all.
+        case otlpEndpoint = "SWITCHBOARD_OTLP_ENDPOINT"
     }
 
     /// Defaults for a developer machine running `deploy/local/rabbitmq.sh start`.

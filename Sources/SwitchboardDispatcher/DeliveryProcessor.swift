@@ -8,6 +8,7 @@ import SwitchboardCore
 import SwitchboardProviders
 import SwitchboardStore
 import SwitchboardTelemetry
+import Tracing
 
 /// One delivery from a tenant queue, from receipt to acknowledgement: decode, decide
 /// (expired, unknown session, already sent), wait for the session's slot, send, then
@@ -28,6 +29,8 @@ struct DeliveryProcessor: Sendable {
     let topology: Topology
     let schedule: RetrySchedule
     let metrics: GatewayMetrics
+    /// Continues the publisher's trace (the api's span) for each delivery; nil when off.
+    let tracer: (any Tracer)?
     let logger: Logger
 
     /// What became of a delivery, for counters and tests.
@@ -50,7 +53,10 @@ struct DeliveryProcessor: Sendable {
     /// Processes a delivery and counts its outcome.
     func process(_ delivery: AMQPDelivery, tenant: TenantID) async -> Outcome {
         metrics.inFlight.increment()
-        let outcome = await settle(delivery, tenant: tenant)
+        let outcome = await Traces.span("dispatch message", tracer: tracer, context: tracer.map(delivery.traceContext),
+                                        kind: .consumer, attributes: ["switchboard.tenant": tenant.rawValue]) {
+            await settle(delivery, tenant: tenant)
+        }
         metrics.inFlight.decrement()
         metrics.deliveries(tenant.rawValue, outcome.label).increment()
         return outcome
@@ -215,7 +221,11 @@ struct DeliveryProcessor: Sendable {
         let receipt: ProviderReceipt
         let callStarted = ContinuousClock.now
         do {
-            receipt = try await client.send(envelope, through: session, secrets: secrets)
+            receipt = try await Traces.span("provider send", tracer: tracer, kind: .client,
+                                            attributes: ["switchboard.provider": session.provider.rawValue])
+            { () async throws(SendFailure) -> ProviderReceipt in
+                try await client.send(envelope, through: session, secrets: secrets)
+            }
             sentAt = Date()
             metrics.providerCall(session.provider.rawValue, "accepted").recordSince(callStarted)
         } catch {
@@ -347,7 +357,7 @@ struct DeliveryProcessor: Sendable {
     }
 
     private func publishEvent(_ event: NormalizedEvent) async throws {
-        try await publisher.publish(event, over: topology.roles)
+        try await publisher.publish(event, over: topology.roles, tracer: tracer)
     }
 
     /// A failed provider call's `result` label.

@@ -8,6 +8,7 @@ public import SwitchboardCore
 public import SwitchboardProviders
 public import SwitchboardStore
 public import SwitchboardTelemetry
+public import Tracing
 import Synchronization
 
 /// The `dispatcher` service: consumes every dispatchable tenant's queue (single active
@@ -91,8 +92,8 @@ public final class Dispatcher: Service, Sendable {
     /// `openLane` opens a lane's connection; by default, with the configuration of
     /// `connection`, named after it with `-lane-N`.
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, store: SQLiteStore,
-                providers: ProviderDirectory, topology: Topology, metrics: GatewayMetrics = .off, logger: Logger,
-                openLane: LaneOpener? = nil) {
+                providers: ProviderDirectory, topology: Topology, metrics: GatewayMetrics = .off,
+                tracer: (any Tracer)? = nil, logger: Logger, openLane: LaneOpener? = nil) {
         self.configuration = configuration
         self.metrics = metrics
         self.connection = connection
@@ -112,7 +113,7 @@ public final class Dispatcher: Service, Sendable {
             topology: topology, schedule: RetrySchedule(tiers: topology.retry.tiers,
                                                         maximumAttempts: configuration.maximumAttempts,
                                                         firstDelay: configuration.firstRetryDelay),
-            metrics: metrics, logger: logger)
+            metrics: metrics, tracer: tracer, logger: logger)
     }
 
     /// The tenants being consumed now.

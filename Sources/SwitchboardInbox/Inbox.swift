@@ -7,6 +7,7 @@ public import SwitchboardCore
 import SwitchboardConsumers
 public import SwitchboardStore
 public import SwitchboardTelemetry
+public import Tracing
 
 /// The `inbox` service: keeps one conversation per tenant and contact from
 /// `sb.events.inbox`. A contact's message opens (or updates) the conversation, pauses
@@ -41,6 +42,7 @@ public final class Inbox: Service, Sendable {
     private let configuration: Configuration
     private let connection: AMQPConnection
     private let metrics: GatewayMetrics
+    private let tracer: (any Tracer)?
     private let store: any InboxStore & EventReceiptStore & BotStore
     private let handler: ContactEventHandler
     private let logger: Logger
@@ -49,11 +51,13 @@ public final class Inbox: Service, Sendable {
     private let queue: String
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
-                store: any InboxStore & EventReceiptStore & BotStore, metrics: GatewayMetrics = .off, logger: Logger) {
+                store: any InboxStore & EventReceiptStore & BotStore, metrics: GatewayMetrics = .off,
+                tracer: (any Tracer)? = nil, logger: Logger) {
         self.configuration = configuration
         self.connection = connection
         self.store = store
         self.metrics = metrics
+        self.tracer = tracer
         self.logger = logger
         queue = topology.roles.inboxQueue
         handler = ContactEventHandler(consumer: Self.consumer, unusableCode: "uninboxable", receipts: store,
@@ -64,7 +68,7 @@ public final class Inbox: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.handler.forgetOldReceipts(retention: self.configuration.receiptRetention) }
             await QueueWorker(connection: connection, queue: queue, prefetch: configuration.prefetch,
-                              service: Self.consumer, metrics: metrics, logger: logger).run { delivery in await self.handle(delivery) }
+                              service: Self.consumer, metrics: metrics, tracer: tracer, logger: logger).run { delivery in await self.handle(delivery) }
             group.cancelAll()
         }
         logger.info("inbox stopped")

@@ -6,6 +6,7 @@ import SwitchboardConsumers
 public import SwitchboardCore
 public import SwitchboardStore
 public import SwitchboardTelemetry
+public import Tracing
 
 /// The `logger` service: records each contact's `message.received` from
 /// `sb.events.logger` in the message log, for the contact's thread. (Statuses are
@@ -23,6 +24,7 @@ public final class MessageLogWriter: Service, Sendable {
     private let configuration: Configuration
     private let connection: AMQPConnection
     private let metrics: GatewayMetrics
+    private let tracer: (any Tracer)?
     private let log: any MessageLogStore
     private let deadLetter: DeadLetter
     private let logger: Logger
@@ -31,9 +33,11 @@ public final class MessageLogWriter: Service, Sendable {
     private let queue: String
 
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
-                log: any MessageLogStore, metrics: GatewayMetrics = .off, logger: Logger) {
+                log: any MessageLogStore, metrics: GatewayMetrics = .off,
+                tracer: (any Tracer)? = nil, logger: Logger) {
         self.configuration = configuration
         self.metrics = metrics
+        self.tracer = tracer
         self.connection = connection
         self.log = log
         self.logger = logger
@@ -43,7 +47,7 @@ public final class MessageLogWriter: Service, Sendable {
 
     public func run() async throws {
         await QueueWorker(connection: connection, queue: queue, prefetch: configuration.prefetch,
-                          service: "logger", metrics: metrics, logger: logger).run { delivery in await self.handle(delivery) }
+                          service: "logger", metrics: metrics, tracer: tracer, logger: logger).run { delivery in await self.handle(delivery) }
         logger.info("logger stopped")
     }
 

@@ -8,6 +8,7 @@ public import SwitchboardCore
 import SwitchboardProviders
 public import SwitchboardStore
 public import SwitchboardTelemetry
+public import Tracing
 
 /// The `normalizer` service: turns each raw webhook on `sb.inbound.raw` into normalized
 /// events. Per webhook: parse (one webhook may hold many events); write the provider's
@@ -54,6 +55,8 @@ public final class Normalizer: Service, Sendable {
     private let configuration: Configuration
     private let connection: AMQPConnection
     private let metrics: GatewayMetrics
+    /// Continues each webhook's trace into the events it publishes; nil when off.
+    private let tracer: (any Tracer)?
     private let directory: SessionDirectory
     private let dedupe: any EventDedupeStore
     private let messageLog: any MessageLogStore
@@ -67,9 +70,10 @@ public final class Normalizer: Service, Sendable {
     public init(configuration: Configuration = Configuration(), connection: AMQPConnection, topology: Topology,
                 directory: SessionDirectory,
                 dedupe: any EventDedupeStore, messageLog: any MessageLogStore, metrics: GatewayMetrics = .off,
-                logger: Logger) {
+                tracer: (any Tracer)? = nil, logger: Logger) {
         self.configuration = configuration
         self.metrics = metrics
+        self.tracer = tracer
         self.connection = connection
         self.directory = directory
         self.dedupe = dedupe
@@ -81,7 +85,7 @@ public final class Normalizer: Service, Sendable {
 
     public func run() async throws {
         let worker = QueueWorker(connection: connection, queue: roles.inboundQueue, prefetch: configuration.prefetch,
-                                 service: "normalizer", metrics: metrics, logger: logger)
+                                 service: "normalizer", metrics: metrics, tracer: tracer, logger: logger)
         await withDiscardingTaskGroup { group in
             group.addTask { await self.purgeExpired() }
             await worker.run { delivery in await self.handle(delivery).consumerOutcome }
@@ -163,7 +167,7 @@ public final class Normalizer: Service, Sendable {
             return await requeue(delivery)
         }
         do {
-            for event in fresh { try await connection.publish(event, over: roles) }
+            for event in fresh { try await connection.publish(event, over: roles, tracer: tracer) }
         } catch {
             logger.warning("events not published", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
             return await requeue(delivery)

@@ -1,6 +1,7 @@
 public import CoreMetrics
 import Prometheus
 import Synchronization
+public import Tracing
 
 /// Where one process's metrics go: a Prometheus registry and the swift-metrics factory
 /// that writes to it, handed to every service the process runs. One per process in
@@ -11,31 +12,37 @@ public final class Telemetry: Sendable {
     public let factory: any MetricsFactory
     /// The gateway's metric families over `factory`.
     public let metrics: GatewayMetrics
+    /// Traces, when on (`SWITCHBOARD_OTLP_ENDPOINT`); nil: no span is started.
+    public let traces: TraceExport?
+    /// The tracer spans start with, when tracing is on.
+    public var tracer: (any Tracer)? { traces?.tracer }
     private let registry: PrometheusCollectorRegistry?
     /// Read just before each exposition: figures kept elsewhere (AMQP connections'
     /// counters) copied into their series.
     private let samplers = Mutex<[@Sendable () -> Void]>([])
 
-    private init(factory: any MetricsFactory, registry: PrometheusCollectorRegistry?) {
+    private init(factory: any MetricsFactory, registry: PrometheusCollectorRegistry?, traces: TraceExport?) {
         self.factory = factory
         self.registry = registry
+        self.traces = traces
         metrics = GatewayMetrics(factory: factory)
     }
 
-    /// Metrics kept for a Prometheus scrape, with the gateway's histogram buckets.
-    public static func prometheus() -> Telemetry {
+    /// Metrics kept for a Prometheus scrape, with the gateway's histogram buckets; spans
+    /// exported by `traces` when given.
+    public static func prometheus(traces: TraceExport? = nil) -> Telemetry {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = MetricBuckets.fast
         factory.durationHistogramBuckets = MetricBuckets.durations
         factory.valueHistogramBuckets = MetricBuckets.values
-        return Telemetry(factory: factory, registry: registry)
+        return Telemetry(factory: factory, registry: registry, traces: traces)
     }
 
     /// No metrics at all (swift-metrics' no-op handlers): what the overhead benchmarks
     /// compare with.
-    public static func off() -> Telemetry {
-        Telemetry(factory: NOOPMetricsHandler.instance, registry: nil)
+    public static func off(traces: TraceExport? = nil) -> Telemetry {
+        Telemetry(factory: NOOPMetricsHandler.instance, registry: nil, traces: traces)
     }
 
     public var isEnabled: Bool { registry != nil }

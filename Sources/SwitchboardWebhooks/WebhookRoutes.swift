@@ -5,11 +5,13 @@ import Logging
 import NIOCore
 import NIOFoundationCompat
 import SwitchboardAMQP
+import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardHTTP
 import SwitchboardProviders
 import SwitchboardStore
 import SwitchboardTelemetry
+import Tracing
 
 /// One route per registered provider, shaped by its `WebhookRouting`: find the session,
 /// check the signature against its secret (the provider's own check), publish the raw
@@ -23,6 +25,9 @@ struct WebhookRoutes: Sendable {
     let exchange: String
     let routingKey: String
     let metrics: GatewayMetrics
+    /// A webhook starts its own trace (providers send no context); it travels with the
+    /// raw body to the normalizer. Nil when tracing is off.
+    let tracer: (any Tracer)?
     let logger: Logger
 
     func addRoutes(to router: Router<BasicRequestContext>) {
@@ -52,7 +57,8 @@ struct WebhookRoutes: Sendable {
         async throws(Problem) -> Response
     {
         do {
-            let response = try await receive()
+            let response = try await Traces.span("receive webhook", tracer: tracer, context: .topLevel, kind: .server,
+                                                 attributes: ["switchboard.provider": provider.rawValue], receive)
             metrics.webhooks(provider.rawValue, String(response.status.code)).increment()
             return response
         } catch {
@@ -174,6 +180,7 @@ struct WebhookRoutes: Sendable {
             InboundHeader.session: .string(route.session.rawValue),
             InboundHeader.receivedAt: .int64(Int64((receivedAt.timeIntervalSince1970 * 1000).rounded())),
         ]
+        properties.injectTraceContext(tracer)
         do {
             try await publisher.publish(body, exchange: exchange, routingKey: routingKey,
                                         properties: properties)

@@ -44,7 +44,7 @@ public enum WebhooksServer {
         router.add(middleware: LogRequestsMiddleware(.debug))
         WebhookRoutes(configuration: configuration, directory: directory, publisher: publisher, providers: .standard,
                       exchange: topology.roles.inbound, routingKey: topology.inboundRoutingKey,
-                      metrics: telemetry.metrics, logger: logger)
+                      metrics: telemetry.metrics, tracer: telemetry.tracer, logger: logger)
             .addRoutes(to: router)
         MetricsRoute(telemetry: telemetry).addRoutes(to: router)
         router.get("healthz") { _, _ in JSONResponse(value: ["status": "ok"]) }
