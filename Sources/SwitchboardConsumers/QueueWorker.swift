@@ -54,9 +54,9 @@ public struct QueueWorker: Sendable {
     /// delivery; `handle` settles the delivery itself and says how. Each delivery is
     /// counted by outcome, and its lag (publish to handling) recorded.
     public func run(_ handle: @escaping @Sendable (AMQPDelivery) async -> ConsumerOutcome) async {
+        let tracer = tracer, service = service
         let deliveries = ConsumerOutcome.all.map { metrics.consumerDeliveries(service, $0.rawValue) }
         let lag = metrics.consumerLag(service)
-        let tracer = tracer, service = service
         let handle: @Sendable (AMQPDelivery) async -> Void = { delivery in
             if let published = Self.publishedAt(delivery) { lag.record(seconds: Date().timeIntervalSince(published)) }
             let outcome = await Traces.span("\(service) handle", tracer: tracer, context: tracer.map(delivery.traceContext),

@@ -25,7 +25,9 @@ public struct TraceExport: Sendable {
         var configuration = OTel.Configuration.default
         configuration.serviceName = serviceName
         configuration.propagators = [.traceContext]
-        configuration.traces.otlpExporter.endpoint = endpoint
+        // A signal's own endpoint is used as given (the OTLP rule): the path is added here.
+        configuration.traces.otlpExporter.endpoint = endpoint.hasSuffix("/v1/traces")
+            ? endpoint : (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/v1/traces"
         configuration.traces.otlpExporter.protocol = json ? .httpJSON : .httpProtobuf
         configuration.traces.batchSpanProcessor.scheduleDelay = scheduleDelay
         configuration.metrics.enabled = false
@@ -48,7 +50,7 @@ public enum Traces {
             name, context: context ?? InstrumentationContext.current ?? .topLevel, ofKind: kind
         ) { span in
             for (key, value) in attributes { span.attributes[key] = value }
-            do {
+            do throws(E) {
                 return .success(try await operation())
             } catch {
                 span.recordError(error)
