@@ -10,16 +10,13 @@ import SwitchboardBroker
 
 /// How a consumer settled one delivery: its `outcome` label in
 /// `switchboard_consumer_deliveries_total`.
-public enum ConsumerOutcome: String, Sendable {
+public enum ConsumerOutcome: String, Sendable, CaseIterable {
     /// Done with (applied, or nothing to do), and acknowledged.
     case handled
     /// Handed back to its queue to try again (a store or broker failure).
     case retried
     /// Parked in `sb.dlx` with its reason.
     case deadLettered = "dead_lettered"
-
-    static let all: [ConsumerOutcome] = [.handled, .retried, .deadLettered]
-    var index: Int { Self.all.firstIndex(of: self)! }
 }
 
 /// Consumes one queue for a service: deliveries are handled concurrently (the prefetch
@@ -52,16 +49,19 @@ public struct QueueWorker: Sendable {
 
     /// Runs until graceful shutdown (or cancellation), calling `handle` for every
     /// delivery; `handle` settles the delivery itself and says how. Each delivery is
-    /// counted by outcome, and its lag (publish to handling) recorded.
+    /// counted by outcome, and its lag recorded (from its timestamp: a raw webhook's
+    /// receipt, an event's occurrence), each in a span continuing its publisher's trace.
     public func run(_ handle: @escaping @Sendable (AMQPDelivery) async -> ConsumerOutcome) async {
         let tracer = tracer, service = service
-        let deliveries = ConsumerOutcome.all.map { metrics.consumerDeliveries(service, $0.rawValue) }
+        let deliveries = Dictionary(uniqueKeysWithValues: ConsumerOutcome.allCases.map {
+            ($0, metrics.consumerDeliveries(service, $0.rawValue))
+        })
         let lag = metrics.consumerLag(service)
         let handle: @Sendable (AMQPDelivery) async -> Void = { delivery in
             if let published = Self.publishedAt(delivery) { lag.record(seconds: Date().timeIntervalSince(published)) }
             let outcome = await Traces.span("\(service) handle", tracer: tracer, context: tracer.map(delivery.traceContext),
                                             kind: .consumer) { await handle(delivery) }
-            deliveries[outcome.index].increment()
+            deliveries[outcome]?.increment()
         }
         let current = Mutex<AMQPConsumer?>(nil)
         let stopping = Atomic<Bool>(false)
