@@ -155,6 +155,7 @@ let package = Package(
         .target(
             name: "SwitchboardHTTP",
             dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 "SwitchboardTelemetry",
                 "SwitchboardCore",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,4 +1,7 @@
+import CoreMetrics
+public import HTTPTypes
 public import Hummingbird
+import Synchronization
 public import Logging
 import NIOCore
 public import SwitchboardTelemetry
@@ -12,6 +15,8 @@ public import SwitchboardTelemetry
 public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let service: String
     let metrics: GatewayMetrics
+    /// Each route's series, found with one lookup per request.
+    private let series = SeriesCache()
 
     public init(service: String, metrics: GatewayMetrics) {
         self.service = service
@@ -22,22 +27,44 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
         async throws -> Response
     {
         let start = ContinuousClock.now
-        let method = request.method.rawValue
         do {
             let response = try await next(request, context)
-            record(route: context.endpointPath, method: method, status: response.status.code, since: start)
+            record(context.endpointPath, request.method, response.status.code, since: start)
             return response
         } catch {
-            let status = (error as? any HTTPResponseError)?.status.code ?? 500
-            record(route: context.endpointPath, method: method, status: status, since: start)
+            record(context.endpointPath, request.method, (error as? any HTTPResponseError)?.status.code ?? 500,
+                   since: start)
             throw error
         }
     }
 
-    private func record(route: String?, method: String, status: Int, since start: ContinuousClock.Instant) {
-        let route = route ?? "unmatched"
-        metrics.httpRequests(service, route, method, String(status)).increment()
-        metrics.httpDuration(service, route, method).recordSince(start)
+    private func record(_ route: String?, _ method: HTTPRequest.Method, _ status: Int,
+                        since start: ContinuousClock.Instant) {
+        let key = SeriesCache.Key(route: route ?? "unmatched", method: method, status: status)
+        let (requests, duration) = series.series(for: key) {
+            (metrics.httpRequests(service, key.route, method.rawValue, String(status)),
+             metrics.httpDuration(service, key.route, method.rawValue))
+        }
+        requests.increment()
+        duration.recordSince(start)
+    }
+}
+
+/// The request series of each route, method and status seen.
+private final class SeriesCache: Sendable {
+    struct Key: Hashable, Sendable {
+        let route: String
+        let method: HTTPRequest.Method
+        let status: Int
+    }
+
+    private let cache = Mutex<[Key: (Counter, CoreMetrics.Timer)]>([:])
+
+    func series(for key: Key, make: () -> (Counter, CoreMetrics.Timer)) -> (Counter, CoreMetrics.Timer) {
+        if let found = cache.withLock({ $0[key] }) { return found }
+        let made = make()
+        cache.withLock { $0[key] = made }
+        return made
     }
 }
 

@@ -21,23 +21,8 @@ struct GatewayTests {
                 }
                 try await TestGateway.with(configuration) { gateway in
                     let api = try await gateway.port(of: .api)
-                    let webhooks = try await gateway.port(of: .webhooks)
                     // Onboarding as an admin does it, through the api.
-                    let admin = try await gateway.store.createKey(scope: .admin, label: "test").token
-                    let tenant = try await TestAPI.request(port: api, .POST, "/v1/tenants", key: admin,
-                                                           json: #"{"id":"acme","name":"Acme","session_rate":50}"#)
-                    #expect(tenant.status == 201, "\(tenant.text)")
-                    let session = try await TestAPI.request(port: api, .POST, "/v1/tenants/acme/sessions", key: admin, json: """
-                        {"id":"acme-main","provider":"simulator","phone_number":"+14155550100","status":"connected",
-                         "credentials":{"api_key":"key-acme"}}
-                        """)
-                    #expect(session.status == 201, "\(session.text)")
-                    let secret = try #require(session.json["webhook_secret"] as? String)
-                    try simulator.state.register(SimulatedSession(
-                        id: "acme-main", flavor: .simulator, apiKey: "key-acme",
-                        webhookURL: "http://127.0.0.1:\(webhooks)/webhooks/simulator/acme-main", webhookSecret: secret,
-                        phoneNumber: "+14155550100"))
-                    let key = try await gateway.store.createKey(scope: .tenant(try TenantID("acme")), label: "test").token
+                    let key = try await TestGateway.onboard("acme", gateway: gateway, simulator: simulator)
 
                     let sent = try await TestAPI.request(port: api, .POST, "/v1/messages", key: key,
                                                          json: #"{"to":"+14155550123","text":"Your code is 123456"}"#)

@@ -26,21 +26,9 @@ struct ObservabilityTests {
                 }
                 try await TestGateway.with(configuration) { gateway in
                     let api = try await gateway.port(of: .api)
-                    let webhooks = try await gateway.port(of: .webhooks)
                     let metricsPort = try await gateway.port(of: .metrics)
-                    let admin = try await gateway.store.createKey(scope: .admin, label: "test").token
-                    #expect(try await TestAPI.request(port: api, .POST, "/v1/tenants", key: admin,
-                                                      json: #"{"id":"obs","name":"Obs","session_rate":50}"#).status == 201)
-                    let session = try await TestAPI.request(port: api, .POST, "/v1/tenants/obs/sessions", key: admin, json: """
-                        {"id":"obs-main","provider":"simulator","phone_number":"+14155550100","status":"connected",
-                         "credentials":{"api_key":"key-obs"}}
-                        """)
-                    let secret = try #require(session.json["webhook_secret"] as? String)
-                    try simulator.state.register(SimulatedSession(
-                        id: "obs-main", flavor: .simulator, apiKey: "key-obs",
-                        webhookURL: "http://127.0.0.1:\(webhooks)/webhooks/simulator/obs-main", webhookSecret: secret,
-                        behaviour: SimulatorBehaviour(invalidNumberPrefixes: ["+1555"]), phoneNumber: "+14155550100"))
-                    let key = try await gateway.store.createKey(scope: .tenant(try TenantID("obs")), label: "test").token
+                    let key = try await TestGateway.onboard("obs", gateway: gateway, simulator: simulator,
+                                                            behaviour: SimulatorBehaviour(invalidNumberPrefixes: ["+1555"]))
                     func post(_ body: String) async throws -> TestResponse {
                         try await TestAPI.request(port: api, .POST, "/v1/messages", key: key, json: body)
                     }

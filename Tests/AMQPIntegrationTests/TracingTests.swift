@@ -33,20 +33,7 @@ struct TracingTests {
                 }
                 try await TestGateway.with(configuration) { gateway in
                     let api = try await gateway.port(of: .api)
-                    let webhooks = try await gateway.port(of: .webhooks)
-                    let admin = try await gateway.store.createKey(scope: .admin, label: "test").token
-                    #expect(try await TestAPI.request(port: api, .POST, "/v1/tenants", key: admin,
-                                                      json: #"{"id":"traced","name":"Traced"}"#).status == 201)
-                    let session = try await TestAPI.request(port: api, .POST, "/v1/tenants/traced/sessions", key: admin, json: """
-                        {"id":"traced-main","provider":"simulator","phone_number":"+14155550100","status":"connected",
-                         "credentials":{"api_key":"key-traced"}}
-                        """)
-                    let secret = try #require(session.json["webhook_secret"] as? String)
-                    try simulator.state.register(SimulatedSession(
-                        id: "traced-main", flavor: .simulator, apiKey: "key-traced",
-                        webhookURL: "http://127.0.0.1:\(webhooks)/webhooks/simulator/traced-main", webhookSecret: secret,
-                        phoneNumber: "+14155550100"))
-                    let key = try await gateway.store.createKey(scope: .tenant(try TenantID("traced")), label: "t").token
+                    let key = try await TestGateway.onboard("traced", gateway: gateway, simulator: simulator)
                     let sent = try await TestAPI.request(port: api, .POST, "/v1/messages", key: key,
                                                          json: #"{"to":"+14155550123","text":"traced"}"#)
                     #expect(sent.status == 202, "\(sent.text)")

@@ -3,7 +3,9 @@ import Foundation
 import SwitchboardApp
 import SwitchboardBroker
 import SwitchboardCore
+import SwitchboardSimulator
 import SwitchboardStore
+import Testing
 
 /// A gateway process built by the composition root (`Gateway.build`, as `switchboard
 /// serve` builds it) in a scratch virtual host, on a scratch SQLite file, with the
@@ -63,5 +65,33 @@ enum TestGateway {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbgw-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         return try await body(directory)
+    }
+}
+
+extension TestGateway {
+    /// Onboards a tenant as an admin does, through the api: the tenant, its session
+    /// `<tenant>-main` on provider `simulator` (registered with `simulator`, its webhooks
+    /// signed with the secret the api gave and sent to this gateway's receiver), and a
+    /// tenant key, which it returns.
+    static func onboard(_ tenant: String, sessionRate: Int = 50, gateway: Gateway, simulator: EmbeddedSimulator,
+                        behaviour: SimulatorBehaviour? = nil) async throws -> String {
+        let api = try await gateway.port(of: .api)
+        let webhooks = try await gateway.port(of: .webhooks)
+        let admin = try await gateway.store.createKey(scope: .admin, label: "onboarding").token
+        let created = try await TestAPI.request(port: api, .POST, "/v1/tenants", key: admin, json: """
+            {"id":"\(tenant)","name":"\(tenant)","session_rate":\(sessionRate)}
+            """)
+        try #require(created.status == 201, "\(created.text)")
+        let session = try await TestAPI.request(port: api, .POST, "/v1/tenants/\(tenant)/sessions", key: admin, json: """
+            {"id":"\(tenant)-main","provider":"simulator","phone_number":"+14155550100","status":"connected",
+             "credentials":{"api_key":"key-\(tenant)"}}
+            """)
+        try #require(session.status == 201, "\(session.text)")
+        let secret = try #require(session.json["webhook_secret"] as? String)
+        try simulator.state.register(SimulatedSession(
+            id: "\(tenant)-main", flavor: .simulator, apiKey: "key-\(tenant)",
+            webhookURL: "http://127.0.0.1:\(webhooks)/webhooks/simulator/\(tenant)-main", webhookSecret: secret,
+            behaviour: behaviour, phoneNumber: "+14155550100"))
+        return try await gateway.store.createKey(scope: .tenant(try TenantID(tenant)), label: "test").token
     }
 }
