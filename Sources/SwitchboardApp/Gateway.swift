@@ -179,14 +179,16 @@ private struct Assembly {
                        dispatcher: dispatcher)
     }
 
-    private mutating func connect(_ service: String) async throws -> AMQPConnection {
+    /// A connection named `<name>-<service>` for the broker's view; `metricsName` (else
+    /// `service`) is its `connection` label in the metrics.
+    private mutating func connect(_ service: String, metricsName: String? = nil) async throws -> AMQPConnection {
         var amqp = configuration.amqp
         amqp.connectionName = "\(configuration.amqp.connectionName)-\(service)"
         let connection = try await AMQPConnection.connect(amqp, retryingFor: configuration.connectTimeout,
                                                           logger: logger("amqp"))
         connections.append(connection)
         infrastructure.append(.init(service: connection))
-        let sampler = AMQPConnectionMetrics(name: service, connection: connection, metrics: metrics)
+        let sampler = AMQPConnectionMetrics(name: metricsName ?? service, connection: connection, metrics: metrics)
         configuration.telemetry.addSampler { sampler.sample() }
         return connection
     }
@@ -221,7 +223,8 @@ private struct Assembly {
     private mutating func assembleGateway(store: SQLiteStore) async throws {
         let selected = configuration.services
         let topology = configuration.topology
-        let control = try await connect(selected.filter(\.needsBroker).map(\.rawValue).sorted().joined(separator: "-"))
+        let control = try await connect(selected.filter(\.needsBroker).map(\.rawValue).sorted().joined(separator: "-"),
+                                        metricsName: "control")
         var provisioning: [AMQPConnection] = []
         if selected.contains(.api) {
             for number in 0..<max(0, configuration.provisioningConnections) {

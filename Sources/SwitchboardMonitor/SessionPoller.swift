@@ -35,7 +35,7 @@ struct SessionPoller: Sendable {
         // Secrets opened once per reading of the sessions, not at every poll.
         let secrets = SecretsCache()
         let lastDetails = DetailsCache()
-        let turns = AsyncSemaphore(concurrency)
+        let turns = Turns(concurrency)
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 // Wake at the start of the next second.
@@ -57,8 +57,8 @@ struct SessionPoller: Sendable {
                     where Self.slot(index: index, count: known.count, seconds: seconds) == second {
                     group.addTask {
                         try? await Task.sleep(for: .milliseconds(Int64.random(in: 0..<900)))
-                        await turns.wait()
-                        defer { turns.signal() }
+                        guard await turns.take() else { return }
+                        defer { turns.give() }
                         await poll(session, secrets: secrets, lastDetails: lastDetails)
                     }
                 }
@@ -103,43 +103,4 @@ final class SecretsCache: Sendable {
 /// The provider details each session was last heard with.
 final class DetailsCache: Sendable {
     let entries = Mutex<[SessionID: ProviderSessionState]>([:])
-}
-
-/// At most N holders at a time; the others wait in line.
-final class AsyncSemaphore: Sendable {
-    private struct State {
-        var available: Int
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-
-    private let state: Mutex<State>
-
-    init(_ count: Int) {
-        state = Mutex(State(available: max(1, count)))
-    }
-
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state -> Bool in
-                if state.available > 0 {
-                    state.available -= 1
-                    return true
-                }
-                state.waiters.append(continuation)
-                return false
-            }
-            if ready { continuation.resume() }
-        }
-    }
-
-    func signal() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiters.isEmpty {
-                state.available += 1
-                return nil
-            }
-            return state.waiters.removeFirst()
-        }
-        next?.resume()
-    }
 }
