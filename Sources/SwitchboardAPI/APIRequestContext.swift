@@ -79,6 +79,19 @@ extension Parameters {
     }
 }
 
+extension Request {
+    /// A boolean query parameter: absent is false; `true` or `false` once, else 422 (a
+    /// mistyped `force=yes` must not quietly mean false).
+    func flag(_ name: String) throws(Problem) -> Bool {
+        let values = uri.queryParameters.getAll(name)
+        guard let value = values.first else { return false }
+        guard values.count == 1, value == "true" || value == "false" else {
+            throw .validation(field: name, "must be true or false, once")
+        }
+        return value == "true"
+    }
+}
+
 // MARK: Request bodies
 
 extension Request {

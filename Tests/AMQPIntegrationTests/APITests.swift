@@ -354,6 +354,10 @@ struct APITests {
             let refused = try await api.request(.DELETE, "/v1/tenants/acme", key: admin)
             #expect(refused.status == 409)
             #expect(refused.isProblem)
+            // A flag that is not true or false is refused, not read as false.
+            let mistyped = try await api.request(.DELETE, "/v1/tenants/acme?force=yes", key: admin)
+            #expect(mistyped.status == 422 && mistyped.text.contains("force"), "\(mistyped.text)")
+            #expect(try await api.request(.DELETE, "/v1/tenants/acme?force=true&force=false", key: admin).status == 422)
             #expect(try await api.request(.DELETE, "/v1/tenants/acme?force=true", key: admin).status == 204)
             await #expect(throws: AMQPError.self) { _ = try await api.depth(of: "acme") }
             #expect(try await api.request(.GET, "/v1/tenants/acme", key: admin).status == 404)

@@ -78,7 +78,7 @@ struct DeadLetterRoutes: Sendable {
             }
             grouping = value
         }
-        let includeEmpty = query.get("all") == "true"
+        let includeEmpty = try request.flag("all")
         let groups = try await storeCall { () async throws(StoreError) in
             try await store.deadLetterGroups(tenant: tenant, by: grouping, includeEmpty: includeEmpty)
         }

@@ -137,7 +137,7 @@ struct TenantRoutes: Sendable {
     @Sendable func delete(_ request: Request, context: APIRequestContext) async throws -> Response {
         try context.requireAdmin()
         let id = try context.parameters.id("tenant", as: TenantID.self, what: "tenant")
-        let force = request.uri.queryParameters.get("force") == "true"
+        let force = try request.flag("force")
         try await Self.run { () async throws(RegistryFailure) in try await registry.delete(id, force: force) }
         // Its keys and sessions went with it.
         caches.keys.removeAll()
