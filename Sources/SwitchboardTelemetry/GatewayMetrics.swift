@@ -72,7 +72,7 @@ public final class GatewayMetrics: Sendable {
 
     /// Provider webhooks by provider and answered status code.
     public let webhooks: MetricFamily<Counter>
-    /// Receipt to broker confirm (what the provider waits for), by provider.
+    /// Receipt to a 200 (after the broker's confirm: what the provider waits for), by provider.
     public let webhookConfirm: MetricFamily<CoreMetrics.Timer>
     /// Normalized events published, by type.
     public let events: MetricFamily<Counter>

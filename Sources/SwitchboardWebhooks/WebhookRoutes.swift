@@ -52,14 +52,18 @@ struct WebhookRoutes: Sendable {
         }
     }
 
-    /// Counts a webhook by provider and the status it was answered with.
+    /// Receives a webhook in a span of its own (a new trace), counts it by provider and
+    /// the status it was answered with, and times a 200 from receipt to answer (the
+    /// broker's confirm included: what the provider waits for).
     private func counted(_ provider: ProviderKind, _ receive: () async throws(Problem) -> Response)
         async throws(Problem) -> Response
     {
+        let received = ContinuousClock.now
         do {
             let response = try await Traces.span("receive webhook", tracer: tracer, context: .topLevel, kind: .server,
                                                  attributes: ["switchboard.provider": provider.rawValue], receive)
             metrics.webhooks(provider.rawValue, String(response.status.code)).increment()
+            if response.status == .ok { metrics.webhookConfirm(provider.rawValue).recordSince(received) }
             return response
         } catch {
             metrics.webhooks(provider.rawValue, String(error.status.code)).increment()
@@ -172,7 +176,6 @@ struct WebhookRoutes: Sendable {
         var properties = AMQPMessageProperties.persistent(contentType: "application/json")
         properties.messageID = messageID
         let receivedAt = Date()
-        let received = ContinuousClock.now
         properties.timestamp = receivedAt
         properties.headers = [
             InboundHeader.provider: .string(provider.rawValue),
@@ -191,7 +194,6 @@ struct WebhookRoutes: Sendable {
             ])
             throw .brokerUnavailable("the webhook was not stored: \(error.message); retry")
         }
-        metrics.webhookConfirm(provider.rawValue).recordSince(received)
         return Response(status: .ok)
     }
 
