@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: system packages, a project-local RabbitMQ node, then every test
-# (unit tests and integration tests against the real broker, SQLite and HTTP).
+# (unit tests and integration tests against the real broker, SQLite and HTTP), then the
+# API fuzzed from its contract.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -19,3 +20,5 @@ if [ $# -gt 0 ]; then exec swift test --skip-build --disable-xctest "$@"; fi
 alone='DispatcherLaneTests|GatewayBenchTests|DeadLetterBenchTests|aThousandCreateDeleteCycles|noSecondHoldsMoreThanTheSessionRate|aSessionThatDisconnectsStopsSendingAlertsOnce'
 swift test --skip-build --disable-xctest --skip "$alone"
 swift test --skip-build --disable-xctest --no-parallel --filter "$alone"
+# Then the REST API fuzzed from its OpenAPI contract (schemathesis): no 5xx, every answer as documented.
+deploy/local/fuzz-api.sh
