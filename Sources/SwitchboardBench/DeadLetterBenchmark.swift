@@ -100,13 +100,9 @@ public struct DeadLetterBenchmark: Sendable {
     }
 
     public func run() async throws -> Report {
-        try await BenchScratch.with(configuration, management: management) { scratch in
-            try await scratch.withConnection("bench-dead-letters", logger: logger) { connection in
-                let applier = TopologyApplier(topology: topology, connection: connection, management: management,
-                                              logger: logger)
-                try await applier.apply()
-                return try await measure(scratch: scratch, applier: applier)
-            }
+        try await BenchScratch.withTopology(topology, base: configuration, management: management,
+                                            connectionName: "bench-dead-letters", logger: logger) { scratch, _, applier in
+            try await measure(scratch: scratch, applier: applier)
         }
     }
 

@@ -64,12 +64,9 @@ public struct MonitorBenchmark: Sendable {
     }
 
     public func run() async throws -> Report {
-        try await BenchScratch.with(configuration, management: management) { scratch in
-            try await scratch.withConnection("bench-monitor", logger: logger) { connection in
-                try await TopologyApplier(topology: topology, connection: connection, management: management,
-                                          logger: logger).apply()
-                return try await measure(scratch: scratch)
-            }
+        try await BenchScratch.withTopology(topology, base: configuration, management: management,
+                                            connectionName: "bench-monitor", logger: logger) { scratch, _, _ in
+            try await measure(scratch: scratch)
         }
     }
 

@@ -107,12 +107,9 @@ public struct TenantsBenchmark: Sendable {
     }
 
     public func run() async throws -> Report {
-        try await BenchScratch.with(configuration, management: management) { scratch in
-            try await scratch.withConnection("bench-tenants", logger: logger) { connection in
-                try await TopologyApplier(topology: topology, connection: connection, management: management,
-                                          logger: logger).apply()
-                return try await onWholeGateway(scratch: scratch, connection: connection)
-            }
+        try await BenchScratch.withTopology(topology, base: configuration, management: management,
+                                            connectionName: "bench-tenants", logger: logger) { scratch, connection, _ in
+            try await onWholeGateway(scratch: scratch, connection: connection)
         }
     }
 

@@ -76,9 +76,7 @@ extension BenchCommand {
             commandName: "api",
             abstract: "POST /v1/messages at a fixed concurrency, confirm before 202 (in-process api over a scratch vhost, or --url).")
 
-        @OptionGroup var amqp: AMQPOptions
-        @OptionGroup var topology: TopologyOptions
-        @OptionGroup var logging: LoggingOptions
+        @OptionGroup var target: BenchTargetOptions
         @Option(help: "Messages to send (after the warm-up).") var messages = 50_000
         @Option(help: "Requests in flight.") var concurrency = 64
         @Option(help: "Messages sent first and not measured.") var warmup = 2_000
@@ -96,11 +94,7 @@ extension BenchCommand {
             options.externalURL = url
             options.apiKey = key
             options.metrics = !noMetrics
-            let benchmark = APIBenchmark(
-                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
-                management: try topology.management(), topology: try topology.load(), options: options,
-                logger: logging.makeLogger(label: "switchboard.bench"))
-            try emit(try await benchmark.run(), json: json)
+            try await target.run(APIBenchmark.self, options, json: json)
         }
     }
 }
@@ -111,9 +105,7 @@ extension BenchCommand {
             commandName: "outbound",
             abstract: "The outbound path against the simulator: throughput, isolation of transactional from bulk, or its floor.")
 
-        @OptionGroup var amqp: AMQPOptions
-        @OptionGroup var topology: TopologyOptions
-        @OptionGroup var logging: LoggingOptions
+        @OptionGroup var target: BenchTargetOptions
         @Option(help: "throughput, isolation or floor (each part of the path alone, with its CPU per message).")
         var scenario: String = "throughput"
         @Option(help: "Tenants (isolation: with campaigns; two quiet tenants are added).") var tenants = 10
@@ -145,11 +137,7 @@ extension BenchCommand {
             options.seconds = seconds
             options.inFlightPerTenant = inFlight
             options.metrics = !noMetrics
-            let benchmark = OutboundBenchmark(
-                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
-                management: try topology.management(), topology: try topology.load(), options: options,
-                logger: logging.makeLogger(label: "switchboard.bench"))
-            try emit(try await benchmark.run(), json: json)
+            try await target.run(OutboundBenchmark.self, options, json: json)
         }
     }
 }
@@ -160,9 +148,7 @@ extension BenchCommand {
             commandName: "tenants",
             abstract: "Onboard N tenants through the api (one by one and in batches) on the whole gateway; creation latency at N, consumers, idle CPU and memory.")
 
-        @OptionGroup var amqp: AMQPOptions
-        @OptionGroup var topology: TopologyOptions
-        @OptionGroup var logging: LoggingOptions
+        @OptionGroup var target: BenchTargetOptions
         @Option(help: "Tenants in all, each with one session.") var tenants = 10_000
         @Option(help: "Of these, created one by one (POST /v1/tenants and …/sessions); the rest in batches.")
         var singles = 1_000
@@ -188,11 +174,7 @@ extension BenchCommand {
             options.batchSize = batchSize
             options.probes = probes
             options.idleSeconds = idleSeconds
-            let benchmark = TenantsBenchmark(
-                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
-                management: try topology.management(), topology: try topology.load(), options: options,
-                logger: logging.makeLogger(label: "switchboard.bench"))
-            try emit(try await benchmark.run(), json: json)
+            try await target.run(TenantsBenchmark.self, options, json: json)
         }
     }
 }
@@ -203,9 +185,7 @@ extension BenchCommand {
             commandName: "gateway",
             abstract: "The whole loop: serve all and serve simulator as processes, N messages through the api until read; CPU per message.")
 
-        @OptionGroup var amqp: AMQPOptions
-        @OptionGroup var topology: TopologyOptions
-        @OptionGroup var logging: LoggingOptions
+        @OptionGroup var target: BenchTargetOptions
         @Option(help: "Messages measured.") var messages = 10_000
         @Option(help: "Tenants the messages come from (round robin).") var tenants = 10
         @Option(help: "Requests in flight.") var concurrency = 32
@@ -222,21 +202,16 @@ extension BenchCommand {
         }
 
         func run() async throws {
-            let settings = Settings()
             var options = GatewayBenchmark.Options(
-                executable: try Self.executable(), topologyPath: try Topology.locate(flag: topology.path),
-                managementURL: settings.value(topology.managementURL, .managementURL, default: Settings.Default.managementURL))
+                executable: try Self.executable(), topologyPath: try target.topologyPath(),
+                managementURL: target.managementURL())
             options.messages = messages
             options.tenants = tenants
             options.concurrency = concurrency
             options.warmup = warmup
             options.statusWebhooks = !noStatusWebhooks
             options.prometheusURL = prometheus
-            let benchmark = GatewayBenchmark(
-                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
-                management: try topology.management(), topology: try topology.load(), options: options,
-                logger: logging.makeLogger(label: "switchboard.bench"))
-            try emit(try await benchmark.run(), json: json)
+            try await target.run(GatewayBenchmark.self, options, json: json)
         }
 
         /// This very executable, which the benchmark runs as `serve all` and `serve simulator`.
@@ -252,6 +227,33 @@ extension BenchCommand {
 }
 
 /// Prints a benchmark's report: one JSON object with `--json`, else its summary lines.
+/// The broker, topology and logging options every scenario benchmark takes, and what it
+/// builds from them.
+struct BenchTargetOptions: ParsableArguments {
+    @OptionGroup var amqp: AMQPOptions
+    @OptionGroup var topology: TopologyOptions
+    @OptionGroup var logging: LoggingOptions
+
+    /// Builds the benchmark with `options`, runs it and prints its report.
+    func run<Benchmark: ScenarioBenchmark>(_ type: Benchmark.Type, _ options: Benchmark.Options, json: Bool)
+        async throws
+    {
+        let benchmark = Benchmark(
+            configuration: try amqp.configuration(connectionName: "switchboard-bench"),
+            management: try topology.management(), topology: try topology.load(), options: options,
+            logger: logging.makeLogger(label: "switchboard.bench"))
+        try emit(try await benchmark.run(), json: json)
+    }
+
+    /// The topology file the benchmark's child processes read.
+    func topologyPath() throws -> String { try Topology.locate(flag: topology.path) }
+
+    /// The management API's URL, as the child processes are told it.
+    func managementURL(_ settings: Settings = Settings()) -> String {
+        settings.value(topology.managementURL, .managementURL, default: Settings.Default.managementURL)
+    }
+}
+
 func emit(_ report: some BenchReport, json: Bool) throws {
     if json {
         print(try report.json())
@@ -266,9 +268,7 @@ extension BenchCommand {
             commandName: "dead-letters",
             abstract: "serve dead-letters as a process: archive and replay N dead letters (optionally SIGKILLed in each phase); listing a large archive.")
 
-        @OptionGroup var amqp: AMQPOptions
-        @OptionGroup var topology: TopologyOptions
-        @OptionGroup var logging: LoggingOptions
+        @OptionGroup var target: BenchTargetOptions
         @Option(help: "Dead letters archived and replayed.") var messages = 20_000
         @Option(help: "Tenants they belong to.") var tenants = 10
         @Flag(help: "SIGKILL the service part-way through each phase; check nothing was lost or sent twice.") var kill = false
@@ -282,19 +282,14 @@ extension BenchCommand {
         }
 
         func run() async throws {
-            let settings = Settings()
             var options = DeadLetterBenchmark.Options(
-                executable: try Gateway.executable(), topologyPath: try Topology.locate(flag: topology.path),
-                managementURL: settings.value(topology.managementURL, .managementURL, default: Settings.Default.managementURL))
+                executable: try Gateway.executable(), topologyPath: try target.topologyPath(),
+                managementURL: target.managementURL())
             options.messages = messages
             options.tenants = tenants
             options.kill = kill
             options.archiveRows = archiveRows
-            let benchmark = DeadLetterBenchmark(
-                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
-                management: try topology.management(), topology: try topology.load(), options: options,
-                logger: logging.makeLogger(label: "switchboard.bench"))
-            try emit(try await benchmark.run(), json: json)
+            try await target.run(DeadLetterBenchmark.self, options, json: json)
         }
     }
 }
@@ -305,9 +300,7 @@ extension BenchCommand {
             commandName: "monitor",
             abstract: "serve monitor as a process polling N simulator sessions for one interval: spread and CPU.")
 
-        @OptionGroup var amqp: AMQPOptions
-        @OptionGroup var topology: TopologyOptions
-        @OptionGroup var logging: LoggingOptions
+        @OptionGroup var target: BenchTargetOptions
         @Option(help: "Sessions polled.") var sessions = 1_000
         @Option(help: "The poll interval, seconds (the default setting is 60).") var pollSeconds = 60
         @Flag(help: "Print one JSON object instead of text.") var json = false
@@ -317,17 +310,12 @@ extension BenchCommand {
         }
 
         func run() async throws {
-            let settings = Settings()
             var options = MonitorBenchmark.Options(
-                executable: try Gateway.executable(), topologyPath: try Topology.locate(flag: topology.path),
-                managementURL: settings.value(topology.managementURL, .managementURL, default: Settings.Default.managementURL))
+                executable: try Gateway.executable(), topologyPath: try target.topologyPath(),
+                managementURL: target.managementURL())
             options.sessions = sessions
             options.pollSeconds = pollSeconds
-            let benchmark = MonitorBenchmark(
-                configuration: try amqp.configuration(connectionName: "switchboard-bench"),
-                management: try topology.management(), topology: try topology.load(), options: options,
-                logger: logging.makeLogger(label: "switchboard.bench"))
-            try emit(try await benchmark.run(), json: json)
+            try await target.run(MonitorBenchmark.self, options, json: json)
         }
     }
 }
