@@ -56,7 +56,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
                 selection.states = Set(ArchivedDeadLetter.State.allCases)
             }
             let letters = try await openStore(store, logging).deadLetters(matching: selection, after: nil, limit: limit)
-            if json { return try printJSON(letters.map(summary)) }
+            if json { return try printJSON(letters.map(DeadLetterSummary.init)) }
             printTable(["id", "tenant", "state", "reason", "code", "session", "message", "archived"], letters.map {
                 [$0.id, $0.tenant, $0.state.rawValue, $0.reason, $0.errorCode ?? "-", $0.session ?? "-",
                  $0.messageID ?? "-", WireJSON.format($0.archivedAt)]
@@ -109,19 +109,18 @@ struct DeadLettersCommand: AsyncParsableCommand {
             guard let letter = try await openStore(store, logging).deadLetter(id) else {
                 throw ValidationError("no dead letter \(id)")
             }
-            var object = summary(letter)
-            object["headers"] = (try? JSONDecoder().decode(JSONValue.self, from: letter.headers)) ?? .null
-            object["properties"] = (try? JSONDecoder().decode(JSONValue.self, from: letter.properties)) ?? .null
-            object["death_history"] = (try? JSONDecoder().decode(JSONValue.self, from: letter.deathHistory)) ?? .null
-            object["body_text"] = String(data: letter.body, encoding: .utf8).map(JSONValue.string)
-            object["body_base64"] = .string(letter.body.base64EncodedString())
-            if json { return try printJSON(object) }
-            for key in object.keys.sorted() where !["headers", "properties", "death_history", "body_base64"].contains(key) {
+            // The api's answer for `GET /v1/dead-letters/{id}`, the same type encoded the same way.
+            let detail = try WireJSON.encoder(sortedKeys: true).encode(DeadLetterDetail(letter))
+            if json { return print(String(decoding: detail, as: UTF8.self)) }
+            guard case .object(var object) = try JSONDecoder().decode(JSONValue.self, from: detail) else { return }
+            if case .object(let facts)? = object.removeValue(forKey: "dead_letter") { object.merge(facts) { $1 } }
+            let structured = ["body", "headers", "properties", "death_history"]
+            for key in object.keys.sorted() where !structured.contains(key) && key != "body_base64" {
                 if case .string(let text)? = object[key] { print("\(key): \(text)") } else if let value = object[key] {
                     print("\(key): \(String(decoding: try JSONEncoder().encode(value), as: UTF8.self))")
                 }
             }
-            for key in ["headers", "properties", "death_history"] {
+            for key in structured.dropFirst() {
                 print("\(key): \(String(decoding: try prettyJSON(object[key] ?? .null), as: UTF8.self))")
             }
         }
@@ -280,26 +279,10 @@ private func openStore(_ options: StoreOptions, _ logging: LoggingOptions) throw
     try options.open(logger: logging.makeLogger(label: "switchboard.store"))
 }
 
-private func summary(_ letter: ArchivedDeadLetter) -> [String: JSONValue] {
-    var object: [String: JSONValue] = [
-        "id": .string(letter.id), "tenant": .string(letter.tenant), "state": .string(letter.state.rawValue),
-        "reason": .string(letter.reason), "attempts": .integer(Int64(letter.attempts)),
-        "archived_at": .string(WireJSON.format(letter.archivedAt)), "source": .string(letter.source),
-        "replays": .integer(Int64(letter.replays)),
-    ]
-    object["error_code"] = letter.errorCode.map(JSONValue.string)
-    object["detail"] = letter.detail.map(JSONValue.string)
-    object["message_id"] = letter.messageID.map(JSONValue.string)
-    object["session"] = letter.session.map(JSONValue.string)
-    object["provider"] = letter.provider.map(JSONValue.string)
-    object["original_routing_key"] = letter.originalRoutingKey.map(JSONValue.string)
-    object["replay_error"] = letter.replayError.map(JSONValue.string)
-    return object
-}
-
+/// Indented JSON, times as the api writes them.
 private func prettyJSON<T: Encodable>(_ value: T) throws -> Data {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    let encoder = WireJSON.encoder(sortedKeys: true)
+    encoder.outputFormatting.insert(.prettyPrinted)
     return try encoder.encode(value)
 }
 
