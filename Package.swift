@@ -13,7 +13,7 @@ import PackageDescription
 ///   configuration conventions, no I/O.
 /// - `SwitchboardBroker`: RabbitMQ as the gateway uses it: applying and verifying the
 ///   topology over AMQP and the management HTTP API, provisioning tenants.
-/// - `SwitchboardStore`: the registry's state in SQLite (GRDB), behind protocols per concern.
+/// - `SwitchboardStore`: the gateway's state in SQLite (GRDB) or PostgreSQL (PostgresNIO), behind protocols per concern.
 /// - `SwitchboardRegistry`: tenant lifecycle, keeping the store and the broker in step.
 /// - `SwitchboardHTTP`: what every HTTP service shares: RFC 9457 problem details and the
 ///   middleware that turns every error into one.
@@ -67,6 +67,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // swift-configuration support is not used: configuration comes from `Settings`.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
@@ -133,8 +134,10 @@ let package = Package(
                 "SwitchboardTelemetry",
                 "SwitchboardCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSwift
         ),
@@ -481,7 +484,7 @@ let package = Package(
         .testTarget(
             name: "SwitchboardStoreTests",
             dependencies: ["SwitchboardStore", "SwitchboardCore", "SwitchboardProviders",
-                           .product(name: "GRDB", package: "GRDB.swift")],
+                           .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .testTarget(

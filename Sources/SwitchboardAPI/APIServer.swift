@@ -60,13 +60,13 @@ public enum APIServer {
         public var health: any ServiceInstanceStore
         /// The providers' session calls (QR code, connect, disconnect).
         public var providers: ProviderDirectory
-        public var store: SQLiteStore
+        public var store: any GatewayStore
         public var publisher: AMQPConnection
         /// Where the api's metrics go, and what `/metrics` shows.
         public var telemetry: Telemetry
 
         /// `providers` defaults to the adapters on AsyncHTTPClient's shared client.
-        public init(store: SQLiteStore, registry: TenantRegistry, publisher: AMQPConnection,
+        public init(store: any GatewayStore, registry: TenantRegistry, publisher: AMQPConnection,
                     providers: ProviderDirectory = ProviderDirectory(http: .shared), telemetry: Telemetry = .off()) {
             self.telemetry = telemetry
             self.tenants = registry

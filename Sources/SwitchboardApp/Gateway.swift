@@ -41,7 +41,7 @@ public final class Gateway: Sendable {
     public let services: Set<GatewayService>
     public let serviceGroup: ServiceGroup
     /// The store every service of the process shares.
-    public let store: SQLiteStore
+    public let store: any GatewayStore
     /// The in-process simulator's sessions and record, when it is one of the services.
     public let simulator: SimulatorState?
     /// The process's metrics (what its `/metrics` shows).
@@ -50,7 +50,7 @@ public final class Gateway: Sendable {
     private let listeners: ListeningPorts
     private let dispatcher: Dispatcher?
 
-    fileprivate init(services: Set<GatewayService>, serviceGroup: ServiceGroup, store: SQLiteStore,
+    fileprivate init(services: Set<GatewayService>, serviceGroup: ServiceGroup, store: any GatewayStore,
                      simulator: SimulatorState?, telemetry: Telemetry, hasMetricsListener: Bool,
                      listeners: ListeningPorts, dispatcher: Dispatcher?) {
         self.services = services
@@ -71,7 +71,13 @@ public final class Gateway: Sendable {
     /// of `build`, or `triggerGracefulShutdown()`) has ended them all.
     public func run() async throws {
         defer { listeners.closeAll() }
-        try await serviceGroup.run()
+        do {
+            try await serviceGroup.run()
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
     }
 
     public func triggerGracefulShutdown() async {
@@ -144,9 +150,8 @@ private struct Assembly {
 
     mutating func build(gracefulShutdownSignals: [UnixSignal]) async throws -> Gateway {
         let selected = configuration.services
-        let store = try SQLiteStore(path: configuration.database.path,
-                                    secretBox: configuration.database.secretBox, metrics: metrics,
-                                    logger: logger("store"))
+        let store = try await configuration.database.location.open(
+            secretBox: configuration.database.secretBox, metrics: metrics, logger: logger("store"))
         var simulatorState: SimulatorState?
         if selected.contains(where: \.needsBroker) {
             try await assembleGateway(store: store)
@@ -208,7 +213,7 @@ private struct Assembly {
     }
 
     /// The one session directory the process's services share, kept fresh by one refresher.
-    private mutating func sharedSessionDirectory(store: SQLiteStore, control: AMQPConnection) -> SessionDirectory {
+    private mutating func sharedSessionDirectory(store: any GatewayStore, control: AMQPConnection) -> SessionDirectory {
         if let sessionDirectory { return sessionDirectory }
         let directory = SessionDirectory(store: store, missReloadInterval: configuration.sessionMissReloadInterval,
                                          logger: logger("sessions"))
@@ -220,7 +225,7 @@ private struct Assembly {
         return directory
     }
 
-    private mutating func assembleGateway(store: SQLiteStore) async throws {
+    private mutating func assembleGateway(store: any GatewayStore) async throws {
         let selected = configuration.services
         let topology = configuration.topology
         let control = try await connect(selected.filter(\.needsBroker).map(\.rawValue).sorted().joined(separator: "-"),
@@ -326,7 +331,7 @@ private struct Assembly {
     /// The simulator, first in the group so it stops after the gateway's services. Beside
     /// the gateway it knows the store's `simulator` sessions from the start, so a
     /// development setup sends end to end without registering them.
-    private mutating func simulator(registeringSimulatorSessionsOf store: SQLiteStore?) async throws -> SimulatorState {
+    private mutating func simulator(registeringSimulatorSessionsOf store: (any GatewayStore)?) async throws -> SimulatorState {
         let state = SimulatorState()
         if let store {
             for tenant in try await store.tenants() {

@@ -37,14 +37,19 @@ public enum GatewayService: String, Sendable, Hashable, CaseIterable, Comparable
 /// so the CLI, the tests and the benchmarks assemble the same process from their own
 /// settings.
 public struct GatewayConfiguration: Sendable {
-    /// Where the SQLite store lives and what seals its secrets.
+    /// Where the store lives (a SQLite file, or a PostgreSQL server) and what seals its secrets.
     public struct Database: Sendable {
-        public var path: String
+        public var location: StoreLocation
         public var secretBox: SecretBox
 
-        public init(path: String, secretBox: SecretBox) {
-            self.path = path
+        public init(location: StoreLocation, secretBox: SecretBox) {
+            self.location = location
             self.secretBox = secretBox
+        }
+
+        /// A SQLite file.
+        public init(path: String, secretBox: SecretBox) {
+            self.init(location: .sqlite(path: path), secretBox: secretBox)
         }
     }
 

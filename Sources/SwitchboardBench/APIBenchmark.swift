@@ -27,6 +27,8 @@ public struct APIBenchmark: Sendable {
         public var apiKey: String?
         /// Keep the process's metrics (the default); off, what their overhead is measured against.
         public var metrics = true
+        /// A `postgres://` URL to keep the store on (a scratch schema there); nil: a SQLite file.
+        public var database: String?
 
         public init() {}
     }
@@ -84,7 +86,7 @@ public struct APIBenchmark: Sendable {
             guard let key = options.apiKey else { throw BenchError.setup("--url needs --key (a tenant key)") }
             return try await load(baseURL: url, key: key, queuedAfterwards: { nil })
         }
-        return try await BenchScratch.with(configuration, management: management) { scratch in
+        return try await BenchScratch.with(configuration, management: management, database: options.database) { scratch in
             try await scratch.withConnection("bench-api", logger: logger) { connection in
                 try await inProcess(scratch: scratch, connection: connection)
             }
@@ -101,7 +103,7 @@ public struct APIBenchmark: Sendable {
         amqp.connectionName = "bench"
         var process = GatewayConfiguration(
             services: [.api], amqp: amqp, topology: topology, management: management,
-            database: .init(path: scratch.directory.appendingPathComponent("bench.sqlite").path,
+            database: .init(location: scratch.store,
                             secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256))),
             applyTopology: false, api: .init(port: 0))
         process.telemetry = options.metrics ? .prometheus() : .off()

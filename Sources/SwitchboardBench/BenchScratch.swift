@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SwitchboardAMQP
 import SwitchboardBroker
+import SwitchboardStore
 
 /// Where a benchmark runs: a virtual host and a directory of its own, both removed
 /// afterwards whatever happens, so figures neither depend on nor disturb what else the
@@ -10,21 +11,28 @@ import SwitchboardBroker
 struct BenchScratch: Sendable {
     let virtualHost: String
     let directory: URL
+    /// The benchmark's store: a file in `directory`, or a schema of its own on the
+    /// PostgreSQL server the benchmark was pointed at.
+    let store: StoreLocation
     /// The benchmark's broker configuration, pointed at the scratch virtual host.
     let configuration: AMQPConfiguration
 
-    static func with<T>(_ base: AMQPConfiguration, management: RabbitMQManagement,
+    /// Runs `body` in a scratch virtual host and store; `database` (a `postgres://` URL)
+    /// puts the store on that server, else it is a SQLite file.
+    static func with<T>(_ base: AMQPConfiguration, management: RabbitMQManagement, database: String? = nil,
                         _ body: (BenchScratch) async throws -> T) async throws -> T {
         let name = "sb-bench-\(UUID().uuidString.prefix(8).lowercased())"
         var configuration = base
         configuration.virtualHost = name
-        let scratch = BenchScratch(virtualHost: name,
-                                   directory: FileManager.default.temporaryDirectory.appendingPathComponent(name),
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(name)
+        let scratch = BenchScratch(virtualHost: name, directory: directory,
+                                   store: try StoreLocation.scratch(beside: database, name: name, directory: directory),
                                    configuration: configuration)
         try await management.createVirtualHost(name, grantingTo: base.user)
         func cleanUp() async {
             try? await management.deleteVirtualHost(name)
             try? FileManager.default.removeItem(at: scratch.directory)
+            await scratch.store.discard(logger: Logger(label: "switchboard.bench"))
         }
         do {
             let result = try await body(scratch)

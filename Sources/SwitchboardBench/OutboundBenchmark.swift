@@ -51,6 +51,8 @@ public struct OutboundBenchmark: Sendable {
         public var inFlightPerTenant: UInt16 = 8
         /// Keep the process's metrics (the default); off, what their overhead is measured against.
         public var metrics = true
+        /// A `postgres://` URL to keep the store on (a scratch schema there); nil: a SQLite file.
+        public var database: String?
 
         public init() {}
     }
@@ -140,7 +142,7 @@ public struct OutboundBenchmark: Sendable {
     }
 
     public func run() async throws -> Report {
-        try await BenchScratch.with(configuration, management: management) { scratch in
+        try await BenchScratch.with(configuration, management: management, database: options.database) { scratch in
             try await scratch.withConnection("bench-outbound", logger: logger) { publisher in
                 try await measure(scratch: scratch, publisher: publisher)
             }
@@ -153,8 +155,7 @@ public struct OutboundBenchmark: Sendable {
             let applier = TopologyApplier(topology: topology, connection: publisher, management: management, logger: logger)
             try await applier.apply()
             let database = GatewayConfiguration.Database(
-                path: scratch.directory.appendingPathComponent("bench.sqlite").path,
-                secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)))
+                location: scratch.store, secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)))
             let report: Report
             if options.scenario == .floor {
                 report = try await floor(scratch: scratch, database: database, applier: applier, publisher: publisher,
@@ -205,8 +206,7 @@ public struct OutboundBenchmark: Sendable {
     private func floor(scratch: BenchScratch, database: GatewayConfiguration.Database, applier: TopologyApplier,
                        publisher: AMQPConnection, simulator: EmbeddedSimulator) async throws -> Report {
         try await scratch.withConnection("bench-relay", logger: logger) { relay in
-            let store = try SQLiteStore(path: database.path, secretBox: database.secretBox,
-                                        logger: quiet)
+            let store = try await database.location.open(secretBox: database.secretBox, logger: quiet)
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             let bench = Run(options: options, broker: configuration, topology: topology, store: store,
                             registry: TenantRegistry(store: store, broker: applier, logger: quiet),
@@ -234,7 +234,7 @@ public struct OutboundBenchmark: Sendable {
         let options: Options
         let broker: AMQPConfiguration
         let topology: Topology
-        let store: SQLiteStore
+        let store: any GatewayStore
         let registry: TenantRegistry
         let simulator: EmbeddedSimulator
         let publisher: AMQPConnection

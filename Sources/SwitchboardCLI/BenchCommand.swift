@@ -82,6 +82,9 @@ extension BenchCommand {
         @Option(help: "Messages sent first and not measured.") var warmup = 2_000
         @Option(help: "A running api service to target instead of an in-process one.") var url: String?
         @Option(help: "A tenant key for --url.") var key: String?
+        @Option(help: "A postgres:// URL to keep the store on (in a scratch schema); else a SQLite file.")
+        var database: String?
+
         @Flag(help: "Keep no metrics in the in-process api (what their overhead is measured against).")
         var noMetrics = false
         @Flag(help: "Print one JSON object instead of text.") var json = false
@@ -94,6 +97,7 @@ extension BenchCommand {
             options.externalURL = url
             options.apiKey = key
             options.metrics = !noMetrics
+            options.database = database
             try await target.run(APIBenchmark.self, options, json: json)
         }
     }
@@ -117,6 +121,9 @@ extension BenchCommand {
         @Option(help: "Isolation: transactional messages per second.") var transactionalRate = 5.0
         @Option(help: "Isolation: seconds of transactional traffic measured.") var seconds = 30
         @Option(help: "Deliveries in flight per tenant in the dispatcher.") var inFlight: UInt16 = 8
+        @Option(help: "A postgres:// URL to keep the store on (in a scratch schema); else a SQLite file.")
+        var database: String?
+
         @Flag(help: "Keep no metrics in the dispatcher (what their overhead is measured against).")
         var noMetrics = false
         @Flag(help: "Print one JSON object instead of text.") var json = false
@@ -137,6 +144,7 @@ extension BenchCommand {
             options.seconds = seconds
             options.inFlightPerTenant = inFlight
             options.metrics = !noMetrics
+            options.database = database
             try await target.run(OutboundBenchmark.self, options, json: json)
         }
     }

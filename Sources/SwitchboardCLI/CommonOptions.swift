@@ -82,20 +82,33 @@ struct TopologyOptions: ParsableArguments {
 
 import SwitchboardBroker
 
-/// Where the registry's SQLite file is; the master key comes from SWITCHBOARD_MASTER_KEY.
+/// Where the store is (a SQLite file or a `postgres://` URL); the master key comes from
+/// SWITCHBOARD_MASTER_KEY.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .customLong("database"), help: "SQLite file (else SWITCHBOARD_DATABASE, else \(Settings.Default.database)).")
+    @Option(name: .customLong("database"),
+            help: "SQLite file or postgres:// URL (else SWITCHBOARD_DATABASE, else \(Settings.Default.database)).")
     var path: String?
 
-    func open(logger: Logger, settings: Settings = Settings()) throws -> SQLiteStore {
-        let location = try location(settings: settings)
-        return try SQLiteStore(path: location.path, secretBox: location.secretBox, logger: logger)
+    func open(logger: Logger, settings: Settings = Settings()) async throws -> any GatewayStore {
+        let database = try location(settings: settings)
+        return try await database.location.open(secretBox: database.secretBox, logger: logger)
     }
 
-    /// The file and the master key, resolved from the flag and the environment.
+    /// The store and the master key, resolved from the flag and the environment.
     func location(settings: Settings = Settings()) throws -> GatewayConfiguration.Database {
-        GatewayConfiguration.Database(path: settings.value(path, .database, default: Settings.Default.database),
-                                      secretBox: try SecretBox(masterKey: try MasterKey.resolve(settings: settings)))
+        var location = try StoreLocation(settings.value(path, .database, default: Settings.Default.database))
+        if case .postgres(var configuration) = location,
+           let size = settings.environment[Settings.Key.databasePoolSize.rawValue], !size.isEmpty,
+           !(path ?? settings.environment[Settings.Key.database.rawValue] ?? "").contains("pool_size=")
+        {
+            guard let poolSize = Int(size), (1...1000).contains(poolSize) else {
+                throw ValidationError("SWITCHBOARD_DATABASE_POOL_SIZE must be 1 to 1000")
+            }
+            configuration.poolSize = poolSize
+            location = .postgres(configuration)
+        }
+        return GatewayConfiguration.Database(location: location,
+                                             secretBox: try SecretBox(masterKey: try MasterKey.resolve(settings: settings)))
     }
 }
 

@@ -142,7 +142,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
             guard ids.isEmpty != filter.isEmpty else {
                 throw ValidationError("name dead letter ids or a filter (--tenant, --reason, …), not both")
             }
-            let store = try openStore(self.store, logging)
+            let store = try await openStore(self.store, logging)
             let actor = cliActor
             let now = Date()
             let job: ReplayJob
@@ -205,7 +205,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
             guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(patch.utf8)) else {
                 throw ValidationError("--patch must be JSON")
             }
-            let store = try openStore(self.store, logging)
+            let store = try await openStore(self.store, logging)
             guard let letter = try await store.deadLetter(id) else { throw ValidationError("no dead letter \(id)") }
             let logger = logging.makeLogger(label: "switchboard.dead-letters")
             let connection = try await AMQPConnection.connect(try amqp.configuration(connectionName: "switchboard-dead-letters"),
@@ -239,7 +239,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard ids.isEmpty != filter.isEmpty else { throw ValidationError("name dead letter ids or a filter, not both") }
-            let store = try openStore(self.store, logging)
+            let store = try await openStore(self.store, logging)
             let count: Int
             if ids.isEmpty {
                 count = try await store.discard(matching: try filter.filter(), at: Date())
@@ -261,7 +261,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Argument(help: "Dead letter ids.") var ids: [String]
 
         func run() async throws {
-            let store = try openStore(self.store, logging)
+            let store = try await openStore(self.store, logging)
             let outcomes = try await store.setDiscarded(ids, false, tenant: nil, at: Date())
             let count = outcomes.values.filter { $0 == .accepted }.count
             for id in ids where outcomes[id] != .accepted { print("\(id): \(outcomes[id]?.rawValue ?? "not-found")") }
@@ -275,8 +275,8 @@ struct DeadLettersCommand: AsyncParsableCommand {
 /// Who the audit log names for an action taken from this shell.
 private var cliActor: String { "cli:\(ProcessInfo.processInfo.environment["USER"] ?? "unknown")" }
 
-private func openStore(_ options: StoreOptions, _ logging: LoggingOptions) throws -> SQLiteStore {
-    try options.open(logger: logging.makeLogger(label: "switchboard.store"))
+private func openStore(_ options: StoreOptions, _ logging: LoggingOptions) async throws -> any GatewayStore {
+    try await options.open(logger: logging.makeLogger(label: "switchboard.store"))
 }
 
 /// Indented JSON, times as the api writes them.

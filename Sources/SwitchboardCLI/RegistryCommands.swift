@@ -25,7 +25,7 @@ extension TenantCommand {
             let tenant = Tenant(id: try TenantID(id), name: name ?? id,
                                 limits: TenantLimits(sessionRate: sessionRate, bulkShare: bulkShare,
                                                      backlogQuota: backlogQuota))
-            let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
+            let store = try await self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
             try await withApplier(amqp, topology, logging, label: "switchboard.registry") { applier in
                 _ = try await TenantRegistry(store: store, broker: applier).create(tenant)
                 await applier.announcer(logger: logging.makeLogger(label: "switchboard.registry"))
@@ -42,7 +42,7 @@ extension TenantCommand {
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
-            let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
+            let store = try await self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
             for tenant in try await store.tenants() {
                 let quota = tenant.limits.backlogQuota.map(String.init) ?? "none"
                 print("\(tenant.id)\t\(tenant.name)\trate \(tenant.limits.sessionRate)/s\tbulk \(tenant.limits.bulkShare)\tquota \(quota)")
@@ -63,7 +63,7 @@ extension TenantCommand {
 
         func run() async throws {
             let tenant = try TenantID(id)
-            let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
+            let store = try await self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
             try await withApplier(amqp, topology, logging, label: "switchboard.registry") { applier in
                 try await TenantRegistry(store: store, broker: applier).delete(tenant, force: force)
                 await applier.announcer(logger: logging.makeLogger(label: "switchboard.registry"))
@@ -90,7 +90,7 @@ struct SessionCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.store"))
+            let store = try await self.store.open(logger: logging.makeLogger(label: "switchboard.store"))
             let sessions = try await store.sessionHealth()
             let instances = try await store.serviceInstances(seenSince: Date().addingTimeInterval(-60))
             func time(_ date: Date?) -> String { date.map(WireJSON.format) ?? "-" }
@@ -163,7 +163,7 @@ struct SessionCommand: AsyncParsableCommand {
             }
             let session = Session(id: try SessionID(id), tenant: try TenantID(tenant), provider: provider,
                                   phoneNumber: try PhoneNumber(phone), status: status, isPrimary: primary)
-            let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
+            let store = try await self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
             try await store.addSession(session, secrets: SessionSecrets(credentials: pairs, webhookSecret: secret))
             print("added session \(id) for tenant \(tenant)")
             // Running services follow at once; without a broker they see it at their next full reload.
@@ -187,7 +187,7 @@ struct SessionCommand: AsyncParsableCommand {
         @Option(help: "Tenant id.") var tenant: String
 
         func run() async throws {
-            let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
+            let store = try await self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
             for session in try await store.sessions(of: try TenantID(tenant)) {
                 print("\(session.id)\t\(session.provider.rawValue)\t\(session.phoneNumber)\t\(session.status.rawValue)"
                     + (session.isPrimary ? "\tprimary" : ""))
@@ -217,7 +217,7 @@ struct KeyCommand: AsyncParsableCommand {
 
         func run() async throws {
             let scope: APIKeyScope = try admin ? .admin : .tenant(TenantID(tenant ?? ""))
-            let store = try self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
+            let store = try await self.store.open(logger: logging.makeLogger(label: "switchboard.registry"))
             let issued = try await store.createKey(scope: scope, label: label)
             print("api key \(issued.key.id) for \(scope) (shown once):")
             print(issued.token)

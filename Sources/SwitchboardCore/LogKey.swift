@@ -110,4 +110,8 @@ public enum LogKey {
     public static let job = "job"
     /// How many could not be done.
     public static let failed = "failed"
+    /// Where the store is (a file path, or a PostgreSQL URL without its password).
+    public static let database = "database"
+    /// A store migration that was applied.
+    public static let migration = "migration"
 }

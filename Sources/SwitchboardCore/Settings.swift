@@ -11,6 +11,8 @@ public struct Settings: Sendable {
         case topology = "SWITCHBOARD_TOPOLOGY"
         case managementURL = "SWITCHBOARD_RABBITMQ_MANAGEMENT_URL"
         case database = "SWITCHBOARD_DATABASE"
+        /// Connections a PostgreSQL store's pool may open (a `pool_size` in the URL wins).
+        case databasePoolSize = "SWITCHBOARD_DATABASE_POOL_SIZE"
         /// Where the api service listens, `host:port`.
         case apiListen = "SWITCHBOARD_API_LISTEN"
         /// Where clients (the CLI's `send`) find the api service.

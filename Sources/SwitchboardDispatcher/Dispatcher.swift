@@ -59,7 +59,7 @@ public final class Dispatcher: Service, Sendable {
 
     private let configuration: Configuration
     private let connection: AMQPConnection
-    private let store: SQLiteStore
+    private let store: any GatewayStore
     private let topology: Topology
     private let processor: DeliveryProcessor
     private let book: SessionBook
@@ -91,7 +91,7 @@ public final class Dispatcher: Service, Sendable {
 
     /// `openLane` opens a lane's connection; by default, with the configuration of
     /// `connection`, named after it with `-lane-N`.
-    public init(configuration: Configuration = Configuration(), connection: AMQPConnection, store: SQLiteStore,
+    public init(configuration: Configuration = Configuration(), connection: AMQPConnection, store: any GatewayStore,
                 providers: ProviderDirectory, topology: Topology, metrics: GatewayMetrics = .off,
                 tracer: (any Tracer)? = nil, logger: Logger, openLane: LaneOpener? = nil) {
         self.configuration = configuration

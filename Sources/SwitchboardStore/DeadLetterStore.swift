@@ -1,5 +1,5 @@
 public import Foundation
-public import SwitchboardCore
+import SwitchboardCore
 
 /// One message that failed for good, as the archive keeps it: why, where it came from
 /// and where it may go back to, its `x-death` history, its headers and properties, and

@@ -76,3 +76,25 @@ public enum MasterKey {
         return SymmetricKey(data: data)
     }
 }
+
+extension SecretBox {
+    /// A session's secrets sealed for its row (bound to its id).
+    func sealSecrets(_ secrets: SessionSecrets, of session: SessionID) throws(StoreError) -> Data {
+        do {
+            return try seal(try JSONEncoder().encode(secrets), owner: "session:\(session)")
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .secrets("cannot encode: \(error)")
+        }
+    }
+
+    func openSecrets(_ sealed: Data, of session: SessionID) throws(StoreError) -> SessionSecrets {
+        let plaintext = try open(sealed, owner: "session:\(session)")
+        do {
+            return try JSONDecoder().decode(SessionSecrets.self, from: plaintext)
+        } catch {
+            throw .secrets("the secrets of session \(session) are not readable")
+        }
+    }
+}

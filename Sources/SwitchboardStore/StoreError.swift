@@ -10,7 +10,7 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalid(RegistryError)
     /// The master key is missing or wrong, or a secret cannot be opened.
     case secrets(String)
-    /// SQLite failed (I/O, corruption, a full disk).
+    /// The database failed (I/O, corruption, a full disk, the server unreachable).
     case database(String)
 
     public var description: String {

@@ -436,8 +436,7 @@ struct APITests {
             let server = try await TestGateway.Running(GatewayConfiguration(
                 services: [.api], amqp: try TestBroker.configuration("test-api-down", url: node.url),
                 topology: try TestTopology.load(), management: management,
-                database: .init(path: directory.appendingPathComponent("db.sqlite").path,
-                                secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256))),
+                database: try TestStore.database(in: directory),
                 connectTimeout: .seconds(10), api: .init(port: 0)))
             let port = try await server.gateway.port(of: .api)
             let store = server.gateway.store

@@ -223,7 +223,7 @@ struct DeadLetterCommandTests {
                 try await inbound.store.countDeadLetters(matching: DeadLetterFilter(tenant: "acme")) == 3
             })
             var environment = ProcessInfo.processInfo.environment
-            environment["SWITCHBOARD_DATABASE"] = inbound.store.path
+            environment["SWITCHBOARD_DATABASE"] = inbound.databaseSetting
             environment["SWITCHBOARD_MASTER_KEY"] = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
             var amqp = try TestBroker.configuration("cli")
             amqp.virtualHost = inbound.scratch.name

@@ -32,8 +32,7 @@ struct DispatcherLaneTests {
             let server = try await TestGateway.Running(GatewayConfiguration(
                 services: [.dispatcher], amqp: try TestBroker.configuration("test-lanes", url: node.url),
                 topology: try TestTopology.load(), management: management,
-                database: .init(path: directory.appendingPathComponent("db.sqlite").path,
-                                secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256))),
+                database: try TestStore.database(in: directory),
                 connectTimeout: .seconds(10), simulatorBaseURL: simulator.baseURL + "/api",
                 dispatcher: .init(refreshInterval: .milliseconds(200))))
             func cleanUp() async {

@@ -9,12 +9,13 @@ import Testing
 
 @Suite("Tenant lifecycle: the store and the broker in step")
 struct TenantRegistryTests {
-    private func withRegistry(_ body: (TenantRegistry, ScratchVirtualHost, SQLiteStore) async throws -> Void) async throws {
+    private func withRegistry(_ body: (TenantRegistry, ScratchVirtualHost, any GatewayStore) async throws -> Void)
+        async throws
+    {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbreg-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(path: directory.appendingPathComponent("switchboard.sqlite").path,
-                                    secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256)),
-                                    logger: TestBroker.logger)
+        let database = try TestStore.database(in: directory)
+        let store = try await database.location.open(secretBox: database.secretBox, logger: TestBroker.logger)
         try await ScratchVirtualHost.with { vhost in
             try await body(TenantRegistry(store: store, broker: vhost.applier, logger: TestBroker.logger), vhost, store)
         }

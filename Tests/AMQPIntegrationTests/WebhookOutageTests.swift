@@ -25,8 +25,7 @@ struct WebhookOutageTests {
             let receiver = try await TestGateway.Running(GatewayConfiguration(
                 services: [.webhooks], amqp: configuration, topology: try TestTopology.load(),
                 management: RabbitMQManagement(configuration: try .init(url: "http://guest:guest@127.0.0.1:16722")),
-                database: .init(path: directory.appendingPathComponent("db.sqlite").path,
-                                secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256))),
+                database: try TestStore.database(in: directory),
                 connectTimeout: .seconds(10), webhooks: .init(port: 0), sessionMissReloadInterval: .zero))
             let receiverPort = try await receiver.gateway.port(of: .webhooks)
             let store = receiver.gateway.store

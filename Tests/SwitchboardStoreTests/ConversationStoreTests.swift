@@ -5,7 +5,7 @@ import SwitchboardStore
 import Synchronization
 import Testing
 
-@Suite("Contacts, conversations and the bot's memory on a real SQLite file")
+@Suite("Contacts, conversations and the bot's memory on SQLite and on PostgreSQL")
 struct ConversationStoreTests {
     private let now = Date(timeIntervalSince1970: 1_795_000_000)
     private let ann = "+14155550301"
@@ -19,7 +19,7 @@ struct ConversationStoreTests {
                                        text: text, contactName: "Ann"))
     }
 
-    private func record(_ event: NormalizedEvent, pauseUntil: Date? = nil, in store: SQLiteStore) async throws
+    private func record(_ event: NormalizedEvent, pauseUntil: Date? = nil, in store: any GatewayStore) async throws
         -> InboxUpdate?
     {
         try await store.recordContactMessage(event, contact: try PhoneNumber(event.message?.from ?? ann),
@@ -27,8 +27,8 @@ struct ConversationStoreTests {
                                              owed: { _ in [OutboxItem(kind: .event, body: Data("alert".utf8))] })?.update
     }
 
-    @Test func aContactMessageOpensTheConversationOncePausesBulkAndOwesItsAlert() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aContactMessageOpensTheConversationOncePausesBulkAndOwesItsAlert(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             let contact = try PhoneNumber(ann)
             let until = now.addingTimeInterval(3600)
@@ -63,8 +63,8 @@ struct ConversationStoreTests {
         }
     }
 
-    @Test func agentsReplyAssignReadAndResolveWhichLiftsThePause() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func agentsReplyAssignReadAndResolveWhichLiftsThePause(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             let contact = try PhoneNumber(ann)
             _ = try await record(try received("e1"), pauseUntil: now.addingTimeInterval(3600), in: store)
@@ -90,8 +90,8 @@ struct ConversationStoreTests {
         }
     }
 
-    @Test func conversationsArePagedNewestFirst() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func conversationsArePagedNewestFirst(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             for index in 0..<5 {
                 _ = try await record(try received("e\(index)", from: "+1415555040\(index)", at: Double(index)), in: store)
@@ -104,8 +104,8 @@ struct ConversationStoreTests {
         }
     }
 
-    @Test func operatorsOptContactsOutAndInAndPausesExpire() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func operatorsOptContactsOutAndInAndPausesExpire(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             let contact = try PhoneNumber(ann)
             let out = try await store.updateContact(contact, of: acme, optedOut: true, pausedUntil: nil, at: now)
@@ -125,8 +125,8 @@ struct ConversationStoreTests {
         }
     }
 
-    @Test func botSettingsAreSealedPerTenantAndRulesKeepTheirOrder() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func botSettingsAreSealedPerTenantAndRulesKeepTheirOrder(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             #expect(try await store.botSettings(of: acme) == BotSettings())
             let settings = BotSettings(forwardURL: "https://bot.example/in", forwardSecret: "0123456789abcdef-secret",
@@ -150,8 +150,8 @@ struct ConversationStoreTests {
         }
     }
 
-    @Test func aBotDecisionIsAppliedOnceCountsItsReplyAndQueuesItsForward() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aBotDecisionIsAppliedOnceCountsItsReplyAndQueuesItsForward(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             let contact = try PhoneNumber(ann)
             let stop = BotDecision(contactChange: .optOut, reply: .init(text: "bye", reason: "opt-out"), forward: false,

@@ -3,7 +3,7 @@ import SwitchboardCore
 import SwitchboardStore
 import Testing
 
-@Suite("The dead-letter archive, its groups, replay jobs and the audit log on a real SQLite file")
+@Suite("The dead-letter archive, its groups, replay jobs and the audit log on SQLite and on PostgreSQL")
 struct DeadLetterStoreTests {
     private let start = Date(timeIntervalSince1970: 1_795_000_000)
 
@@ -20,8 +20,8 @@ struct DeadLetterStoreTests {
             archivedAt: start.addingTimeInterval(offset))
     }
 
-    @Test func aDuplicateDeliveryIsOneRowAndGroupsCountWhatWaits() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aDuplicateDeliveryIsOneRowAndGroupsCountWhatWaits(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             #expect(try await store.archive([letter("a1"), letter("a2", at: 1), letter("a3", reason: "expired", code: "expired", at: 2)]) == 3)
             // The same dead letter delivered again (same fingerprint, another archive id).
             #expect(try await store.archive([letter("a1-again", fingerprint: "fp-a1")]) == 0)
@@ -49,8 +49,8 @@ struct DeadLetterStoreTests {
         }
     }
 
-    @Test func listsFilterAndPageNewestFirst() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func listsFilterAndPageNewestFirst(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             try await store.archive((0..<25).map { letter("l\($0)", reason: $0 % 2 == 0 ? "http-401" : "expired", at: Double($0)) })
             var seen: [String] = []
             var cursor: DeadLetterCursor?
@@ -69,8 +69,8 @@ struct DeadLetterStoreTests {
         }
     }
 
-    @Test func aReplayJobTakesWhatWaitsOnceAndEndsWhenSettled() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aReplayJobTakesWhatWaitsOnceAndEndsWhenSettled(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             try await store.archive((0..<6).map { letter("j\($0)", at: Double($0)) })
             #expect(try await store.setDiscarded(["j5"], true, tenant: nil, at: start)["j5"] == .accepted)
             let (byIDs, outcomes) = try await store.createReplayJob(ids: ["j0", "j1", "j5", "zz"], tenant: "acme",
@@ -105,8 +105,8 @@ struct DeadLetterStoreTests {
         }
     }
 
-    @Test func thePurgeRemovesOnlyWhatWasResolvedBeforeTheRetention() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func thePurgeRemovesOnlyWhatWasResolvedBeforeTheRetention(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             try await store.archive([letter("p1"), letter("p2"), letter("p3")])
             _ = try await store.markReplayed("p1", at: start)
             _ = try await store.setDiscarded(["p2"], true, tenant: nil, at: start.addingTimeInterval(100))
@@ -118,8 +118,8 @@ struct DeadLetterStoreTests {
         }
     }
 
-    @Test func theAuditLogIsReadPerTenantNewestFirst() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func theAuditLogIsReadPerTenantNewestFirst(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             for (index, tenant) in ["acme", "globex", "acme", nil].enumerated() {
                 try await store.recordAudit(AuditEntry(at: start.addingTimeInterval(Double(index)), actorID: "key\(index)",
                                                        actorLabel: "ops", tenant: tenant, action: "dead-letters.replay",

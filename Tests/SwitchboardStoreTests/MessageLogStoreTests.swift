@@ -5,7 +5,7 @@ import SwitchboardProviders
 import SwitchboardStore
 import Testing
 
-@Suite("The message log and the event dedupe memory on a real SQLite file")
+@Suite("The message log and the event dedupe memory on SQLite and on PostgreSQL")
 struct MessageLogStoreTests {
     private let now = Date(timeIntervalSince1970: 1_795_000_000)
     private let contact = "+14155550123"
@@ -27,7 +27,7 @@ struct MessageLogStoreTests {
 
     /// Claims `id`, has the broker confirm it at `now`, and records the provider's
     /// acceptance under `providerID` at `now + 1`.
-    private func sentMessage(_ id: String, providerID: String, tenant: String = "acme", in store: SQLiteStore)
+    private func sentMessage(_ id: String, providerID: String, tenant: String = "acme", in store: any GatewayStore)
         async throws
     {
         #expect(try await store.claim(try claim(id, tenant: tenant), staleAfter: .seconds(60)) == .claimed)
@@ -43,7 +43,7 @@ struct MessageLogStoreTests {
                      at: now.addingTimeInterval(seconds), detail: detail)
     }
 
-    private func stored(_ id: String, tenant: String = "acme", in store: SQLiteStore) async throws -> StoredMessage {
+    private func stored(_ id: String, tenant: String = "acme", in store: any GatewayStore) async throws -> StoredMessage {
         try #require(try await store.message(id, of: try TenantID(tenant)))
     }
 
@@ -58,8 +58,8 @@ struct MessageLogStoreTests {
 
     // MARK: Statuses
 
-    @Test func deliveredThenReadByTheProvidersIDMovesTheMessageOnInOrder() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func deliveredThenReadByTheProvidersIDMovesTheMessageOnInOrder(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             try await sentMessage("m1", providerID: "p1", in: store)
             #expect(try await store.messageID(forProviderID: "p1", tenant: try TenantID("acme")) == "m1")
             // The provider's own `sent` repeats what the dispatcher recorded.
@@ -80,8 +80,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func aReadBeforeItsDeliveredKeepsTheMessageRead() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aReadBeforeItsDeliveredKeepsTheMessageRead(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             try await sentMessage("m1", providerID: "p1", in: store)
             #expect(try await store.applyStatus(try providerStatus(.read, "p1", at: 3)) == .advanced)
             #expect(try await store.applyStatus(try providerStatus(.delivered, "p1", at: 2)) == .recorded)
@@ -94,8 +94,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func aReadWithoutADeliveredIsFine() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aReadWithoutADeliveredIsFine(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             try await sentMessage("m1", providerID: "p1", in: store)
             #expect(try await store.applyStatus(try providerStatus(.read, "p1", at: 3)) == .advanced)
             let message = try await stored("m1", in: store)
@@ -104,8 +104,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func aReplayedStatusChangesNothing() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aReplayedStatusChangesNothing(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             try await sentMessage("m1", providerID: "p1", in: store)
             #expect(try await store.applyStatus(try providerStatus(.delivered, "p1", at: 2)) == .advanced)
             let before = try await stored("m1", in: store)
@@ -119,8 +119,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func statusesBeforeTheProvidersIDIsKnownWaitAndApplyOnRecordSent() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func statusesBeforeTheProvidersIDIsKnownWaitAndApplyOnRecordSent(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             // The webhook overtook the dispatcher's record.
             #expect(try await store.applyStatus(try providerStatus(.read, "p9", at: 3)) == .pending)
@@ -142,8 +142,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func aPendingStatusAppliesToAMessageFirstRecordedBySend() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aPendingStatusAppliesToAMessageFirstRecordedBySend(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             #expect(try await store.applyStatus(try providerStatus(.delivered, "p8", at: 2)) == .pending)
             // Came over AMQP: no claim, the dispatcher's record creates the row.
             try await store.recordSent(try envelope("m2", text: "over amqp"), session: try SessionID("acme-main"),
@@ -156,8 +156,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func aStatusThatNamesNoMessageIsUnknown() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aStatusThatNamesNoMessageIsUnknown(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             try await sentMessage("m1", providerID: "p1", in: store)
             let acme = try TenantID("acme")
             #expect(try await store.applyStatus(StatusReport(tenant: acme, messageID: "ghost", providerMessageID: nil,
@@ -175,8 +175,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func aProviderFailureAfterSentFailsTheMessageWithItsError() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aProviderFailureAfterSentFailsTheMessageWithItsError(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             try await sentMessage("m1", providerID: "p1", in: store)
             let detail = "131026: message undeliverable"
             #expect(try await store.applyStatus(try providerStatus(.failed, "p1", at: 2, detail: detail)) == .advanced)
@@ -194,8 +194,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func aDeliveredAfterOurOwnFailedWins() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aDeliveredAfterOurOwnFailedWins(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             #expect(try await store.claim(try claim("m2"), staleAfter: .seconds(60)) == .claimed)
             await store.markQueued("m2", of: acme, at: now)
@@ -216,8 +216,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func aFailureAfterDeliveryIsHistoryOnly() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aFailureAfterDeliveryIsHistoryOnly(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             try await sentMessage("m1", providerID: "p1", in: store)
             #expect(try await store.applyStatus(try providerStatus(.delivered, "p1", at: 2)) == .advanced)
             #expect(try await store.applyStatus(try providerStatus(.failed, "p1", at: 3, detail: "late")) == .recorded)
@@ -228,8 +228,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func anExpiredMessageStaysExpired() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func anExpiredMessageStaysExpired(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             #expect(try await store.claim(try claim("m3"), staleAfter: .seconds(60)) == .claimed)
             await store.markQueued("m3", of: acme, at: now)
@@ -242,8 +242,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func tenantsNeverMix() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func tenantsNeverMix(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             let globex = try TenantID("globex")
             // The same provider id under two tenants (two providers, or two accounts).
@@ -274,8 +274,8 @@ struct MessageLogStoreTests {
     /// The dispatcher writes `recordSent` and publishes its own `sent` event at the same
     /// time (DeliveryProcessor), so the logger may apply that event, which carries both
     /// ids, before `recordSent` commits.
-    @Test func aPendingStatusSurvivesTheDispatchersSentEventOvertakingItsRecord() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aPendingStatusSurvivesTheDispatchersSentEventOvertakingItsRecord(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             #expect(try await store.claim(try claim("m1"), staleAfter: .seconds(60)) == .claimed)
             await store.markQueued("m1", of: acme, at: now)
@@ -297,8 +297,8 @@ struct MessageLogStoreTests {
 
     // MARK: Inbound messages and conversations
 
-    @Test func anInboundMessageIsRecordedOnce() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func anInboundMessageIsRecordedOnce(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let event = try received("evt_1", text: "hi", at: 5)
             #expect(try await store.recordInbound(event))
             #expect(try await !store.recordInbound(event))
@@ -314,8 +314,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func aConversationHoldsBothWaysNewestFirstAndPages() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aConversationHoldsBothWaysNewestFirstAndPages(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             let number = try PhoneNumber(contact)
             // Outbound: claimed and queued at 10, recorded queued (no claim) at 30, sent at 50.
@@ -368,8 +368,8 @@ struct MessageLogStoreTests {
 
     // MARK: Event dedupe
 
-    @Test func seenEventsAreRememberedUntilTheyExpire() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func seenEventsAreRememberedUntilTheyExpire(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             #expect(try await store.seenEvents(among: []).isEmpty)
             #expect(try await store.seenEvents(among: ["evt_a", "evt_b"]).isEmpty)
             try await store.markEventsSeen(["evt_a", "evt_b"], until: Date().addingTimeInterval(3600))
@@ -384,8 +384,8 @@ struct MessageLogStoreTests {
         }
     }
 
-    @Test func forgettingRemovesExpiredEntriesAndOldPendingStatuses() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func forgettingRemovesExpiredEntriesAndOldPendingStatuses(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let clock = Date()
             try await store.markEventsSeen(["evt_old1", "evt_old2"], until: clock.addingTimeInterval(-60))
             try await store.markEventsSeen(["evt_new"], until: clock.addingTimeInterval(3600))

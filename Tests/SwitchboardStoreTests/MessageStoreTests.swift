@@ -4,7 +4,7 @@ import SwitchboardCore
 import SwitchboardStore
 import Testing
 
-@Suite("Messages and idempotency claims on a real SQLite file")
+@Suite("Messages and idempotency claims on SQLite and on PostgreSQL")
 struct MessageStoreTests {
     private let now = Date(timeIntervalSince1970: 1_795_000_000)
 
@@ -16,8 +16,8 @@ struct MessageStoreTests {
                      expiresAt: nil, createdAt: date ?? now)
     }
 
-    @Test func aClaimTellsANewKeyFromARetryFromAReusedKey() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aClaimTellsANewKeyFromARetryFromAReusedKey(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             #expect(try await store.claim(try claim("m1", key: "k1"), staleAfter: .seconds(60)) == .claimed)
             // Before the confirm: the same request is in progress.
@@ -46,8 +46,8 @@ struct MessageStoreTests {
         }
     }
 
-    @Test func anUnconfirmedOrAbandonedClaimIsResumedAndAReleasedOneIsFree() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func anUnconfirmedOrAbandonedClaimIsResumedAndAReleasedOneIsFree(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             _ = try await store.claim(try claim("m1"), staleAfter: .seconds(60))
             try await store.markUnconfirmed("m1", of: acme)
@@ -82,8 +82,8 @@ struct MessageStoreTests {
         }
     }
 
-    @Test func concurrentClaimsShareCommitsAndOneFailureDoesNotUndoTheOthers() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func concurrentClaimsShareCommitsAndOneFailureDoesNotUndoTheOthers(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             // 400 claims at once, 50 of them colliding on ids claimed under other keys.
             let outcomes = try await withThrowingTaskGroup(of: (Int, ClaimOutcome).self) { group in
                 for index in 0..<400 {
@@ -116,8 +116,8 @@ struct MessageStoreTests {
         }
     }
 
-    @Test func writeBehindsUnderLoadAllLandAndNoCallerLeadsForever() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func writeBehindsUnderLoadAllLandAndNoCallerLeadsForever(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             // 2,000 write-behind inserts and 200 waited-for claims, all at once.
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -144,8 +144,8 @@ struct MessageStoreTests {
     /// dispatcher has sent it and recorded `sent` first. That row stays (never backwards)
     /// and the history (in the order recorded) gains `queued` with the instant the api
     /// accepted it; the late write used to fail whole.
-    @Test func aQueuedRecordThatArrivesAfterTheSendKeepsTheSentRowAndItsHistory() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aQueuedRecordThatArrivesAfterTheSendKeepsTheSentRowAndItsHistory(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             let acme = try TenantID("acme")
             let envelope = OutboundEnvelope(id: "late", tenant: acme, session: try SessionID("acme-main"),
                                             to: try PhoneNumber("+14155550123"), text: "hello")

@@ -1,4 +1,5 @@
 import Crypto
+import Logging
 import Foundation
 import SwitchboardCore
 import SwitchboardProviders
@@ -24,14 +25,36 @@ struct TemporaryStore {
     func remove() { try? FileManager.default.removeItem(at: directory) }
 }
 
-/// Runs `body` with a store in a fresh file holding the tenants acme and globex, and
-/// removes the file afterwards.
-func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
+extension StoreBackend {
+    /// The backends the store suites run on: SQLite always; PostgreSQL when
+    /// `SWITCHBOARD_TEST_POSTGRES` names a server (the test command starts one).
+    static var underTest: [StoreBackend] { postgresForTests == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    static var postgresForTests: String? {
+        ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+/// Runs `body` with a fresh store of `backend` (a new file, or a new schema on the test
+/// server) holding the tenants acme and globex, and removes it afterwards.
+func withStore(_ backend: StoreBackend, _ body: (any GatewayStore) async throws -> Void) async throws {
     let temporary = try TemporaryStore()
     defer { temporary.remove() }
-    let store = try temporary.open()
-    for id in ["acme", "globex"] { try await store.createTenant(try tenant(id)) }
-    try await body(store)
+    let location = try StoreLocation.scratch(beside: backend == .postgres ? StoreBackend.postgresForTests : nil,
+                                             name: "sbstore_" + temporary.directory.lastPathComponent,
+                                             directory: temporary.directory)
+    let store = try await location.open(secretBox: try SecretBox(masterKey: temporary.key))
+    do {
+        #expect(store.backend == backend)
+        for id in ["acme", "globex"] { try await store.createTenant(try tenant(id)) }
+        try await body(store)
+    } catch {
+        await store.close()
+        await location.discard(logger: Logger(label: "test"))
+        throw error
+    }
+    await store.close()
+    await location.discard(logger: Logger(label: "test"))
 }
 
 func tenant(_ id: String, quota: Int? = nil) throws -> Tenant {

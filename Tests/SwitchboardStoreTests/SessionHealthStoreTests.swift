@@ -7,8 +7,8 @@ import Testing
 struct SessionHealthStoreTests {
     private let start = Date(timeIntervalSince1970: 1_795_000_000)
 
-    @Test func aStatusChangesTheSessionOnceKeepsItsHistoryAndIsAlertedOnceEachWay() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.underTest) func aStatusChangesTheSessionOnceKeepsItsHistoryAndIsAlertedOnceEachWay(backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             var connected = try session("acme-main", of: "acme", primary: true)
             connected.status = .connected
             try await store.addSession(connected, secrets: SessionSecrets(credentials: ["api_key": "k1"], webhookSecret: "w1"))

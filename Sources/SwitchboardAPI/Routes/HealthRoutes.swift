@@ -7,7 +7,7 @@ import SwitchboardStore
 /// connection is up and the store answers), for orchestrators and load balancers.
 struct HealthRoutes: Sendable {
     let publisher: AMQPConnection
-    let store: SQLiteStore
+    let store: any GatewayStore
 
     struct Health: Encodable, Sendable {
         var status: String

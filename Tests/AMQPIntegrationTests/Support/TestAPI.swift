@@ -47,8 +47,9 @@ final class TestAPI: @unchecked Sendable {
     static let client = HTTPClient(eventLoopGroupProvider: .singleton)
 
     /// The store of the instance running now.
-    var store: SQLiteStore { running.gateway.store }
-    var databasePath: String { configuration.database.path }
+    var store: any GatewayStore { running.gateway.store }
+    /// The SQLite file's path, or the PostgreSQL URL.
+    var databasePath: String { configuration.database.location.setting }
 
     private init(scratch: ScratchVirtualHost, configuration: GatewayConfiguration, adminToken: String,
                  running: TestGateway.Running, port: Int) {

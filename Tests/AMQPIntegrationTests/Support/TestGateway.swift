@@ -8,7 +8,7 @@ import SwitchboardStore
 import Testing
 
 /// A gateway process built by the composition root (`Gateway.build`, as `switchboard
-/// serve` builds it) in a scratch virtual host, on a scratch SQLite file, with the
+/// serve` builds it) in a scratch virtual host, on a scratch store (`TestStore`), with the
 /// topology already applied by the scratch host. Stopped and removed afterwards.
 enum TestGateway {
     /// The configuration for `services` in `scratch`: every listener on a free port,
@@ -19,8 +19,7 @@ enum TestGateway {
         amqp.virtualHost = scratch.name
         var configuration = GatewayConfiguration(
             services: services, amqp: amqp, topology: scratch.topology, management: scratch.management,
-            database: .init(path: directory.appendingPathComponent("db.sqlite").path,
-                            secretBox: try SecretBox(masterKey: SymmetricKey(size: .bits256))),
+            database: try TestStore.database(in: directory),
             applyTopology: false, connectTimeout: .seconds(10),
             api: .init(port: 0, cacheTimeToLive: .zero), webhooks: .init(port: 0, metaVerifyToken: "verify-me"),
             simulator: .init(port: 0), dispatcher: .init(refreshInterval: .milliseconds(200)),
@@ -64,7 +63,14 @@ enum TestGateway {
     static func withDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbgw-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        return try await body(directory)
+        do {
+            let result = try await body(directory)
+            await TestStore.discard(in: directory)
+            return result
+        } catch {
+            await TestStore.discard(in: directory)
+            throw error
+        }
     }
 }
 

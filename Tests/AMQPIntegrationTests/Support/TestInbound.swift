@@ -25,7 +25,9 @@ import SwitchboardWebhooks
 /// with `conversations`, the inbox and the bot too.
 final class TestInbound: @unchecked Sendable {
     let scratch: ScratchVirtualHost
-    let store: SQLiteStore
+    let store: any GatewayStore
+    /// Where the store is, as `SWITCHBOARD_DATABASE` names it (for CLI runs).
+    let databaseSetting: String
     /// The webhooks receiver's port.
     let receiverPort: Int
     /// The api's port (the same process serves it, as `serve all` does).
@@ -36,10 +38,11 @@ final class TestInbound: @unchecked Sendable {
     /// would have.
     static let eventsQueue = "test.events"
 
-    private init(scratch: ScratchVirtualHost, store: SQLiteStore, receiverPort: Int, apiPort: Int,
-                 simulator: EmbeddedSimulator) {
+    private init(scratch: ScratchVirtualHost, store: any GatewayStore, databaseSetting: String, receiverPort: Int,
+                 apiPort: Int, simulator: EmbeddedSimulator) {
         self.scratch = scratch
         self.store = store
+        self.databaseSetting = databaseSetting
         self.receiverPort = receiverPort
         self.apiPort = apiPort
         self.simulator = simulator
@@ -80,6 +83,7 @@ final class TestInbound: @unchecked Sendable {
                     }
                     let result = try await TestGateway.with(configuration) { gateway in
                         let inbound = TestInbound(scratch: scratch, store: gateway.store,
+                                                  databaseSetting: configuration.database.location.setting,
                                                   receiverPort: try await gateway.port(of: .webhooks),
                                                   apiPort: try await gateway.port(of: .api), simulator: simulator)
                         do {

@@ -18,11 +18,11 @@ import SwitchboardStore
 /// and removed afterwards.
 final class TestOutbound: @unchecked Sendable {
     let scratch: ScratchVirtualHost
-    let store: SQLiteStore
+    let store: any GatewayStore
     let simulator: EmbeddedSimulator
     let registry: TenantRegistry
 
-    init(scratch: ScratchVirtualHost, store: SQLiteStore, simulator: EmbeddedSimulator) {
+    init(scratch: ScratchVirtualHost, store: any GatewayStore, simulator: EmbeddedSimulator) {
         self.scratch = scratch
         self.store = store
         self.simulator = simulator

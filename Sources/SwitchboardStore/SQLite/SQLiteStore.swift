@@ -7,7 +7,7 @@ public import SwitchboardTelemetry
 /// The registry's state in one SQLite file (system libsqlite3 through GRDB), in WAL
 /// mode so readers never wait for the writer. Migrations are append-only: a shipped
 /// migration is never edited, a change is a new one.
-public final class SQLiteStore: Sendable {
+public final class SQLiteStore: GatewayStore, Sendable {
     public let path: String
     private let pool: DatabasePool
     /// Message writes from concurrent requests, one transaction per batch.
@@ -346,6 +346,11 @@ public final class SQLiteStore: Sendable {
         return migrator
     }
 
+    public var backend: StoreBackend { .sqlite }
+
+    /// SQLite closes its file when the last reference goes.
+    public func close() async {}
+
     /// True when the database answers (for readiness checks).
     public func isReachable() async -> Bool {
         (try? await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
@@ -644,12 +649,7 @@ extension SQLiteStore: SessionStore {
     }
 
     private func openSecrets(_ sealed: Data, of session: SessionID) throws(StoreError) -> SessionSecrets {
-        let plaintext = try secretBox.open(sealed, owner: "session:\(session)")
-        do {
-            return try JSONDecoder().decode(SessionSecrets.self, from: plaintext)
-        } catch {
-            throw .secrets("the secrets of session \(session) are not readable")
-        }
+        try secretBox.openSecrets(sealed, of: session)
     }
 
     public func setStatus(_ status: SessionStatus, of session: SessionID) async throws(StoreError) {
@@ -682,13 +682,7 @@ extension SQLiteStore: SessionStore {
     }
 
     private func seal(_ secrets: SessionSecrets, of session: SessionID) throws(StoreError) -> Data {
-        do {
-            return try secretBox.seal(try JSONEncoder().encode(secrets), owner: "session:\(session)")
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw .secrets("cannot encode: \(error)")
-        }
+        try secretBox.sealSecrets(secrets, of: session)
     }
 
     public func deleteSession(_ id: SessionID) async throws(StoreError) {

@@ -1,6 +1,6 @@
 public import Foundation
 import GRDB
-public import SwitchboardCore
+import SwitchboardCore
 
 // The dead-letter archive. Groups are kept as a summary table updated in the same
 // transaction as the rows they count, so listing groups never scans the archive.

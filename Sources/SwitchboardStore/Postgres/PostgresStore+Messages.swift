@@ -1,0 +1,243 @@
+public import Foundation
+import PostgresNIO
+public import SwitchboardCore
+
+// Outbound messages and their idempotency keys. Every decision two instances could
+// race on is one statement: the claim is an insert that a unique key refuses, the
+// moves forward are updates conditioned on the state they leave.
+
+private let messageColumns = """
+    tenant_id, id, idempotency_key, request_hash, session_id, class, recipient, type, campaign, state,
+    provider_message_id, error, expires_at, created_at, updated_at, text
+    """
+
+private let insertMessage = """
+    INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT DO NOTHING RETURNING 1
+    """
+
+private func storedMessage(_ row: PostgresSQLRow, history: [MessageStatusEntry]) throws -> StoredMessage {
+    let id: String = try row.get("id")
+    guard let messageClass = MessageClass(rawValue: try row.get("class")),
+          let type = MessageType(rawValue: try row.get("type")), let state = MessageState(rawValue: try row.get("state"))
+    else { throw StoreError.database("message \(id) has an unknown class, type or state") }
+    return StoredMessage(
+        tenant: try TenantID(try row.get("tenant_id") as String), id: id, idempotencyKey: try row.get("idempotency_key"),
+        requestHash: try row.get("request_hash"), session: try SessionID(try row.get("session_id") as String),
+        messageClass: messageClass, to: try PhoneNumber(try row.get("recipient") as String), type: type,
+        campaign: try row.get("campaign"), text: try row.get("text"), state: state,
+        providerMessageID: try row.get("provider_message_id"), error: try row.get("error"),
+        expiresAt: try row.optionalDate("expires_at"), createdAt: try row.date("created_at"),
+        updatedAt: try row.date("updated_at"), history: history)
+}
+
+private func fetchMessage(tenant: String, where column: String, _ value: String, in db: PostgresSQL) async throws
+    -> StoredMessage?
+{
+    guard let row = try await db.one("SELECT \(messageColumns) FROM messages WHERE tenant_id = ? AND \(column) = ?",
+                                     [tenant, value])
+    else { return nil }
+    let id: String = try row.get("id")
+    let history = try await db.rows("""
+        SELECT state, at, detail FROM message_events WHERE tenant_id = ? AND message_id = ? ORDER BY seq
+        """, [tenant, id]).compactMap { event -> MessageStatusEntry? in
+        guard let state = MessageState(rawValue: try event.get("state")) else { return nil }
+        return MessageStatusEntry(state: state, at: try event.date("at"), detail: try event.get("detail"))
+    }
+    return try storedMessage(row, history: history)
+}
+
+extension PostgresStore: MessageStore {
+    public func claim(_ claim: MessageClaim, staleAfter: Duration) async throws(StoreError) -> ClaimOutcome {
+        let staleBefore = claim.createdAt.addingTimeInterval(-staleAfter.seconds).timeIntervalSince1970
+        let tenant = claim.tenant.rawValue
+        let now = claim.createdAt.timeIntervalSince1970
+        let values: [any SQLBindable] = [
+            tenant, claim.id, claim.idempotencyKey, claim.requestHash, claim.session.rawValue,
+            claim.messageClass.rawValue, claim.to.e164, claim.type.rawValue, claim.campaign,
+            MessageState.accepting.rawValue, SQLValue.null, SQLValue.null, claim.expiresAt?.timeIntervalSince1970,
+            now, now, claim.text,
+        ]
+        return try await transaction { db -> ClaimOutcome in
+            // The common case is a new key: insert, and only look around when a key refused it.
+            if try await db.execute(insertMessage, values) > 0 { return .claimed }
+            guard let holder = try await fetchMessage(tenant: tenant, where: "idempotency_key", claim.idempotencyKey,
+                                                      in: db)
+            else { return .idTaken }
+            guard holder.requestHash == claim.requestHash else { return .keyReused(holder) }
+            switch holder.state {
+            case .unconfirmed:
+                return .resumed(holder)
+            case .accepting where holder.updatedAt.timeIntervalSince1970 < staleBefore:
+                // Only one of several retries racing here takes over the stale claim.
+                let taken = try await db.execute("""
+                    UPDATE messages SET updated_at = ? WHERE tenant_id = ? AND id = ? AND state = 'accepting'
+                        AND updated_at < ? RETURNING 1
+                    """, [now, tenant, holder.id, staleBefore])
+                return taken > 0 ? .resumed(holder) : .inProgress(holder)
+            case .accepting:
+                return .inProgress(holder)
+            default:
+                return .accepted(holder)
+            }
+        }
+    }
+
+    public func markQueued(_ id: String, of tenant: TenantID, at: Date) async {
+        do {
+            // One statement: the state moves on and the history gains the step, or neither.
+            try await run { db in
+                try await db.execute("""
+                    WITH moved AS (
+                        UPDATE messages SET state = 'queued', updated_at = ?
+                        WHERE tenant_id = ? AND id = ? AND state IN ('accepting', 'unconfirmed') RETURNING tenant_id, id)
+                    INSERT INTO message_events (tenant_id, message_id, state, at) SELECT tenant_id, id, 'queued', ? FROM moved
+                    """, [at.timeIntervalSince1970, tenant.rawValue, id, at.timeIntervalSince1970])
+            }
+        } catch {
+            // The broker has the message; only its record lags (it stays `accepting`, and a
+            // retry after the stale time publishes it again under the same id).
+            logger.error("message queued but not recorded", metadata: [
+                LogKey.tenant: "\(tenant)", LogKey.messageID: "\(id)", LogKey.error: "\(error)",
+            ])
+        }
+    }
+
+    public func recordQueued(_ message: MessageClaim, at: Date) async {
+        let values: [any SQLBindable] = [
+            message.tenant.rawValue, message.id, message.idempotencyKey, message.requestHash, message.session.rawValue,
+            message.messageClass.rawValue, message.to.e164, message.type.rawValue, message.campaign,
+            MessageState.queued.rawValue, SQLValue.null, SQLValue.null, message.expiresAt?.timeIntervalSince1970,
+            message.createdAt.timeIntervalSince1970, at.timeIntervalSince1970, message.text,
+        ]
+        do {
+            try await transaction { db in
+                // This write trails the 202: the dispatcher may have sent the message and
+                // recorded it first. Its row stays as it is (never backwards); the history
+                // still gains `queued`, at the instant the api accepted it.
+                try await db.execute(insertMessage, values)
+                try await db.execute("INSERT INTO message_events (tenant_id, message_id, state, at) VALUES (?, ?, ?, ?)",
+                                     [message.tenant.rawValue, message.id, MessageState.queued.rawValue,
+                                      at.timeIntervalSince1970])
+            }
+        } catch {
+            logger.error("message queued but not recorded", metadata: [
+                LogKey.tenant: "\(message.tenant)", LogKey.messageID: "\(message.id)", LogKey.error: "\(error)",
+            ])
+        }
+    }
+
+    public func providerAcceptance(of id: String, tenant: TenantID) async throws(StoreError) -> String? {
+        try await run { db in
+            try await db.one("""
+                SELECT coalesce(provider_message_id, '') AS provider_id FROM messages
+                WHERE tenant_id = ? AND id = ? AND state IN ('sent', 'delivered', 'read', 'played')
+                """, [tenant.rawValue, id])?.get("provider_id") as String?
+        }
+    }
+
+    public func recordSent(_ envelope: OutboundEnvelope, session: SessionID, providerMessageID: String, at: Date)
+        async throws(StoreError)
+    {
+        try await record(envelope, session: session, state: .sent, providerMessageID: providerMessageID,
+                         error: nil, detail: providerMessageID, at: at)
+    }
+
+    public func recordUnsent(_ envelope: OutboundEnvelope, session: SessionID?, state: MessageState, code: String,
+                             detail: String, at: Date) async throws(StoreError)
+    {
+        try await record(envelope, session: session ?? envelope.session, state: state, providerMessageID: nil,
+                         error: "\(code): \(detail)", detail: code, at: at)
+    }
+
+    /// Moves a message forward to `state` (from accepting, unconfirmed or queued; or from
+    /// failed or expired, when an operator replayed its dead letter), creating its row if
+    /// it came over AMQP, and adds the step to its history.
+    private func record(_ envelope: OutboundEnvelope, session: SessionID?, state: MessageState,
+                        providerMessageID: String?, error: String?, detail: String?, at: Date) async throws(StoreError)
+    {
+        let seconds = at.timeIntervalSince1970
+        let tenant = envelope.tenant.rawValue
+        let insert: [any SQLBindable] = [
+            tenant, envelope.id, "amqp:\(envelope.id)", Data(), session?.rawValue ?? "",
+            envelope.messageClass.rawValue, envelope.to.e164, envelope.type.rawValue, envelope.campaign,
+            state.rawValue, providerMessageID, error, envelope.expiresAt?.timeIntervalSince1970, seconds, seconds,
+            envelope.text,
+        ]
+        try await transaction { db in
+            if let providerMessageID { try await lockProviderMessage(providerMessageID, tenant: tenant, in: db) }
+            // A message whose session is unknown cannot get a row of its own (every row names
+            // its session); an existing row is still moved on.
+            var inserted = false
+            if session != nil { inserted = try await db.execute(insertMessage, insert) > 0 }
+            if !inserted {
+                let moved = try await db.execute("""
+                    UPDATE messages SET state = ?, provider_message_id = coalesce(?, provider_message_id),
+                        error = ?, updated_at = ?
+                    WHERE tenant_id = ? AND id = ? AND state IN ('accepting', 'unconfirmed', 'queued', 'failed', 'expired')
+                    RETURNING 1
+                    """, [state.rawValue, providerMessageID, error, seconds, tenant, envelope.id])
+                guard moved > 0 else {
+                    // Already further on (never backwards), e.g. the logger applied our own
+                    // `sent` event first: statuses that waited for the provider's id still apply.
+                    if let providerMessageID {
+                        try await db.execute("""
+                            UPDATE messages SET provider_message_id = ?
+                            WHERE tenant_id = ? AND id = ? AND provider_message_id IS NULL
+                            """, [providerMessageID, tenant, envelope.id])
+                        try await applyPendingStatuses(providerMessageID: providerMessageID, toMessage: envelope.id,
+                                                       tenant: tenant, in: db)
+                    }
+                    return
+                }
+            }
+            try await db.execute("INSERT INTO message_events (tenant_id, message_id, state, at, detail) VALUES (?, ?, ?, ?, ?)",
+                                 [tenant, envelope.id, state.rawValue, seconds, detail])
+            if state == .sent, let session {
+                // The session's last successful send, for the health view (only for a
+                // session that still exists: one deleted mid-send must not fail the record).
+                try await db.execute("""
+                    INSERT INTO session_health (session_id, tenant_id, last_sent_at)
+                    SELECT id, tenant_id, ? FROM sessions WHERE id = ?
+                    ON CONFLICT (session_id) DO UPDATE SET
+                        last_sent_at = greatest(coalesce(session_health.last_sent_at, 0), excluded.last_sent_at)
+                    """, [seconds, session.rawValue])
+            }
+            if let providerMessageID {
+                try await applyPendingStatuses(providerMessageID: providerMessageID, toMessage: envelope.id,
+                                               tenant: tenant, in: db)
+            }
+        }
+    }
+
+    public func markUnconfirmed(_ id: String, of tenant: TenantID) async throws(StoreError) {
+        try await run { db in
+            try await db.execute("""
+                UPDATE messages SET state = 'unconfirmed', updated_at = ?
+                WHERE tenant_id = ? AND id = ? AND state = 'accepting'
+                """, [Date().timeIntervalSince1970, tenant.rawValue, id])
+        }
+    }
+
+    public func releaseClaim(_ id: String, of tenant: TenantID) async throws(StoreError) {
+        try await run { db in
+            try await db.execute("""
+                DELETE FROM messages WHERE tenant_id = ? AND id = ? AND state IN ('accepting', 'unconfirmed')
+                """, [tenant.rawValue, id])
+        }
+    }
+
+    public func message(_ id: String, of tenant: TenantID) async throws(StoreError) -> StoredMessage? {
+        try await run { db in try await fetchMessage(tenant: tenant.rawValue, where: "id", id, in: db) }
+    }
+
+    public func messageCounts() async throws(StoreError) -> [MessageState: Int] {
+        try await run { db in
+            var counts: [MessageState: Int] = [:]
+            for row in try await db.rows("SELECT state, COUNT(*) AS n FROM messages GROUP BY state") {
+                if let state = MessageState(rawValue: try row.get("state")) { counts[state] = try row.get("n") }
+            }
+            return counts
+        }
+    }
+}
