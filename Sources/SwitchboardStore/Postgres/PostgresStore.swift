@@ -232,14 +232,14 @@ public final class PostgresStore: GatewayStore, Sendable {
 
     // MARK: Migrations
 
-    /// Applies every migration not yet applied, in order, each in its own transaction,
-    /// under an advisory lock: instances starting together migrate once.
+    /// Applies every migration not yet applied, in order, in one transaction, under an
+    /// advisory lock on the schema: instances starting together migrate once.
     private func migrate() async throws(StoreError) {
         if let schema = configuration.schema {
             _ = try await run { db in try await db.execute("CREATE SCHEMA IF NOT EXISTS \(schema)") }
         }
         try await transaction { db in
-            try await db.execute("SELECT pg_advisory_xact_lock(7340031)")
+            try await db.execute("SELECT pg_advisory_xact_lock(hashtextextended('switchboard-migrations:' || current_schema(), 0))")
             try await db.execute("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
