@@ -173,5 +173,65 @@ enum PostgresMigrations {
                 pid bigint NOT NULL, started_at double precision NOT NULL, last_seen double precision NOT NULL)
             """,
         ]),
+        // The dispatcher's record of every send in one round trip (one statement, its own
+        // transaction) instead of seven; see `PostgresStore.record`.
+        Migration(id: "v2: switchboard_record_message", statements: [
+            """
+            CREATE FUNCTION switchboard_record_message(
+                p_tenant text, p_id text, p_session text, p_class text, p_recipient text, p_type text,
+                p_campaign text, p_state text, p_provider_id text, p_error text, p_expires_at double precision,
+                p_at double precision, p_text text, p_detail text) RETURNS boolean
+            LANGUAGE plpgsql AS $$
+            DECLARE
+                v_inserted boolean := false;
+                v_count integer;
+            BEGIN
+                -- The lock of the provider id first (then the row), as a status for it takes them.
+                IF p_provider_id IS NOT NULL THEN
+                    PERFORM pg_advisory_xact_lock(
+                        hashtextextended('provider-message:' || p_tenant || ':' || p_provider_id, 0));
+                END IF;
+                -- A message that came over AMQP gets its row; one whose session is unknown cannot.
+                IF p_session IS NOT NULL THEN
+                    INSERT INTO messages (tenant_id, id, idempotency_key, request_hash, session_id, class, recipient,
+                        type, campaign, state, provider_message_id, error, expires_at, created_at, updated_at, text)
+                    VALUES (p_tenant, p_id, 'amqp:' || p_id, ''::bytea, p_session, p_class, p_recipient, p_type,
+                        p_campaign, p_state, p_provider_id, p_error, p_expires_at, p_at, p_at, p_text)
+                    ON CONFLICT DO NOTHING;
+                    GET DIAGNOSTICS v_count = ROW_COUNT;
+                    v_inserted := v_count > 0;
+                END IF;
+                IF NOT v_inserted THEN
+                    UPDATE messages SET state = p_state, provider_message_id = coalesce(p_provider_id, provider_message_id),
+                        error = p_error, updated_at = p_at
+                    WHERE tenant_id = p_tenant AND id = p_id
+                        AND state IN ('accepting', 'unconfirmed', 'queued', 'failed', 'expired');
+                    GET DIAGNOSTICS v_count = ROW_COUNT;
+                    IF v_count = 0 THEN
+                        -- Already further on (never backwards): only the provider id may be new.
+                        IF p_provider_id IS NOT NULL THEN
+                            UPDATE messages SET provider_message_id = p_provider_id
+                            WHERE tenant_id = p_tenant AND id = p_id AND provider_message_id IS NULL;
+                            RETURN EXISTS (SELECT 1 FROM pending_statuses
+                                           WHERE tenant_id = p_tenant AND provider_message_id = p_provider_id);
+                        END IF;
+                        RETURN false;
+                    END IF;
+                END IF;
+                INSERT INTO message_events (tenant_id, message_id, state, at, detail)
+                VALUES (p_tenant, p_id, p_state, p_at, p_detail);
+                IF p_state = 'sent' AND p_session IS NOT NULL THEN
+                    INSERT INTO session_health (session_id, tenant_id, last_sent_at)
+                    SELECT id, tenant_id, p_at FROM sessions WHERE id = p_session
+                    ON CONFLICT (session_id) DO UPDATE SET
+                        last_sent_at = greatest(coalesce(session_health.last_sent_at, 0), excluded.last_sent_at);
+                END IF;
+                -- True: statuses that came before the provider id wait to be applied.
+                RETURN p_provider_id IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM pending_statuses WHERE tenant_id = p_tenant AND provider_message_id = p_provider_id);
+            END
+            $$
+            """,
+        ]),
     ]
 }

@@ -58,8 +58,9 @@ extension PostgresStore: MessageStore {
             MessageState.accepting.rawValue, SQLValue.null, SQLValue.null, claim.expiresAt?.timeIntervalSince1970,
             now, now, claim.text,
         ]
-        return try await transaction { db -> ClaimOutcome in
-            // The common case is a new key: insert, and only look around when a key refused it.
+        // The common case is a new key: one insert (its own transaction), and only a look
+        // around when a key refused it; every step after is a statement that decides alone.
+        return try await run { db -> ClaimOutcome in
             if try await db.execute(insertMessage, values) > 0 { return .claimed }
             guard let holder = try await fetchMessage(tenant: tenant, where: "idempotency_key", claim.idempotencyKey,
                                                       in: db)
@@ -111,14 +112,16 @@ extension PostgresStore: MessageStore {
             message.createdAt.timeIntervalSince1970, at.timeIntervalSince1970, message.text,
         ]
         do {
-            try await transaction { db in
+            try await run { db in
                 // This write trails the 202: the dispatcher may have sent the message and
                 // recorded it first. Its row stays as it is (never backwards); the history
-                // still gains `queued`, at the instant the api accepted it.
-                try await db.execute(insertMessage, values)
-                try await db.execute("INSERT INTO message_events (tenant_id, message_id, state, at) VALUES (?, ?, ?, ?)",
-                                     [message.tenant.rawValue, message.id, MessageState.queued.rawValue,
-                                      at.timeIntervalSince1970])
+                // still gains `queued`, at the instant the api accepted it. One statement.
+                try await db.execute("""
+                    WITH message AS (
+                        INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT DO NOTHING)
+                    INSERT INTO message_events (tenant_id, message_id, state, at) VALUES (?, ?, 'queued', ?)
+                    """, values + [message.tenant.rawValue, message.id, at.timeIntervalSince1970])
             }
         } catch {
             logger.error("message queued but not recorded", metadata: [
@@ -152,61 +155,27 @@ extension PostgresStore: MessageStore {
 
     /// Moves a message forward to `state` (from accepting, unconfirmed or queued; or from
     /// failed or expired, when an operator replayed its dead letter), creating its row if
-    /// it came over AMQP, and adds the step to its history.
+    /// it came over AMQP, and adds the step to its history: one call of the schema's
+    /// `switchboard_record_message` (v2), which does what the SQLite store's `record`
+    /// does, in one round trip. Statuses that waited for the provider's id (rare: they
+    /// came before the send was recorded) are applied after, under the same lock.
     private func record(_ envelope: OutboundEnvelope, session: SessionID?, state: MessageState,
                         providerMessageID: String?, error: String?, detail: String?, at: Date) async throws(StoreError)
     {
-        let seconds = at.timeIntervalSince1970
         let tenant = envelope.tenant.rawValue
-        let insert: [any SQLBindable] = [
-            tenant, envelope.id, "amqp:\(envelope.id)", Data(), session?.rawValue ?? "",
-            envelope.messageClass.rawValue, envelope.to.e164, envelope.type.rawValue, envelope.campaign,
-            state.rawValue, providerMessageID, error, envelope.expiresAt?.timeIntervalSince1970, seconds, seconds,
-            envelope.text,
-        ]
+        let pending = try await run { db in
+            try await db.one("""
+                SELECT switchboard_record_message(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) AS pending
+                """, [tenant, envelope.id, session?.rawValue, envelope.messageClass.rawValue, envelope.to.e164,
+                      envelope.type.rawValue, envelope.campaign, state.rawValue, providerMessageID, error,
+                      envelope.expiresAt?.timeIntervalSince1970, at.timeIntervalSince1970, envelope.text, detail])?
+                .get("pending") as Bool?
+        }
+        guard pending == true, let providerMessageID else { return }
         try await transaction { db in
-            if let providerMessageID { try await lockProviderMessage(providerMessageID, tenant: tenant, in: db) }
-            // A message whose session is unknown cannot get a row of its own (every row names
-            // its session); an existing row is still moved on.
-            var inserted = false
-            if session != nil { inserted = try await db.execute(insertMessage, insert) > 0 }
-            if !inserted {
-                let moved = try await db.execute("""
-                    UPDATE messages SET state = ?, provider_message_id = coalesce(?, provider_message_id),
-                        error = ?, updated_at = ?
-                    WHERE tenant_id = ? AND id = ? AND state IN ('accepting', 'unconfirmed', 'queued', 'failed', 'expired')
-                    RETURNING 1
-                    """, [state.rawValue, providerMessageID, error, seconds, tenant, envelope.id])
-                guard moved > 0 else {
-                    // Already further on (never backwards), e.g. the logger applied our own
-                    // `sent` event first: statuses that waited for the provider's id still apply.
-                    if let providerMessageID {
-                        try await db.execute("""
-                            UPDATE messages SET provider_message_id = ?
-                            WHERE tenant_id = ? AND id = ? AND provider_message_id IS NULL
-                            """, [providerMessageID, tenant, envelope.id])
-                        try await applyPendingStatuses(providerMessageID: providerMessageID, toMessage: envelope.id,
-                                                       tenant: tenant, in: db)
-                    }
-                    return
-                }
-            }
-            try await db.execute("INSERT INTO message_events (tenant_id, message_id, state, at, detail) VALUES (?, ?, ?, ?, ?)",
-                                 [tenant, envelope.id, state.rawValue, seconds, detail])
-            if state == .sent, let session {
-                // The session's last successful send, for the health view (only for a
-                // session that still exists: one deleted mid-send must not fail the record).
-                try await db.execute("""
-                    INSERT INTO session_health (session_id, tenant_id, last_sent_at)
-                    SELECT id, tenant_id, ? FROM sessions WHERE id = ?
-                    ON CONFLICT (session_id) DO UPDATE SET
-                        last_sent_at = greatest(coalesce(session_health.last_sent_at, 0), excluded.last_sent_at)
-                    """, [seconds, session.rawValue])
-            }
-            if let providerMessageID {
-                try await applyPendingStatuses(providerMessageID: providerMessageID, toMessage: envelope.id,
-                                               tenant: tenant, in: db)
-            }
+            try await lockProviderMessage(providerMessageID, tenant: tenant, in: db)
+            try await applyPendingStatuses(providerMessageID: providerMessageID, toMessage: envelope.id, tenant: tenant,
+                                           in: db)
         }
     }
 
