@@ -91,7 +91,7 @@ public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
         case .sqlite(let path):
             try SQLiteStore(path: path, secretBox: secretBox, metrics: metrics, logger: logger)
         case .postgres(let configuration):
-            try await PostgresStore(configuration: configuration, secretBox: secretBox, logger: logger)
+            try await PostgresStore(configuration: configuration, secretBox: secretBox, metrics: metrics, logger: logger)
         }
     }
 }

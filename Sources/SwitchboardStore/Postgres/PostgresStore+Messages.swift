@@ -1,6 +1,7 @@
 public import Foundation
 import PostgresNIO
 public import SwitchboardCore
+import SwitchboardTelemetry
 
 // Outbound messages and their idempotency keys. Every decision two instances could
 // race on is one statement: the claim is an insert that a unique key refuses, the
@@ -58,10 +59,13 @@ extension PostgresStore: MessageStore {
             MessageState.accepting.rawValue, SQLValue.null, SQLValue.null, claim.expiresAt?.timeIntervalSince1970,
             now, now, claim.text,
         ]
-        // The common case is a new key: one insert (its own transaction), and only a look
-        // around when a key refused it; every step after is a statement that decides alone.
+        // The common case is a new key: one insert (batched with the claims arriving with
+        // it), and only a look around when a key refused it; every step after is a
+        // statement that decides alone.
+        let inserted: Bool
+        do { inserted = try await batches.claims.submit(claim) } catch { throw Self.map(error) }
+        if inserted { return .claimed }
         return try await run { db -> ClaimOutcome in
-            if try await db.execute(insertMessage, values) > 0 { return .claimed }
             guard let holder = try await fetchMessage(tenant: tenant, where: "idempotency_key", claim.idempotencyKey,
                                                       in: db)
             else { return .idTaken }
@@ -86,15 +90,9 @@ extension PostgresStore: MessageStore {
 
     public func markQueued(_ id: String, of tenant: TenantID, at: Date) async {
         do {
-            // One statement: the state moves on and the history gains the step, or neither.
-            try await run { db in
-                try await db.execute("""
-                    WITH moved AS (
-                        UPDATE messages SET state = 'queued', updated_at = ?
-                        WHERE tenant_id = ? AND id = ? AND state IN ('accepting', 'unconfirmed') RETURNING tenant_id, id)
-                    INSERT INTO message_events (tenant_id, message_id, state, at) SELECT tenant_id, id, 'queued', ? FROM moved
-                    """, [at.timeIntervalSince1970, tenant.rawValue, id, at.timeIntervalSince1970])
-            }
+            // The state moves on and the history gains the step, or neither: one
+            // statement, batched with the marks arriving with it.
+            try await batches.queuedMarks.submit(QueuedMark(tenant: tenant.rawValue, id: id, at: at.timeIntervalSince1970))
         } catch {
             // The broker has the message; only its record lags (it stays `accepting`, and a
             // retry after the stale time publishes it again under the same id).
@@ -157,21 +155,22 @@ extension PostgresStore: MessageStore {
     /// failed or expired, when an operator replayed its dead letter), creating its row if
     /// it came over AMQP, and adds the step to its history: one call of the schema's
     /// `switchboard_record_message` (v2), which does what the SQLite store's `record`
-    /// does, in one round trip. Statuses that waited for the provider's id (rare: they
+    /// does, batched with the records arriving with it. Statuses that waited for the provider's id (rare: they
     /// came before the send was recorded) are applied after, under the same lock.
     private func record(_ envelope: OutboundEnvelope, session: SessionID?, state: MessageState,
                         providerMessageID: String?, error: String?, detail: String?, at: Date) async throws(StoreError)
     {
         let tenant = envelope.tenant.rawValue
-        let pending = try await run { db in
-            try await db.one("""
-                SELECT switchboard_record_message(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) AS pending
-                """, [tenant, envelope.id, session?.rawValue, envelope.messageClass.rawValue, envelope.to.e164,
-                      envelope.type.rawValue, envelope.campaign, state.rawValue, providerMessageID, error,
-                      envelope.expiresAt?.timeIntervalSince1970, at.timeIntervalSince1970, envelope.text, detail])?
-                .get("pending") as Bool?
+        let pending: Bool
+        do {
+            pending = try await batches.records.submit(SendRecord(
+                values: [tenant, envelope.id, session?.rawValue, envelope.messageClass.rawValue, envelope.to.e164,
+                         envelope.type.rawValue, envelope.campaign, state.rawValue, providerMessageID, error,
+                         envelope.expiresAt?.timeIntervalSince1970, at.timeIntervalSince1970, envelope.text, detail]))
+        } catch {
+            throw Self.map(error)
         }
-        guard pending == true, let providerMessageID else { return }
+        guard pending, let providerMessageID else { return }
         try await transaction { db in
             try await lockProviderMessage(providerMessageID, tenant: tenant, in: db)
             try await applyPendingStatuses(providerMessageID: providerMessageID, toMessage: envelope.id, tenant: tenant,
@@ -209,4 +208,110 @@ extension PostgresStore: MessageStore {
             return counts
         }
     }
+}
+
+/// A `markQueued`, waiting for its batch.
+struct QueuedMark: Sendable {
+    let tenant: String
+    let id: String
+    let at: Double
+}
+
+/// The arguments of one `switchboard_record_message` call, waiting for its batch.
+struct SendRecord: Sendable {
+    let values: [any SQLBindable]
+}
+
+/// The statements of the hot path, each batched: the api's claims and queued marks, the
+/// dispatcher's send records. A batch that fails (one bad row fails its statement) is
+/// run again row by row, so one write's failure is only its own.
+struct MessageBatches: Sendable {
+    let claims: StatementBatcher<MessageClaim, Bool>
+    let queuedMarks: StatementBatcher<QueuedMark, Void>
+    let records: StatementBatcher<SendRecord, Bool>
+
+    init(client: PostgresClient, metrics: GatewayMetrics, logger: Logger) {
+        @Sendable func timed<T>(_ count: Int, _ body: () async throws -> T) async throws -> T {
+            metrics.storeBatchSize.record(count)
+            let started = ContinuousClock.now
+            defer { metrics.storeCommit.recordSince(started) }
+            return try await body()
+        }
+        @Sendable func eachAlone<I, O>(_ items: [I], _ one: (I) async throws -> O) async throws -> [O] {
+            var outputs: [O] = []
+            for item in items { outputs.append(try await one(item)) }
+            return outputs
+        }
+        @Sendable func sql(_ text: String, _ values: [any SQLBindable]) async throws -> [PostgresSQLRow] {
+            try await client.withConnection { connection in
+                try await PostgresSQL(connection: connection, logger: logger).rows(text, values)
+            }
+        }
+        claims = StatementBatcher { items in
+            try await timed(items.count) {
+                do {
+                    let inserted = Set(try await sql(
+                        "INSERT INTO messages (\(messageColumns)) VALUES "
+                            + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: items.count)
+                            .joined(separator: ", ") + " ON CONFLICT DO NOTHING RETURNING tenant_id, id, idempotency_key",
+                        items.flatMap(claimValues)).map { row in
+                            [try row.get("tenant_id") as String, try row.get("id"), try row.get("idempotency_key")]
+                        })
+                    return items.map { inserted.contains([$0.tenant.rawValue, $0.id, $0.idempotencyKey]) }
+                } catch {
+                    return try await eachAlone(items) { item in
+                        try await sql(insertMessage, claimValues(item)).count > 0
+                    }
+                }
+            }
+        }
+        queuedMarks = StatementBatcher { items in
+            try await timed(items.count) {
+                let statement = { (count: Int) in """
+                    WITH marks (tenant_id, id, at) AS (VALUES \(Array(repeating: "(?, ?, ?)", count: count).joined(separator: ", "))),
+                    moved AS (
+                        UPDATE messages m SET state = 'queued', updated_at = marks.at FROM marks
+                        WHERE m.tenant_id = marks.tenant_id AND m.id = marks.id AND m.state IN ('accepting', 'unconfirmed')
+                        RETURNING m.tenant_id, m.id, marks.at)
+                    INSERT INTO message_events (tenant_id, message_id, state, at) SELECT tenant_id, id, 'queued', at FROM moved
+                    """ }
+                func values(_ marks: [QueuedMark]) -> [any SQLBindable] {
+                    marks.flatMap { [$0.tenant, $0.id, $0.at] as [any SQLBindable] }
+                }
+                do {
+                    _ = try await sql(statement(items.count), values(items))
+                    return items.map { _ in () }
+                } catch {
+                    return try await eachAlone(items) { item in _ = try await sql(statement(1), values([item])) }
+                }
+            }
+        }
+        records = StatementBatcher { items in
+            try await timed(items.count) {
+                let call = "switchboard_record_message(?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, "
+                    + "?::text, ?::text, ?::text, ?::float8, ?::float8, ?::text, ?::text)"
+                do {
+                    // One statement: the calls run in the order given, in one transaction.
+                    let rows = try await sql("SELECT " + Array(repeating: call, count: items.count).enumerated()
+                        .map { "\($0.element) AS p\($0.offset)" }.joined(separator: ", "), items.flatMap(\.values))
+                    guard let row = rows.first else { throw StoreError.database("no answer to a batch of records") }
+                    return try (0..<items.count).map { try row.get("p\($0)") as Bool }
+                } catch {
+                    return try await eachAlone(items) { item in
+                        try await sql("SELECT \(call) AS pending", item.values).first?.get("pending") as Bool? ?? false
+                    }
+                }
+            }
+        }
+    }
+}
+
+private func claimValues(_ claim: MessageClaim) -> [any SQLBindable] {
+    let created = claim.createdAt.timeIntervalSince1970
+    return [
+        claim.tenant.rawValue, claim.id, claim.idempotencyKey, claim.requestHash, claim.session.rawValue,
+        claim.messageClass.rawValue, claim.to.e164, claim.type.rawValue, claim.campaign,
+        MessageState.accepting.rawValue, SQLValue.null, SQLValue.null, claim.expiresAt?.timeIntervalSince1970,
+        created, created, claim.text,
+    ]
 }

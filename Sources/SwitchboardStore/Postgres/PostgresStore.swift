@@ -3,6 +3,7 @@ public import Logging
 import NIOSSL
 import PostgresNIO
 import SwitchboardCore
+public import SwitchboardTelemetry
 
 /// The gateway's state on a PostgreSQL server (PostgresNIO's pooled client), for
 /// deployments where several hosts run api, dispatcher and consumer instances over one
@@ -104,9 +105,12 @@ public final class PostgresStore: GatewayStore, Sendable {
     private let runner: Task<Void, Never>
     let secretBox: SecretBox
     let logger: Logger
+    /// The hot path's writes, batched per statement.
+    let batches: MessageBatches
 
-    /// Connects, creates the schema when it names one, and migrates.
-    public init(configuration: Configuration, secretBox: SecretBox,
+    /// Connects, creates the schema when it names one, and migrates. `metrics` receives
+    /// the hot path's batch sizes and commit times.
+    public init(configuration: Configuration, secretBox: SecretBox, metrics: GatewayMetrics = .off,
                 logger: Logger = Logger(label: "switchboard.store")) async throws(StoreError)
     {
         self.configuration = configuration
@@ -114,6 +118,7 @@ public final class PostgresStore: GatewayStore, Sendable {
         self.logger = logger
         let postgres = PostgresClient(configuration: Self.clientConfiguration(configuration), backgroundLogger: logger)
         self.client = postgres
+        batches = MessageBatches(client: postgres, metrics: metrics, logger: logger)
         runner = Task { await postgres.run() }
         do {
             try await migrate()
