@@ -143,10 +143,10 @@ public struct APIBenchmark: Sendable {
             let latencies = LatencyRecorder()
             let clock = ContinuousClock()
             let started = clock.now
-            let cpuBefore = CPUSample.now(broker: configuration)
+            let cpuBefore = CPUSample.now(broker: configuration, database: options.database != nil)
             let statuses = try await fire(options.messages, client: client, baseURL: baseURL, key: key, label: "run",
                                           latencies: latencies)
-            let cpuAfter = CPUSample.now(broker: configuration)
+            let cpuAfter = CPUSample.now(broker: configuration, database: options.database != nil)
             let seconds = (clock.now - started).seconds
             try await client.shutdown()
             let accepted = statuses[202] ?? 0

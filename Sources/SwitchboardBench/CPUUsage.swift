@@ -13,11 +13,35 @@ struct CPUSample: Sendable {
     /// User + system seconds of every local `beam.smp` running RabbitMQ; nil when the
     /// broker is on another host or none is found.
     let broker: Double?
+    /// User + system seconds of the local PostgreSQL server's processes (and of its
+    /// backends that ended), when the benchmark's store is there; else nil.
+    var database: Double? = nil
 
-    /// Samples now; the broker's CPU only when `broker` points at this machine.
-    static func now(broker: AMQPConfiguration) -> CPUSample {
+    /// Samples now; the broker's CPU only when `broker` points at this machine, the
+    /// database's when `database` (a local PostgreSQL server holds the store).
+    static func now(broker: AMQPConfiguration, database: Bool = false) -> CPUSample {
         let isLocal = ["127.0.0.1", "localhost", "::1"].contains(broker.host.lowercased())
-        return CPUSample(process: processSeconds(), broker: isLocal ? localBrokerSeconds() : nil)
+        return CPUSample(process: processSeconds(), broker: isLocal ? localBrokerSeconds() : nil,
+                         database: database ? localDatabaseSeconds() : nil)
+    }
+
+    /// `utime + stime + cutime + cstime` of every local `postgres` process: the server,
+    /// its workers and the pool's backends, with the children that already ended.
+    private static func localDatabaseSeconds() -> Double? {
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        let used = entries.compactMap { pid -> Double? in
+            guard pid.allSatisfy(\.isNumber),
+                  let name = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+                  name.trimmingCharacters(in: .whitespacesAndNewlines) == "postgres",
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")")
+            else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 14 else { return nil }
+            return (11...14).compactMap { Double(fields[$0]) }.reduce(0, +)
+        }
+        return used.isEmpty ? nil : used.reduce(0, +) / ticks
     }
 
     /// The cost per message between `self` and a later sample.
@@ -28,8 +52,13 @@ struct CPUSample: Sendable {
         } else {
             nil
         }
+        let database: Double? = if let before = self.database, let after = later.database {
+            (after - before) * 1_000_000 / count
+        } else {
+            nil
+        }
         return CPUCost(processMicroseconds: (later.process - process) * 1_000_000 / count,
-                       brokerMicroseconds: broker)
+                       brokerMicroseconds: broker, databaseMicroseconds: database)
     }
 
     private static func processSeconds() -> Double {
@@ -77,13 +106,20 @@ public struct CPUCost: Codable, Sendable, Hashable {
     public let processMicroseconds: Double
     /// Nil when the broker does not run on this machine.
     public let brokerMicroseconds: Double?
+    /// The local PostgreSQL server's, when it holds the store; else nil.
+    public var databaseMicroseconds: Double? = nil
 
-    public var totalMicroseconds: Double { processMicroseconds + (brokerMicroseconds ?? 0) }
+    public var totalMicroseconds: Double { processMicroseconds + (brokerMicroseconds ?? 0) + (databaseMicroseconds ?? 0) }
 
-    /// "this process 512 µs + broker 331 µs = 843 µs".
+    /// "this process 512 µs + broker 331 µs = 843 µs" (and "+ database … µs" when the
+    /// store is a local PostgreSQL server).
     var text: String {
         guard let brokerMicroseconds else {
             return String(format: "this process %.0f µs (broker not on this machine)", processMicroseconds)
+        }
+        if let databaseMicroseconds {
+            return String(format: "this process %.0f µs + broker %.0f µs + database %.0f µs = %.0f µs",
+                          processMicroseconds, brokerMicroseconds, databaseMicroseconds, totalMicroseconds)
         }
         return String(format: "this process %.0f µs + broker %.0f µs = %.0f µs", processMicroseconds,
                       brokerMicroseconds, totalMicroseconds)

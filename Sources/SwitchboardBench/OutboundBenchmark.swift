@@ -297,10 +297,10 @@ public struct OutboundBenchmark: Sendable {
                 try envelope(tenants[index % tenants.count], "m\(index)", .bulk)
             }
             let started = Date()
-            let cpuBefore = CPUSample.now(broker: broker)
+            let cpuBefore = CPUSample.now(broker: broker, database: options.database != nil)
             try await publishAll(envelopes)
             try await waitForAccepted(options.messages, timeout: .seconds(600))
-            let cpu = cpuBefore.cost(until: CPUSample.now(broker: broker), messages: options.messages)
+            let cpu = cpuBefore.cost(until: CPUSample.now(broker: broker, database: options.database != nil), messages: options.messages)
             let messages = accepted()
             let last = messages.map(\.acceptedAt).max() ?? Date()
             let seconds = last.timeIntervalSince(started)
@@ -390,9 +390,9 @@ public struct OutboundBenchmark: Sendable {
             func measured(_ name: String, _ work: String, _ body: () async throws -> Void) async throws -> PartCost {
                 let clock = ContinuousClock()
                 let started = clock.now
-                let before = CPUSample.now(broker: broker)
+                let before = CPUSample.now(broker: broker, database: options.database != nil)
                 try await body()
-                let cost = before.cost(until: CPUSample.now(broker: broker), messages: options.messages)
+                let cost = before.cost(until: CPUSample.now(broker: broker, database: options.database != nil), messages: options.messages)
                 let seconds = (clock.now - started).seconds
                 return PartCost(name: name, work: work, seconds: seconds, perSecond: Double(options.messages) / seconds,
                                 cpuPerMessage: cost)

@@ -180,7 +180,7 @@ enum PostgresMigrations {
             CREATE FUNCTION switchboard_record_message(
                 p_tenant text, p_id text, p_session text, p_class text, p_recipient text, p_type text,
                 p_campaign text, p_state text, p_provider_id text, p_error text, p_expires_at double precision,
-                p_at double precision, p_text text, p_detail text) RETURNS boolean
+                p_at double precision, p_text text, p_detail text, p_touch_session boolean) RETURNS boolean
             LANGUAGE plpgsql AS $$
             DECLARE
                 v_inserted boolean := false;
@@ -220,7 +220,8 @@ enum PostgresMigrations {
                 END IF;
                 INSERT INTO message_events (tenant_id, message_id, state, at, detail)
                 VALUES (p_tenant, p_id, p_state, p_at, p_detail);
-                IF p_state = 'sent' AND p_session IS NOT NULL THEN
+                -- The session's last send, for the health view: a batch touches each session once.
+                IF p_state = 'sent' AND p_session IS NOT NULL AND p_touch_session THEN
                     INSERT INTO session_health (session_id, tenant_id, last_sent_at)
                     SELECT id, tenant_id, p_at FROM sessions WHERE id = p_session
                     ON CONFLICT (session_id) DO UPDATE SET

@@ -164,6 +164,7 @@ extension PostgresStore: MessageStore {
         let pending: Bool
         do {
             pending = try await batches.records.submit(SendRecord(
+                session: session?.rawValue ?? "", id: envelope.id, at: at.timeIntervalSince1970,
                 values: [tenant, envelope.id, session?.rawValue, envelope.messageClass.rawValue, envelope.to.e164,
                          envelope.type.rawValue, envelope.campaign, state.rawValue, providerMessageID, error,
                          envelope.expiresAt?.timeIntervalSince1970, at.timeIntervalSince1970, envelope.text, detail]))
@@ -219,6 +220,10 @@ struct QueuedMark: Sendable {
 
 /// The arguments of one `switchboard_record_message` call, waiting for its batch.
 struct SendRecord: Sendable {
+    let session: String
+    let id: String
+    let at: Double
+    /// Every argument but the last (whether this call updates the session's last send).
     let values: [any SQLBindable]
 }
 
@@ -289,16 +294,27 @@ struct MessageBatches: Sendable {
         records = StatementBatcher { items in
             try await timed(items.count) {
                 let call = "switchboard_record_message(?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, "
-                    + "?::text, ?::text, ?::text, ?::float8, ?::float8, ?::text, ?::text)"
+                    + "?::text, ?::text, ?::text, ?::float8, ?::float8, ?::text, ?::text, ?::boolean)"
+                // One statement, one transaction; its calls lock rows in one order (by
+                // session, then message) so concurrent batches cannot deadlock, and only
+                // the last send of each session in the batch touches its health row.
+                let order = items.indices.sorted { (items[$0].session, items[$0].id) < (items[$1].session, items[$1].id) }
+                var touching: [String: Int] = [:]
+                for index in order where touching[items[index].session].map({ items[$0].at <= items[index].at }) ?? true {
+                    touching[items[index].session] = index
+                }
+                func values(_ index: Int, touch: Bool) -> [any SQLBindable] { items[index].values + [touch] }
                 do {
-                    // One statement: the calls run in the order given, in one transaction.
-                    let rows = try await sql("SELECT " + Array(repeating: call, count: items.count).enumerated()
-                        .map { "\($0.element) AS p\($0.offset)" }.joined(separator: ", "), items.flatMap(\.values))
+                    let rows = try await sql("SELECT " + order.indices.map { "\(call) AS p\($0)" }.joined(separator: ", "),
+                                             order.flatMap { values($0, touch: touching[items[$0].session] == $0) })
                     guard let row = rows.first else { throw StoreError.database("no answer to a batch of records") }
-                    return try (0..<items.count).map { try row.get("p\($0)") as Bool }
+                    var pending = [Bool](repeating: false, count: items.count)
+                    for (position, index) in order.enumerated() { pending[index] = try row.get("p\(position)") as Bool }
+                    return pending
                 } catch {
-                    return try await eachAlone(items) { item in
-                        try await sql("SELECT \(call) AS pending", item.values).first?.get("pending") as Bool? ?? false
+                    return try await eachAlone(Array(items.indices)) { index in
+                        try await sql("SELECT \(call) AS pending", values(index, touch: true)).first?.get("pending")
+                            as Bool? ?? false
                     }
                 }
             }
