@@ -100,7 +100,7 @@ struct DeploymentTests {
 
     @Test func theServiceUnitIsHardenedAndOutlastsAGracefulShutdown() throws {
         let unit = try Self.unitSettings(Self.deploy.appendingPathComponent("systemd/switchboard@.service"))
-        func values(_ key: String) -> [String] { unit.filter { $0.key == key }.map(\.value) }
+        func values(_ key: String) -> [String] { unit.filter { $0.key == key }.map { $0.value } }
         let wanted: [String: String] = [
             "User": "switchboard", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
             "NoNewPrivileges": "yes", "CapabilityBoundingSet": "", "StateDirectory": "switchboard",
@@ -764,7 +764,13 @@ enum Kustomization {
 
     /// The YAML documents in `text`, maps with string keys all the way down.
     static func documents(in text: String) throws -> [[String: Any]] {
-        try Yams.load_all(yaml: text).compactMap { plain($0) as? [String: Any] }
+        var sequence = try Yams.load_all(yaml: text)
+        var documents: [[String: Any]] = []
+        while let node = sequence.next() {
+            if let document = plain(node) as? [String: Any] { documents.append(document) }
+        }
+        if let error = sequence.error { throw error }
+        return documents
     }
 
     static func plain(_ node: Any) -> Any {
