@@ -51,8 +51,9 @@ struct DeploymentTests {
             #expect(try FileManager.default.destinationOfSymbolicLink(
                 atPath: units.appendingPathComponent("switchboard.target.wants/switchboard@api.service").path)
                 == "/etc/systemd/system/switchboard@.service")
-            #expect(FileManager.default.fileExists(
-                atPath: units.appendingPathComponent("multi-user.target.wants/switchboard.target").path))
+            #expect(try FileManager.default.destinationOfSymbolicLink(
+                atPath: units.appendingPathComponent("multi-user.target.wants/switchboard.target").path)
+                == "/etc/systemd/system/switchboard.target")
             // Each service without an HTTP listener has a metrics port of its own.
             var ports: Set<String> = []
             for service in GatewayService.gateway where service != .api && service != .webhooks {
@@ -135,7 +136,7 @@ struct DeploymentTests {
     func theKustomizationResolvesToCompleteDocuments(_ path: String) throws {
         let documents = try Kustomization.build(Self.deploy.appendingPathComponent("kubernetes/\(path)"))
         let problems = try Self.manifestProblems(documents, namespace: path == "base" ? nil : "switchboard")
-        #expect(problems.isEmpty, "\(path):\n" + problems.joined(separator: "\n"))
+        #expect(problems.isEmpty, "\(path):\n\(problems.joined(separator: "\n"))")
         if path != "base" {
             for deployment in documents where deployment["kind"] as? String == "Deployment" {
                 for container in Self.containers(of: deployment) {
@@ -183,7 +184,7 @@ struct DeploymentTests {
         try #require(status == 0, "kubectl kustomize \(path): \(output)")
         let documents = try Kustomization.documents(in: output)
         let problems = try Self.manifestProblems(documents, namespace: path == "base" ? nil : "switchboard")
-        #expect(problems.isEmpty, "\(path):\n" + problems.joined(separator: "\n"))
+        #expect(problems.isEmpty, "\(path):\n\(problems.joined(separator: "\n"))")
         let ours = try Kustomization.build(folder)
         func summary(_ documents: [[String: Any]]) -> [String] {
             documents.map { document in
@@ -230,7 +231,7 @@ struct DeploymentTests {
     @Test func theContainerfileBuildsWithTheToolchainAndRunsAsNonRootOnSlimDebian() throws {
         let text = try String(contentsOf: Self.deploy.appendingPathComponent("container/Containerfile"), encoding: .utf8)
         let problems = Self.containerfileProblems(text)
-        #expect(problems.isEmpty, problems.joined(separator: "\n"))
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
         // And the check fails where it should.
         #expect(Self.containerfileProblems(text.replacingOccurrences(of: "USER 10001:10001", with: "USER root"))
             .contains { $0.contains("USER") })
@@ -245,7 +246,7 @@ struct DeploymentTests {
         let binary = Self.repository.appendingPathComponent(".build/debug/switchboard")
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "swift build first")
         let (status, ldd) = try Self.run("/usr/bin/ldd", [binary.path])
-        try #require(status == 0, ldd)
+        try #require(status == 0, "\(ldd)")
         var packages: Set<String> = []
         var libraries: [String] = []
         for line in ldd.split(separator: "\n") {
