@@ -162,8 +162,15 @@ private struct Assembly {
         }
         if let (host, port) = configuration.metricsListener {
             let listeners = listeners
+            let connections = connections
             running.insert(.init(service: MetricsServer.application(
-                host: host, port: port, telemetry: configuration.telemetry, logger: logger("metrics")) { [logger] port in
+                host: host, port: port, telemetry: configuration.telemetry, logger: logger("metrics"),
+                notReady: {
+                    if let down = connections.first(where: { if case .connected = $0.status { false } else { true } }) {
+                        return "the broker connection \(down.configuration.connectionName) is not up"
+                    }
+                    return await store.isReachable() ? nil : "the store does not answer"
+                }) { [logger] port in
                     logger.info("metrics listening", metadata: [LogKey.port: "\(port)"])
                     listeners.bound(.metrics, port: port)
                 }), at: 0)

@@ -85,10 +85,14 @@ public struct MetricsRoute: Sendable {
     }
 }
 
-/// A listener serving only `/metrics` and `/healthz`, for a process with no api or
-/// webhooks listener (`SWITCHBOARD_METRICS_LISTEN`, `--metrics-listen`).
+/// A listener serving only `/metrics`, `/healthz` and `/readyz`, for a process with no
+/// api or webhooks listener (`SWITCHBOARD_METRICS_LISTEN`, `--metrics-listen`): what a
+/// worker's probes and scrapes reach.
 public enum MetricsServer {
+    /// `notReady` answers why the process cannot do its work now (a broker connection
+    /// down, the store unreachable), or nil when it can.
     public static func application(host: String, port: Int, telemetry: Telemetry, logger: Logger,
+                                   notReady: @escaping @Sendable () async -> String? = { nil },
                                    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol
     {
@@ -96,6 +100,13 @@ public enum MetricsServer {
         router.add(middleware: RequestMetricsMiddleware(service: "metrics", metrics: telemetry.metrics))
         MetricsRoute(telemetry: telemetry).addRoutes(to: router)
         router.get("healthz") { _, _ in JSONResponse(value: ["status": "ok"]) }
+        router.get("readyz") { _, _ throws(Problem) in
+            if let why = await notReady() {
+                throw Problem(.serviceUnavailable, kind: "not-ready", title: "Not ready", detail: why,
+                              headers: [.retryAfter: "2"])
+            }
+            return JSONResponse(value: ["status": "ready"])
+        }
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(host, port: port),

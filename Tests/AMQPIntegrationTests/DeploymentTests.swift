@@ -163,10 +163,10 @@ struct DeploymentTests {
         }
         let noProbe = broken({ $0["readinessProbe"] = nil }, component: "api")
         #expect(try Self.manifestProblems(noProbe, namespace: nil).contains { $0.contains("readinessProbe") })
-        // The metrics listener serves no /readyz.
-        let readyz = broken({ $0["readinessProbe"] = ["httpGet": ["path": "/readyz", "port": "metrics"]] },
-                            component: "dispatcher")
-        #expect(try Self.manifestProblems(readyz, namespace: nil).contains { $0.contains("/readyz") })
+        // The metrics listener serves no /ready.
+        let ready = broken({ $0["readinessProbe"] = ["httpGet": ["path": "/ready", "port": "metrics"]] },
+                           component: "dispatcher")
+        #expect(try Self.manifestProblems(ready, namespace: nil).contains { $0.contains("/ready") })
         let root = broken({ $0["securityContext"] = ["readOnlyRootFilesystem": false] }, component: "normalizer")
         #expect(try Self.manifestProblems(root, namespace: nil).contains { $0.contains("readOnlyRootFilesystem") })
         let noLimits = broken({ $0["resources"] = ["requests": ["cpu": "1"]] }, component: "webhooks")
@@ -288,7 +288,7 @@ extension DeploymentTests {
     static let servedPaths: [Listener: Set<String>] = [
         .api: ["/healthz", "/readyz", "/metrics"],
         .webhooks: ["/healthz", "/readyz", "/metrics"],
-        .metrics: ["/healthz", "/metrics"],
+        .metrics: ["/healthz", "/readyz", "/metrics"],
     ]
 }
 

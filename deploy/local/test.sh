@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# The test command: system packages, a project-local RabbitMQ node, then every test
-# (unit tests and integration tests against the real broker, SQLite and HTTP), then the
-# API fuzzed from its contract.
+# The test command: system packages, a project-local RabbitMQ node and PostgreSQL server,
+# then every test (unit tests and integration tests against the real broker, SQLite,
+# PostgreSQL and HTTP), the integration suites again with PostgreSQL as the store, then
+# the API fuzzed from its contract.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 deploy/local/install-deps.sh
 deploy/local/rabbitmq.sh start
+deploy/local/postgres.sh start
+# The store suites run every test on SQLite and on this server.
+SWITCHBOARD_TEST_POSTGRES=$(deploy/local/postgres.sh url)
+export SWITCHBOARD_TEST_POSTGRES
 swift build --build-tests
 if [ $# -gt 0 ]; then exec swift test --skip-build --disable-xctest "$@"; fi
 # The suites run in parallel on a 2-core machine. Then, one after another, the tests that
@@ -20,5 +25,9 @@ if [ $# -gt 0 ]; then exec swift test --skip-build --disable-xctest "$@"; fi
 alone='DispatcherLaneTests|GatewayBenchTests|DeadLetterBenchTests|aThousandCreateDeleteCycles|noSecondHoldsMoreThanTheSessionRate|aSessionThatDisconnectsStopsSendingAlertsOnce'
 swift test --skip-build --disable-xctest --skip "$alone"
 swift test --skip-build --disable-xctest --no-parallel --filter "$alone"
+# The integration suites once more with PostgreSQL as every gateway's store (a schema per
+# test); the heavy ones above stay on SQLite: they measure the machine, not the store.
+SWITCHBOARD_TEST_DATABASE=$SWITCHBOARD_TEST_POSTGRES \
+  swift test --skip-build --disable-xctest --filter AMQPIntegrationTests --skip "$alone|DeploymentTests|ObservabilityDeployTests|SubscriberExampleTests"
 # Then the REST API fuzzed from its OpenAPI contract (schemathesis): no 5xx, every answer as documented.
 deploy/local/fuzz-api.sh
