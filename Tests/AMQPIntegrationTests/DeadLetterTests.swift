@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SwitchboardAMQP
+import SwitchboardBroker
 @testable import SwitchboardBench
 import SwitchboardCore
 import SwitchboardSimulator
@@ -251,6 +252,9 @@ struct DeadLetterCommandTests {
                 secrets: SessionSecrets(credentials: ["api_key": "key-acme-backup"], webhookSecret: TestInbound.secret("acme")))
             try inbound.simulator.state.register(SimulatedSession(id: "acme-backup", flavor: .simulator,
                                                                   apiKey: "key-acme-backup"))
+            // As the api does when it adds a session: the dispatcher reads the tenant again at once.
+            await ControlAnnouncer(publisher: inbound.scratch.connection, exchange: "sb.control", logger: TestBroker.logger)
+                .announce(ControlEvent(.sessionChanged, tenant: acme, session: try SessionID("acme-backup")))
             let replayed = try await cli("replay", "--tenant", "acme", "--reason", "unknown-session")
             #expect(replayed.contains("3 replayed") || replayed.contains("taken by the dead-letters service"), "\(replayed)")
             #expect(try await eventually { inbound.simulator.state.messages(session: "acme-backup").count == 3 })
