@@ -119,7 +119,8 @@ public final class PostgresStore: GatewayStore, Sendable {
         let postgres = PostgresClient(configuration: Self.clientConfiguration(configuration), backgroundLogger: logger)
         self.client = postgres
         batches = MessageBatches(client: postgres, metrics: metrics, logger: logger)
-        runner = Task { await postgres.run() }
+        runner = Self.start(postgres)
+        await Self.waitUntilRunning()
         do {
             try await migrate()
         } catch {
@@ -139,13 +140,25 @@ public final class PostgresStore: GatewayStore, Sendable {
         plain.schema = nil
         plain.poolSize = 1
         let client = PostgresClient(configuration: Self.clientConfiguration(plain), backgroundLogger: logger)
-        let runner = Task { await client.run() }
+        let runner = start(client)
         defer { runner.cancel() }
+        await waitUntilRunning()
         do {
             try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE"), logger: logger)
         } catch {
             throw map(error)
         }
+    }
+
+    /// Runs the client's pool in a task of its own (ended by `close()`).
+    private static func start(_ client: PostgresClient) -> Task<Void, Never> {
+        Task { await client.run() }
+    }
+
+    /// Gives the pool's task the moment it needs to start: a lease asked before it runs
+    /// still works, but makes PostgresNIO warn in every process's first lines.
+    private static func waitUntilRunning() async {
+        try? await Task.sleep(for: .milliseconds(5))
     }
 
     private static func clientConfiguration(_ configuration: Configuration) -> PostgresClient.Configuration {
