@@ -113,6 +113,9 @@ public final class PostgresStore: GatewayStore, Sendable {
     public init(configuration: Configuration, secretBox: SecretBox, metrics: GatewayMetrics = .off,
                 logger: Logger = Logger(label: "switchboard.store")) async throws(StoreError)
     {
+        if let schema = configuration.schema, !Configuration.isIdentifier(schema) {
+            throw .database("schema must be a plain identifier (letters, digits, _)")
+        }
         self.configuration = configuration
         self.secretBox = secretBox
         self.logger = logger
@@ -135,7 +138,7 @@ public final class PostgresStore: GatewayStore, Sendable {
     /// Drops `configuration`'s schema and everything in it (scratch stores of tests and
     /// benchmarks); the server's default schema is never dropped.
     public static func dropSchema(of configuration: Configuration, logger: Logger) async throws(StoreError) {
-        guard let schema = configuration.schema else { return }
+        guard let schema = configuration.schema, Configuration.isIdentifier(schema) else { return }
         var plain = configuration
         plain.schema = nil
         plain.poolSize = 1
