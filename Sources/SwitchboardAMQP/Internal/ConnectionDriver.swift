@@ -46,6 +46,10 @@ final class ConnectionDriver {
     private var topology = TopologyRegistry()
 
     private var backoff: ReconnectBackoff
+    /// The endpoint the next connection attempt goes to: every failed attempt and every
+    /// lost connection moves on to the next node (round robin).
+    private var endpointIndex = 0
+    private var endpoint: AMQPConfiguration.Endpoint { configuration.endpoints[endpointIndex] }
     private var reconnectAt: ContinuousClock.Instant?
     private var reconnectAttempts = 0
     private var closeRequests: [Promise<Void>?] = []
@@ -67,17 +71,37 @@ final class ConnectionDriver {
     // MARK: Lifecycle
 
     /// The first connection attempt; its failure is the caller's `connect` error.
+    /// Each endpoint is tried once, in order; the last failure is the answer.
     func connectFirstTime() -> Result<Void, AMQPError> {
-        switch open() {
-        case .success(let conn):
-            connection = conn
-            generation += 1
-            status.set(.connected)
-            logger.info("amqp connected", metadata: [AMQPLogKey.url: "\(configuration.redactedURL)"])
-            return .success(())
-        case .failure(let error):
-            return .failure(error)
+        var failure: AMQPError?
+        for index in configuration.endpoints.indices {
+            endpointIndex = index
+            switch open() {
+            case .success(let conn):
+                connection = conn
+                generation += 1
+                status.setEndpoint(endpoint)
+                status.set(.connected)
+                logger.info("amqp connected", metadata: [AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))"])
+                return .success(())
+            case .failure(let error):
+                // Credentials and vhost are the same on every node: no use trying the next.
+                if error.code == .authenticationFailed || error.code == .accessRefused { return .failure(error) }
+                if configuration.endpoints.count > 1 {
+                    logger.warning("amqp node unreachable; trying the next", metadata: [
+                        AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))", AMQPLogKey.error: "\(error)",
+                    ])
+                }
+                failure = error
+            }
         }
+        endpointIndex = 0
+        return .failure(failure!)
+    }
+
+    /// Moves the next attempt to the next endpoint.
+    private func advanceEndpoint() {
+        endpointIndex = (endpointIndex + 1) % configuration.endpoints.count
     }
 
     /// Runs until `close`, or until the connection fails with recovery disabled.
@@ -137,11 +161,10 @@ final class ConnectionDriver {
         _ = amqp_set_handshake_timeout(conn, &connectTimeout)
         _ = amqp_set_rpc_timeout(conn, &rpcTimeout)
 
-        let opened = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &connectTimeout)
+        let opened = amqp_socket_open_noblock(socket, endpoint.host, Int32(endpoint.port), &connectTimeout)
         guard opened == AMQP_STATUS_OK.rawValue else {
             let code: AMQPError.Code = Self.isTLSStatus(opened) ? .tlsFailed : .connectFailed
-            return fail(AMQPError(code, "cannot connect to \(configuration.host):\(configuration.port): "
-                + Self.describe(opened)))
+            return fail(AMQPError(code, "cannot connect to \(endpoint): " + Self.describe(opened)))
         }
 
         let heartbeat = Int32(configuration.heartbeat.components.seconds)
@@ -222,8 +245,9 @@ final class ConnectionDriver {
             connection = conn
             generation += 1
             reconnectAt = nil
+            status.setEndpoint(endpoint)
             logger.info("amqp reconnected", metadata: [
-                AMQPLogKey.url: "\(configuration.redactedURL)", AMQPLogKey.attempts: "\(reconnectAttempts)",
+                AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))", AMQPLogKey.attempts: "\(reconnectAttempts)",
             ])
             reconnectAttempts = 0
             backoff.reset()
@@ -237,9 +261,11 @@ final class ConnectionDriver {
             let delay = backoff.nextDelay()
             reconnectAt = clock.now + delay
             logger.warning("amqp reconnect failed", metadata: [
+                AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))",
                 AMQPLogKey.error: "\(error)", AMQPLogKey.attempts: "\(reconnectAttempts)",
                 AMQPLogKey.retryIn: "\(delay)",
             ])
+            advanceEndpoint()
         }
     }
 
@@ -294,7 +320,12 @@ final class ConnectionDriver {
         isBlocked = false
         amqp_destroy_connection(conn)
         incarnations.removeAll()
-        logger.warning("amqp connection lost", metadata: [AMQPLogKey.error: "\(error)"])
+        logger.warning("amqp connection lost", metadata: [
+            AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))", AMQPLogKey.error: "\(error)",
+        ])
+        // The node may be gone: the first attempt goes to the next one (with one
+        // endpoint, the same node again).
+        advanceEndpoint()
 
         let inFlight = AMQPError(.connectionLost, "the connection was lost before the broker confirmed: \(error.message)",
                                  replyCode: error.replyCode)
@@ -349,7 +380,7 @@ final class ConnectionDriver {
             }
             _ = amqp_connection_close(conn, Int32(AMQP_REPLY_SUCCESS))
         }
-        logger.info("amqp connection closed", metadata: [AMQPLogKey.url: "\(configuration.redactedURL)"])
+        logger.info("amqp connection closed", metadata: [AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))"])
         shutDown(with: AMQPError(.closed, "the connection was closed"))
     }
 
