@@ -24,15 +24,15 @@ public final class GatewayProcesses: Sendable {
         /// `SWITCHBOARD_MASTER_KEY`: base64 of 32 bytes, the same for every process.
         public var masterKey: String
         public var topologyPath: String
-        /// Where each process's output goes, `<name>.log`.
-        public var logDirectory: URL
+        /// The directory each process's output goes to, `<name>.log`.
+        public var logDirectory: String
         /// `SWITCHBOARD_LOG_LEVEL` of the processes.
         public var logLevel = "warning"
         /// Anything else, added to (and overriding) this process's environment.
         public var environment: [String: String] = [:]
 
         public init(executable: String, amqpURL: String, managementURL: String, database: String, masterKey: String,
-                    topologyPath: String, logDirectory: URL) {
+                    topologyPath: String, logDirectory: String) {
             self.executable = executable
             self.amqpURL = amqpURL
             self.managementURL = managementURL
@@ -68,7 +68,7 @@ public final class GatewayProcesses: Sendable {
 
     public init(setup: Setup) throws {
         self.setup = setup
-        try FileManager.default.createDirectory(at: setup.logDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: setup.logDirectory, withIntermediateDirectories: true)
     }
 
     private var environment: [String: String] {
@@ -121,7 +121,7 @@ public final class GatewayProcesses: Sendable {
 
     private func start(_ name: String, services: [String], arguments: [String], baseURL: String?, metricsURL: String,
                        readiness: String) async throws -> Instance {
-        let logPath = setup.logDirectory.appendingPathComponent("\(name).log").path
+        let logPath = URL(fileURLWithPath: setup.logDirectory).appendingPathComponent("\(name).log").path
         let process = try ChildProcess([setup.executable, "serve"] + services + ["--skip-topology"] + arguments,
                                        environment: environment, logPath: logPath)
         let instance = Instance(name: name, services: services, baseURL: baseURL, metricsURL: metricsURL,

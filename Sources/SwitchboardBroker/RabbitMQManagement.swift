@@ -229,7 +229,7 @@ public struct RabbitMQManagement: Sendable {
             var attempt = request
             attempt.url = base + request.url
             do {
-                return try await execute(attempt, allowNotFound: allowNotFound, timeout: timeout)
+                return try await executeOnce(attempt, allowNotFound: allowNotFound, timeout: timeout)
             } catch let error as Unreachable {
                 unreachable = error.error
             } catch let error as BrokerError {
@@ -246,7 +246,7 @@ public struct RabbitMQManagement: Sendable {
         let error: BrokerError
     }
 
-    private func execute(_ request: HTTPClientRequest, allowNotFound: Bool, timeout: TimeAmount)
+    private func executeOnce(_ request: HTTPClientRequest, allowNotFound: Bool, timeout: TimeAmount)
         async throws -> Data
     {
         let response: HTTPClientResponse
