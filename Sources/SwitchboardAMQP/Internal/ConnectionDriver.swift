@@ -54,6 +54,14 @@ final class ConnectionDriver {
     private var reconnectAttempts = 0
     private var closeRequests: [Promise<Void>?] = []
     private var isBlocked = false
+    /// Since when every confirm on the publish channel has been a nack (nil after an ack).
+    private var nackedSince: ContinuousClock.Instant?
+    private var publishChannelNeedsRecycling = false
+    /// RabbitMQ 3.10 leaves a channel that published to a quorum queue while its leader
+    /// was being elected nacking every later publish to it, for minutes (measured in
+    /// ClusterTests); a new channel is served at once. So a publish channel that has
+    /// only nacked for this long is closed and opened again.
+    static let nackStreakBeforeRecycling: Duration = .seconds(3)
 
     init(configuration: AMQPConfiguration, logger: Logger, mailbox: Mailbox, status: ConnectionStatusBox) {
         self.configuration = configuration
@@ -123,6 +131,9 @@ final class ConnectionDriver {
             if connection != nil, lostError == nil {
                 pumpEvents(block: !executed)
             }
+            // Once everything sent on it is settled, so that no confirm of the old
+            // channel can be taken for one of the new.
+            if publishChannelNeedsRecycling, confirms.isEmpty { recyclePublishChannel() }
             tearDownIfLost()
         }
     }
@@ -320,6 +331,8 @@ final class ConnectionDriver {
         isBlocked = false
         amqp_destroy_connection(conn)
         incarnations.removeAll()
+        nackedSince = nil
+        publishChannelNeedsRecycling = false
         logger.warning("amqp connection lost", metadata: [
             AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))", AMQPLogKey.error: "\(error)",
         ])
@@ -472,7 +485,9 @@ final class ConnectionDriver {
         case .publish(let message, let promise):
             // While the broker blocks the connection it stops reading: writing would
             // stall this thread (and with it acks and heartbeats), so publishes wait.
-            if isBlocked || confirms.count >= configuration.maximumUnconfirmedPublishes || !waitingPublishes.isEmpty {
+            if isBlocked || publishChannelNeedsRecycling || confirms.count >= configuration.maximumUnconfirmedPublishes
+                || !waitingPublishes.isEmpty
+            {
                 waitingPublishes.append((message, promise))
             } else {
                 send(conn, message, promise)
@@ -573,7 +588,7 @@ final class ConnectionDriver {
     }
 
     private func sendWaitingPublishes() {
-        while let conn = connection, lostError == nil, !isBlocked,
+        while let conn = connection, lostError == nil, !isBlocked, !publishChannelNeedsRecycling,
               confirms.count < configuration.maximumUnconfirmedPublishes,
               let (message, promise) = waitingPublishes.popFirst()
         {
@@ -582,6 +597,16 @@ final class ConnectionDriver {
     }
 
     private func settleConfirms(deliveryTag: UInt64, multiple: Bool, nacked: Bool) {
+        if nacked {
+            let now = ContinuousClock.now
+            if let since = nackedSince {
+                if now - since >= Self.nackStreakBeforeRecycling { publishChannelNeedsRecycling = true }
+            } else {
+                nackedSince = now
+            }
+        } else {
+            nackedSince = nil
+        }
         for pending in confirms.settle(deliveryTag: deliveryTag, multiple: multiple) {
             if nacked {
                 status.countNack()
@@ -599,6 +624,30 @@ final class ConnectionDriver {
         }
         sendWaitingPublishes()
         status.setUnconfirmed(confirms.count)
+    }
+
+    /// Closes the publish channel, once nothing sent on it waits for a confirm, and
+    /// opens a new one; publishes held meanwhile go on the new one.
+    private func recyclePublishChannel() {
+        publishChannelNeedsRecycling = false
+        nackedSince = nil
+        guard let conn = connection, lostError == nil else { return }
+        logger.warning("amqp publish channel only nacked for \(Self.nackStreakBeforeRecycling); opening a new one",
+                       metadata: [AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))",
+                                  AMQPLogKey.channel: "\(Self.publishChannel)"])
+        incarnations[Self.publishChannel] = nil
+        CAMQPShim_cork(conn, 0)
+        let reply = amqp_channel_close(conn, Self.publishChannel, Int32(AMQP_REPLY_SUCCESS))
+        _ = confirms.removeAll()  // empty; restarts the sequence for the new channel
+        if reply.reply_type != AMQP_RESPONSE_NORMAL {
+            markLost(replyError(conn, channel: Self.publishChannel, doing: "channel.close", reply: reply))
+            return
+        }
+        if let error = openChannel(conn, Self.publishChannel, confirmMode: true) {
+            markLost(error)
+            return
+        }
+        sendWaitingPublishes()
     }
 
     // MARK: Synchronous methods

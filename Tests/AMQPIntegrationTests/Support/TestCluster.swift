@@ -53,13 +53,19 @@ enum TestCluster {
 
     /// The node a queue lives on: a classic queue's process, a quorum queue's leader.
     static func home(of queue: String, virtualHost: String, askingNode node: Int) async throws -> Int? {
-        let rows = try await ctl(node, "list_queues", "-p", virtualHost, "name", "type", "pid", "leader")
-        guard let row = rows.first(where: { $0["name"] as? String == queue }) else { return nil }
-        if let leader = row["leader"] as? String, !leader.isEmpty { return self.node(named: leader) }
-        // A pid prints as <sbcluster2@localhost.1795975385.2118.0>.
-        let pid = (row["pid"] as? String ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "<>"))
-        return self.node(named: String(pid.split(separator: ".").prefix(while: { !$0.allSatisfy(\.isNumber) })
-            .joined(separator: ".")))
+        // The JSON formatter prints a pid without its node, so the table is read.
+        let output = try await runProgram("/bin/bash", [script, "ctl", String(node), "list_queues", "-p", virtualHost,
+                                                        "name", "pid", "leader", "--quiet", "--no-table-headers"])
+        for line in output.split(separator: "\n") {
+            let columns = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard columns.count >= 2, columns[0] == queue else { continue }
+            if columns.count >= 3, let leader = self.node(named: columns[2]) { return leader }
+            // A pid prints as <sbcluster2@localhost.1795975385.2118.0>.
+            let pid = columns[1].trimmingCharacters(in: CharacterSet(charactersIn: "<>"))
+            return self.node(named: pid.split(separator: ".").prefix { !$0.allSatisfy(\.isNumber) }
+                .joined(separator: "."))
+        }
+        return nil
     }
 
     static func management(order: [Int] = nodes) throws -> RabbitMQManagement {
