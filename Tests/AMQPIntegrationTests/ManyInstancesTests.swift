@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOFoundationCompat
+import NIOHTTP1
 import SwitchboardAMQP
 import SwitchboardBench
 import SwitchboardBroker
@@ -91,9 +92,9 @@ struct ManyInstancesTests {
         let apiURLs = apis.compactMap(\.baseURL)
 
         // Posting, with the disruptions at a third and two thirds of the way.
-        let posted = Atomic<Int>(0)
-        let ids = Mutex<[Int: String]>([:])
-        let retried = Atomic<Int>(0)
+        let progress = PostingProgress()
+        let (posted, next, retried) = (progress.posted, progress.next, progress.retried)
+        let ids = progress.ids
         let disruptions = Task {
             while posted.load(ordering: .relaxed) < Self.messages / 3 { try await Task.sleep(for: .milliseconds(50)) }
             try await TestCluster.kill(1)
@@ -104,7 +105,6 @@ struct ManyInstancesTests {
             try await TestCluster.startNode(1)
             print("many: broker node 1 back")
         }
-        let next = Atomic<Int>(0)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<16 {
                 group.addTask {
@@ -145,7 +145,8 @@ struct ManyInstancesTests {
             let answer = try await client.call(.POST, apiURLs[(n + 1) % apiURLs.count] + "/v1/messages", body: body,
                                                token: tokens[n % tokens.count], key: "many-\(n)")
             let id = (try? JSONSerialization.jsonObject(with: answer.body) as? [String: Any])?["id"] as? String
-            #expect(id != nil && id == ids.withLock { $0[n] }, "key many-\(n): \(answer.status)")
+            let first = ids.withLock { $0[n] }
+            #expect(id != nil && id == first, "key many-\(n): \(answer.status)")
         }
 
         // Publishes for tenants whose queue was on the dead node went to sb.unroutable
@@ -207,6 +208,28 @@ struct ManyInstancesTests {
             counts[n, default: 0] += 1
         }
         return counts
+    }
+}
+
+/// What the posting tasks share.
+private final class PostingProgress: Sendable {
+    let posted = Counter()
+    let next = Counter()
+    let retried = Counter()
+    let ids = IDs()
+
+    final class Counter: Sendable {
+        private let value = Atomic<Int>(0)
+        func load(ordering _: AtomicLoadOrdering = .relaxed) -> Int { value.load(ordering: .relaxed) }
+        @discardableResult
+        func add(_ amount: Int, ordering _: AtomicUpdateOrdering = .relaxed) -> (oldValue: Int, newValue: Int) {
+            value.add(amount, ordering: .relaxed)
+        }
+    }
+
+    final class IDs: Sendable {
+        private let value = Mutex<[Int: String]>([:])
+        func withLock<T>(_ body: (inout [Int: String]) -> T) -> T { value.withLock { body(&$0) } }
     }
 }
 
