@@ -70,7 +70,8 @@ struct ManyInstancesTests {
             }
             await processes.stopAll()
             try await client.shutdown()
-            try? FileManager.default.removeItem(at: directory)
+            // The directory (database, the processes' logs) is left in the temporary
+            // directory for a failure's diagnosis.
         }
     }
 
@@ -156,13 +157,23 @@ struct ManyInstancesTests {
 
         // Every message at the provider, within the in-flight window of duplicates.
         var counts: [Int: Int] = [:]
-        let deadline = ContinuousClock.now + .seconds(240)
+        let deadline = ContinuousClock.now + .seconds(180)
         while ContinuousClock.now < deadline {
             counts = try await sentTexts(client, simulatorURL)
             if counts.count >= Self.messages { break }
             try await Task.sleep(for: .seconds(1))
         }
         let missing = (0..<Self.messages).filter { counts[$0] == nil }
+        if !missing.isEmpty {
+            // Where they are: the queues' depths and the store's record of each.
+            let depths = try await runProgram("/bin/bash", [TestCluster.script, "ctl", "2", "list_queues", "-p", vhost.name,
+                                                            "name", "messages", "--quiet", "--no-table-headers"])
+            print("many: queues at the end:\n\(depths)")
+            for n in missing.prefix(10) {
+                print("many: message \(n) (tenant mi\(n % Self.tenants)) has id \(ids.withLock { $0[n] } ?? "?")")
+            }
+            print("many: the processes' logs and the database are kept in \(processes.setup.logDirectory)/..")
+        }
         #expect(missing.isEmpty, "\(missing.count) messages never reached the provider: \(missing.prefix(20))")
         let duplicates = counts.values.reduce(0) { $0 + max(0, $1 - 1) }
         let window = Self.tenants * Self.inFlightPerTenant * 2
