@@ -17,9 +17,9 @@ if [ $# -gt 0 ]; then exec swift test --skip-build --disable-xctest "$@"; fi
 # the provider sees more than the session's rate: beside the other suites a request
 # delayed 180 ms in transit under a loaded CPU arrives close behind the next and the
 # provider answers 429, which measures the machine's load, not the pacer. The cluster tests
-# (ClusterTests) start the three-node cluster of deploy/local/cluster.sh and SIGKILL its
-# nodes; it is stopped when they are done.
-alone='ClusterTests|DispatcherLaneTests|GatewayBenchTests|DeadLetterBenchTests|aThousandCreateDeleteCycles|noSecondHoldsMoreThanTheSessionRate|aSessionThatDisconnectsStopsSendingAlertsOnce'
+# (ClusterTests, ManyInstancesTests) start the three-node cluster of deploy/local/cluster.sh
+# and SIGKILL its nodes (and a dispatcher process); the cluster is stopped when they are done.
+alone='ClusterTests|ManyInstancesTests|DispatcherLaneTests|GatewayBenchTests|DeadLetterBenchTests|aThousandCreateDeleteCycles|noSecondHoldsMoreThanTheSessionRate|aSessionThatDisconnectsStopsSendingAlertsOnce'
 swift test --skip-build --disable-xctest --skip "$alone"
 status=0
 swift test --skip-build --disable-xctest --no-parallel --filter "$alone" || status=$?
