@@ -20,9 +20,11 @@ import Testing
 @Suite("Many instances: two apis and two dispatchers over the cluster", .serialized)
 struct ManyInstancesTests {
     static let executable = DisposableNode.repositoryRoot.appendingPathComponent(".build/debug/switchboard").path
-    static let tenants = 10
-    static let messages = 1_500
-    static let sessionRate = 40.0
+    /// The test command's size; the full scenario (20,000 messages) is
+    /// `SWITCHBOARD_MANY_MESSAGES=20000 deploy/local/test.sh --filter ManyInstancesTests`.
+    static let tenants = setting("SWITCHBOARD_MANY_TENANTS") ?? 10
+    static let messages = setting("SWITCHBOARD_MANY_MESSAGES") ?? 1_500
+    static let sessionRate = Double(setting("SWITCHBOARD_MANY_RATE") ?? 40)
     static let inFlightPerTenant = 8
 
     /// Messages posted through both apis (an idempotency key each, a 503 retried with the
@@ -30,7 +32,7 @@ struct ManyInstancesTests {
     /// again, and one dispatcher process is SIGKILLed: every message reaches the provider
     /// (the simulator), duplicates stay within the in-flight window, the retried keys are
     /// answered with the first id, and no session goes over its rate in any second.
-    @Test(.timeLimit(.minutes(10)))
+    @Test(.timeLimit(.minutes(30)))
     func everyMessageIsSentOnceThroughABrokerNodeAndADispatcherCrash() async throws {
         try await withClusterVirtualHost { vhost in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent(vhost.name)
@@ -157,7 +159,7 @@ struct ManyInstancesTests {
 
         // Every message at the provider, within the in-flight window of duplicates.
         var counts: [Int: Int] = [:]
-        let deadline = ContinuousClock.now + .seconds(180)
+        let deadline = ContinuousClock.now + .seconds(180 + Self.messages / 50)
         while ContinuousClock.now < deadline {
             counts = try await sentTexts(client, simulatorURL)
             if counts.count >= Self.messages { break }
@@ -220,6 +222,10 @@ struct ManyInstancesTests {
         }
         return counts
     }
+}
+
+private func setting(_ name: String) -> Int? {
+    ProcessInfo.processInfo.environment[name].flatMap { Int($0) }
 }
 
 /// What the posting tasks share.
