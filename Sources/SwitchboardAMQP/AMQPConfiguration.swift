@@ -4,8 +4,22 @@ import Foundation
 ///
 /// Build it from an `amqp://` or `amqps://` URL (RabbitMQ's URI spec, with the query
 /// parameters `heartbeat`, `connection_timeout`, `cacertfile`, `certfile`, `keyfile`,
-/// `verify` and `server_name_indication`), then adjust fields as needed.
+/// `verify` and `server_name_indication`), or from several such URLs separated by commas
+/// (the nodes of a cluster), then adjust fields as needed.
 public struct AMQPConfiguration: Sendable, Hashable {
+    /// One broker node: where a connection may be opened.
+    public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        public var description: String { "\(host):\(port)" }
+    }
+
     /// TLS settings for `amqps://` connections, applied through librabbitmq's OpenSSL socket.
     public struct TLS: Sendable, Hashable {
         /// PEM file of the certificate authorities that may sign the broker's certificate.
@@ -45,8 +59,22 @@ public struct AMQPConfiguration: Sendable, Hashable {
         public static let disabled = Recovery(isEnabled: false)
     }
 
-    public var host: String
-    public var port: Int
+    /// The nodes to connect to, never empty: the first that answers is used, and after a
+    /// lost connection recovery tries the next one (round robin), so a client follows a
+    /// cluster when its node dies. Credentials, vhost and TLS are the same for all.
+    public var endpoints: [Endpoint] {
+        didSet { if endpoints.isEmpty { endpoints = oldValue } }
+    }
+    /// The first endpoint's host.
+    public var host: String {
+        get { endpoints[0].host }
+        set { endpoints[0].host = newValue }
+    }
+    /// The first endpoint's port.
+    public var port: Int {
+        get { endpoints[0].port }
+        set { endpoints[0].port = newValue }
+    }
     public var user: String
     public var password: String
     public var virtualHost: String
@@ -71,8 +99,7 @@ public struct AMQPConfiguration: Sendable, Hashable {
                 rpcTimeout: Duration = .seconds(30), frameMax: Int = 131_072, tls: TLS? = nil,
                 connectionName: String = "switchboard", recovery: Recovery = Recovery(),
                 maximumUnconfirmedPublishes: Int = 10_000) {
-        self.host = host
-        self.port = port ?? (tls == nil ? 5672 : 5671)
+        self.endpoints = [Endpoint(host: host, port: port ?? (tls == nil ? 5672 : 5671))]
         self.user = user
         self.password = password
         self.virtualHost = virtualHost
@@ -86,10 +113,36 @@ public struct AMQPConfiguration: Sendable, Hashable {
         self.maximumUnconfirmedPublishes = maximumUnconfirmedPublishes
     }
 
-    /// Parses `amqp[s]://user:password@host:port/vhost?heartbeat=10&…`.
+    /// Parses `amqp[s]://user:password@host:port/vhost?heartbeat=10&…`, or a
+    /// comma-separated list of such URLs, one per cluster node: each gives an endpoint,
+    /// and all must agree on scheme, credentials, vhost and parameters (one connection's
+    /// settings cannot change with the node it lands on).
     ///
     /// An empty or missing path is the default vhost `/`; `%2f` spells `/` explicitly.
     public init(url string: String) throws(AMQPError) {
+        let urls = string.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard urls.count > 1 else {
+            try self.init(singleURL: string)
+            return
+        }
+        guard !urls.contains(where: \.isEmpty) else {
+            throw AMQPError(.invalidConfiguration, "an empty URL in the list: \(Self.redacted(string))")
+        }
+        try self.init(singleURL: urls[0])
+        for url in urls.dropFirst() {
+            let other = try AMQPConfiguration(singleURL: url)
+            var comparable = other
+            comparable.endpoints = endpoints
+            guard comparable == self else {
+                throw AMQPError(.invalidConfiguration, "the URLs of a cluster must differ only in host and port: "
+                    + "\(Self.redacted(url)) against \(Self.redacted(urls[0]))")
+            }
+            endpoints.append(contentsOf: other.endpoints)
+        }
+    }
+
+    private init(singleURL string: String) throws(AMQPError) {
         guard let components = URLComponents(string: string), let scheme = components.scheme?.lowercased() else {
             throw AMQPError(.invalidConfiguration, "not a URL: \(Self.redacted(string))")
         }
@@ -160,14 +213,22 @@ public struct AMQPConfiguration: Sendable, Hashable {
         }
     }
 
-    /// The URL with its password masked, for logs.
+    /// The URL with its password masked, for logs (one URL per endpoint, comma-separated).
     public var redactedURL: String {
+        endpoints.map { redactedURL(of: $0) }.joined(separator: ",")
+    }
+
+    /// One endpoint's URL with the password masked.
+    public func redactedURL(of endpoint: Endpoint) -> String {
         let scheme = tls == nil ? "amqp" : "amqps"
         let vhost = virtualHost == "/" ? "" : virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        return "\(scheme)://\(user):***@\(host):\(port)/\(vhost)"
+        return "\(scheme)://\(user):***@\(endpoint.host):\(endpoint.port)/\(vhost)"
     }
 
     static func redacted(_ url: String) -> String {
+        if url.contains(",") {
+            return url.split(separator: ",").map { redacted(String($0)) }.joined(separator: ",")
+        }
         guard var components = URLComponents(string: url), components.password != nil else { return url }
         components.password = "***"
         return components.string ?? "<url>"

@@ -97,6 +97,10 @@ public final class AMQPConnection: Sendable {
     /// and the way tests observe a recovery that took no visible time.
     public var recoveries: Int { statusBox.recoveries }
 
+    /// The broker node the connection is open to (or was last, while reconnecting): one
+    /// of the configuration's endpoints.
+    public var connectedEndpoint: AMQPConfiguration.Endpoint? { statusBox.connectedEndpoint }
+
     /// The connection's counters, read at once: what a metrics scrape copies.
     public struct Statistics: Sendable, Hashable {
         public var isConnected: Bool
@@ -234,6 +238,11 @@ final class ConnectionStatusBox: Sendable {
     private let nacked = Atomic<Int>(0)
     private let returned = Atomic<Int>(0)
     private let unconfirmed = Atomic<Int>(0)
+    private let endpoint = Mutex<AMQPConfiguration.Endpoint?>(nil)
+
+    /// The node the connection is (or was last) open to.
+    var connectedEndpoint: AMQPConfiguration.Endpoint? { endpoint.withLock { $0 } }
+    func setEndpoint(_ value: AMQPConfiguration.Endpoint) { endpoint.withLock { $0 = value } }
 
     func get() -> AMQPConnection.Status { value.withLock { $0 } }
     func set(_ status: AMQPConnection.Status) { value.withLock { $0 = status } }

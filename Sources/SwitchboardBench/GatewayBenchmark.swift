@@ -231,13 +231,16 @@ public struct GatewayBenchmark: Sendable {
         FileManager.default.temporaryDirectory.appendingPathComponent("\(scratch.virtualHost)-\(process).log").path
     }
 
-    /// `amqp://user:password@host:port/vhost` for a child process.
-    static func url(of configuration: AMQPConfiguration) -> String {
+    /// `amqp://user:password@host:port/vhost` for a child process, one per endpoint
+    /// (comma-separated) when the configuration names a cluster's nodes.
+    public static func url(of configuration: AMQPConfiguration) -> String {
         func escape(_ text: String) -> String {
             text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? text
         }
-        return "amqp://\(escape(configuration.user)):\(escape(configuration.password))@\(configuration.host):"
-            + "\(configuration.port)/\(escape(configuration.virtualHost))"
+        return configuration.endpoints.map { endpoint in
+            "amqp://\(escape(configuration.user)):\(escape(configuration.password))@\(endpoint.host):"
+                + "\(endpoint.port)/\(escape(configuration.virtualHost))"
+        }.joined(separator: ",")
     }
 
     private func waitUntilAnswering(_ url: String, process: ChildProcess, client: HTTPClient) async throws {

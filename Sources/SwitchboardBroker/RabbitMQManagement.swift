@@ -10,22 +10,35 @@ public import SwitchboardCore
 public struct RabbitMQManagement: Sendable {
     /// Where the API is and who to be.
     public struct Configuration: Sendable, Hashable {
-        public var baseURL: String
+        /// Every node's API, tried in order: a node that cannot be reached (not one that
+        /// answers with an error) passes the request to the next.
+        public var baseURLs: [String]
         public var user: String
         public var password: String
 
-        /// Parses `http://user:password@host:15672` (credentials default to guest).
+        /// The first node's API.
+        public var baseURL: String { baseURLs[0] }
+
+        /// Parses `http://user:password@host:15672` (credentials default to guest), or a
+        /// comma-separated list of such URLs, one per cluster node, with the first one's
+        /// credentials.
         public init(url: String) throws(BrokerError) {
-            guard let components = URLComponents(string: url), let scheme = components.scheme,
-                  scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
-            else {
-                throw .management(status: nil, "not an http(s) URL: \(url)")
+            var bases: [String] = []
+            var credentials: (String, String)?
+            for item in url.split(separator: ",", omittingEmptySubsequences: false) {
+                let text = item.trimmingCharacters(in: .whitespaces)
+                guard let components = URLComponents(string: text), let scheme = components.scheme,
+                      scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
+                else {
+                    throw .management(status: nil, "not an http(s) URL: \(text)")
+                }
+                var base = "\(scheme)://\(host)"
+                if let port = components.port { base += ":\(port)" }
+                bases.append(base)
+                if credentials == nil { credentials = (components.user ?? "guest", components.password ?? "guest") }
             }
-            var base = "\(scheme)://\(host)"
-            if let port = components.port { base += ":\(port)" }
-            baseURL = base
-            user = components.user ?? "guest"
-            password = components.password ?? "guest"
+            baseURLs = bases
+            (user, password) = credentials ?? ("guest", "guest")
         }
     }
 
@@ -178,8 +191,9 @@ public struct RabbitMQManagement: Sendable {
 
     // MARK: HTTP
 
+    /// A request for `path`; `execute` puts each node's base URL in front of it.
     private func request(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: configuration.baseURL + path)
+        var request = HTTPClientRequest(url: path)
         request.method = method
         let credentials = Data("\(configuration.user):\(configuration.password)".utf8).base64EncodedString()
         request.headers.add(name: "Authorization", value: "Basic \(credentials)")
@@ -206,11 +220,42 @@ public struct RabbitMQManagement: Sendable {
         _ = try await execute(request, allowNotFound: allowNotFound, timeout: timeout)
     }
 
+    /// Sends `request` to the first node whose API can be reached.
     private func execute(_ request: HTTPClientRequest, allowNotFound: Bool, timeout: TimeAmount = .seconds(30))
         async throws(BrokerError) -> Data
     {
+        var unreachable: BrokerError?
+        for base in configuration.baseURLs {
+            var attempt = request
+            attempt.url = base + request.url
+            do {
+                return try await executeOnce(attempt, allowNotFound: allowNotFound, timeout: timeout)
+            } catch let error as Unreachable {
+                unreachable = error.error
+            } catch let error as BrokerError {
+                throw error
+            } catch {
+                throw .management(status: nil, "\(attempt.method) \(attempt.url): \(error)")
+            }
+        }
+        throw unreachable ?? .management(status: nil, "no management URL")
+    }
+
+    /// A node whose API did not answer at all (connection refused, timeout).
+    private struct Unreachable: Error {
+        let error: BrokerError
+    }
+
+    private func executeOnce(_ request: HTTPClientRequest, allowNotFound: Bool, timeout: TimeAmount)
+        async throws -> Data
+    {
+        let response: HTTPClientResponse
         do {
-            let response = try await http.execute(request, timeout: timeout)
+            response = try await http.execute(request, timeout: timeout)
+        } catch {
+            throw Unreachable(error: .management(status: nil, "\(request.method) \(request.url): \(error)"))
+        }
+        do {
             let body = try await response.body.collect(upTo: 64 << 20)
             let status = Int(response.status.code)
             if (200..<300).contains(status) || (allowNotFound && status == 404) {
@@ -221,7 +266,7 @@ public struct RabbitMQManagement: Sendable {
         } catch let error as BrokerError {
             throw error
         } catch {
-            throw .management(status: nil, "\(request.method) \(request.url): \(error)")
+            throw BrokerError.management(status: nil, "\(request.method) \(request.url): \(error)")
         }
     }
 

@@ -61,7 +61,11 @@ public struct DeadLetterReading: Sendable {
             }
             ?? (unroutable ? "no queue is bound to '\(routingKey)' on \(exchange.isEmpty ? roles.outbound : exchange): the tenant does not exist" : nil)
 
-        let headersJSON = AMQPJSON.data(AMQPJSON.json(headers))
+        // A quorum queue (sb.dead, sb.unroutable) counts redeliveries in `x-delivery-count`:
+        // the broker's, not the dead letter's, and it would make a redelivery look new.
+        var kept = headers
+        kept["x-delivery-count"] = nil
+        let headersJSON = AMQPJSON.data(AMQPJSON.json(kept))
         let propertiesJSON = AMQPJSON.data(AMQPJSON.json(properties))
         let deathJSON = AMQPJSON.data(headers["x-death"].map(AMQPJSON.json) ?? .array([]))
         return ArchivedDeadLetter(

@@ -87,6 +87,11 @@ public final class Dispatcher: Service, Sendable {
         var tenants: Set<TenantID> = []
     }
     private let pending = Mutex(Pending())
+    /// Tenants whose queue could not be consumed, or whose consumer the broker cancelled
+    /// (its cluster node died): tried again every `retryOrphansEvery` rather than at the
+    /// next periodic reload.
+    private let orphans = Mutex(Set<TenantID>())
+    private static let retryOrphansEvery: Duration = .seconds(5)
     private let openLane: LaneOpener
 
     /// `openLane` opens a lane's connection; by default, with the configuration of
@@ -145,6 +150,15 @@ public final class Dispatcher: Service, Sendable {
                         != nil
                     {
                         self.needs(everything: true, wake)
+                    }
+                }
+                background.addTask {
+                    while (try? await Task.sleep(for: Self.retryOrphansEvery)) != nil {
+                        let tenants = self.orphans.withLock { orphans in
+                            defer { orphans.removeAll() }
+                            return orphans
+                        }
+                        for tenant in tenants { self.needs(tenant: tenant, wake) }
                     }
                 }
                 needs(everything: true, wake)
@@ -252,6 +266,7 @@ public final class Dispatcher: Service, Sendable {
         } catch {
             await release(lane)
             logger.warning("cannot consume tenant queue", metadata: [LogKey.tenant: "\(tenant)", LogKey.error: "\(error)"])
+            _ = orphans.withLock { $0.insert(tenant) }
             return nil
         }
     }
@@ -319,13 +334,15 @@ public final class Dispatcher: Service, Sendable {
 
     /// One tenant's deliveries, processed concurrently (the prefetch bounds how many).
     private func dispatch(_ consumer: AMQPConsumer, tenant: TenantID) async {
-        await withDiscardingTaskGroup { group in
+        let failed = await withDiscardingTaskGroup { group in
             do {
                 for try await delivery in consumer {
                     group.addTask { _ = await self.processor.process(delivery, tenant: tenant) }
                 }
+                return false
             } catch {
                 logger.warning("tenant consumer ended", metadata: [LogKey.tenant: "\(tenant)", LogKey.error: "\(error)"])
+                return true
             }
         }
         // Ended by the broker (queue deleted) rather than by us: forget it so a refresh
@@ -335,6 +352,8 @@ public final class Dispatcher: Service, Sendable {
             return current.count
         }
         metrics.activeTenants.set(active)
+        // Cancelled by the broker (its node died, or the queue was deleted): tried again soon.
+        if failed { _ = orphans.withLock { $0.insert(tenant) } }
     }
 
 }

@@ -55,6 +55,33 @@ struct AMQPConfigurationTests {
         }
     }
 
+    @Test func aCommaSeparatedListNamesEveryNodeOfACluster() throws {
+        let configuration = try AMQPConfiguration(
+            url: "amqp://u:secret@10.0.0.1:5672/prod?heartbeat=5, amqp://u:secret@10.0.0.2/prod?heartbeat=5,amqp://u:secret@rabbit-3:5673/prod?heartbeat=5")
+        #expect(configuration.endpoints == [
+            .init(host: "10.0.0.1", port: 5672), .init(host: "10.0.0.2", port: 5672), .init(host: "rabbit-3", port: 5673),
+        ])
+        #expect(configuration.host == "10.0.0.1")
+        #expect(configuration.port == 5672)
+        #expect(configuration.virtualHost == "prod")
+        #expect(configuration.heartbeat == .seconds(5))
+        #expect(configuration.redactedURL
+            == "amqp://u:***@10.0.0.1:5672/prod,amqp://u:***@10.0.0.2:5672/prod,amqp://u:***@rabbit-3:5673/prod")
+        #expect(try AMQPConfiguration(url: "amqp://h").endpoints == [.init(host: "h", port: 5672)])
+    }
+
+    @Test(arguments: [
+        "amqp://h1/a,amqp://h2/b", "amqp://u:p@h1,amqp://u:q@h2", "amqp://h1,amqps://h2", "amqp://h1,",
+        "amqp://h1?heartbeat=5,amqp://h2", "amqp://h1,,amqp://h2", "amqp://h1,http://h2",
+    ])
+    func rejectsClusterURLsThatDifferInMoreThanTheNode(_ url: String) {
+        #expect {
+            try AMQPConfiguration(url: url)
+        } throws: { error in
+            (error as? AMQPError)?.code == .invalidConfiguration
+        }
+    }
+
     @Test func redactsThePassword() throws {
         let configuration = try AMQPConfiguration(url: "amqp://user:secret@h:5672/prod")
         #expect(!configuration.redactedURL.contains("secret"))

@@ -70,7 +70,7 @@ struct TopologyDefinitionTests {
         #expect(policy.priority == 10)
         #expect(policy.definition == [
             "max-length": .int(500), "overflow": "reject-publish", "dead-letter-exchange": "sb.dlx",
-            "queue-version": .int(2),
+            "queue-version": .int(2), "queue-master-locator": "random",
         ])
     }
 

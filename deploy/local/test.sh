@@ -21,12 +21,20 @@ if [ $# -gt 0 ]; then exec swift test --skip-build --disable-xctest "$@"; fi
 # and the pacing test, which asserts that no one-second window at
 # the provider sees more than the session's rate: beside the other suites a request
 # delayed 180 ms in transit under a loaded CPU arrives close behind the next and the
-# provider answers 429, which measures the machine's load, not the pacer.
-alone='DispatcherLaneTests|GatewayBenchTests|DeadLetterBenchTests|aThousandCreateDeleteCycles|noSecondHoldsMoreThanTheSessionRate|aSessionThatDisconnectsStopsSendingAlertsOnce'
+# provider answers 429, which measures the machine's load, not the pacer. The cluster tests
+# (ClusterTests, ManyInstancesTests) start the three-node cluster of deploy/local/cluster.sh
+# and SIGKILL its nodes (and a dispatcher process); the cluster is stopped when they are done.
+alone='ClusterTests|ManyInstancesTests|DispatcherLaneTests|GatewayBenchTests|DeadLetterBenchTests|aThousandCreateDeleteCycles|noSecondHoldsMoreThanTheSessionRate|aSessionThatDisconnectsStopsSendingAlertsOnce'
 swift test --skip-build --disable-xctest --skip "$alone"
-swift test --skip-build --disable-xctest --no-parallel --filter "$alone"
+# The heavy ones run with PostgreSQL as the store: the many-instances test is two apis and
+# two dispatchers over the cluster and one PostgreSQL, as production runs them.
+status=0
+SWITCHBOARD_TEST_DATABASE=$SWITCHBOARD_TEST_POSTGRES \
+  swift test --skip-build --disable-xctest --no-parallel --filter "$alone" || status=$?
+deploy/local/cluster.sh stop >/dev/null 2>&1 || true
+[ "$status" = 0 ] || exit "$status"
 # The integration suites once more with PostgreSQL as every gateway's store (a schema per
-# test); the heavy ones above stay on SQLite: they measure the machine, not the store.
+# test), but for the heavy ones, which ran on it above.
 SWITCHBOARD_TEST_DATABASE=$SWITCHBOARD_TEST_POSTGRES \
   swift test --skip-build --disable-xctest --filter AMQPIntegrationTests --skip "$alone|DeploymentTests|ObservabilityDeployTests|SubscriberExampleTests"
 # Then the REST API fuzzed from its OpenAPI contract (schemathesis): no 5xx, every answer as documented.

@@ -46,10 +46,22 @@ final class ConnectionDriver {
     private var topology = TopologyRegistry()
 
     private var backoff: ReconnectBackoff
+    /// The endpoint the next connection attempt goes to: every failed attempt and every
+    /// lost connection moves on to the next node (round robin).
+    private var endpointIndex = 0
+    private var endpoint: AMQPConfiguration.Endpoint { configuration.endpoints[endpointIndex] }
     private var reconnectAt: ContinuousClock.Instant?
     private var reconnectAttempts = 0
     private var closeRequests: [Promise<Void>?] = []
     private var isBlocked = false
+    /// Since when every confirm on the publish channel has been a nack (nil after an ack).
+    private var nackedSince: ContinuousClock.Instant?
+    private var publishChannelNeedsRecycling = false
+    /// RabbitMQ 3.10 leaves a channel that published to a quorum queue while its leader
+    /// was being elected nacking every later publish to it, for minutes (measured in
+    /// ClusterTests); a new channel is served at once. So a publish channel that has
+    /// only nacked for this long is closed and opened again.
+    static let nackStreakBeforeRecycling: Duration = .seconds(3)
 
     init(configuration: AMQPConfiguration, logger: Logger, mailbox: Mailbox, status: ConnectionStatusBox) {
         self.configuration = configuration
@@ -67,17 +79,37 @@ final class ConnectionDriver {
     // MARK: Lifecycle
 
     /// The first connection attempt; its failure is the caller's `connect` error.
+    /// Each endpoint is tried once, in order; the last failure is the answer.
     func connectFirstTime() -> Result<Void, AMQPError> {
-        switch open() {
-        case .success(let conn):
-            connection = conn
-            generation += 1
-            status.set(.connected)
-            logger.info("amqp connected", metadata: [AMQPLogKey.url: "\(configuration.redactedURL)"])
-            return .success(())
-        case .failure(let error):
-            return .failure(error)
+        var failure: AMQPError?
+        for index in configuration.endpoints.indices {
+            endpointIndex = index
+            switch open() {
+            case .success(let conn):
+                connection = conn
+                generation += 1
+                status.setEndpoint(endpoint)
+                status.set(.connected)
+                logger.info("amqp connected", metadata: [AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))"])
+                return .success(())
+            case .failure(let error):
+                // Credentials and vhost are the same on every node: no use trying the next.
+                if error.code == .authenticationFailed || error.code == .accessRefused { return .failure(error) }
+                if configuration.endpoints.count > 1 {
+                    logger.warning("amqp node unreachable; trying the next", metadata: [
+                        AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))", AMQPLogKey.error: "\(error)",
+                    ])
+                }
+                failure = error
+            }
         }
+        endpointIndex = 0
+        return .failure(failure!)
+    }
+
+    /// Moves the next attempt to the next endpoint.
+    private func advanceEndpoint() {
+        endpointIndex = (endpointIndex + 1) % configuration.endpoints.count
     }
 
     /// Runs until `close`, or until the connection fails with recovery disabled.
@@ -99,6 +131,9 @@ final class ConnectionDriver {
             if connection != nil, lostError == nil {
                 pumpEvents(block: !executed)
             }
+            // Once everything sent on it is settled, so that no confirm of the old
+            // channel can be taken for one of the new.
+            if publishChannelNeedsRecycling, confirms.isEmpty { recyclePublishChannel() }
             tearDownIfLost()
         }
     }
@@ -137,11 +172,10 @@ final class ConnectionDriver {
         _ = amqp_set_handshake_timeout(conn, &connectTimeout)
         _ = amqp_set_rpc_timeout(conn, &rpcTimeout)
 
-        let opened = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &connectTimeout)
+        let opened = amqp_socket_open_noblock(socket, endpoint.host, Int32(endpoint.port), &connectTimeout)
         guard opened == AMQP_STATUS_OK.rawValue else {
             let code: AMQPError.Code = Self.isTLSStatus(opened) ? .tlsFailed : .connectFailed
-            return fail(AMQPError(code, "cannot connect to \(configuration.host):\(configuration.port): "
-                + Self.describe(opened)))
+            return fail(AMQPError(code, "cannot connect to \(endpoint): " + Self.describe(opened)))
         }
 
         let heartbeat = Int32(configuration.heartbeat.components.seconds)
@@ -222,8 +256,9 @@ final class ConnectionDriver {
             connection = conn
             generation += 1
             reconnectAt = nil
+            status.setEndpoint(endpoint)
             logger.info("amqp reconnected", metadata: [
-                AMQPLogKey.url: "\(configuration.redactedURL)", AMQPLogKey.attempts: "\(reconnectAttempts)",
+                AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))", AMQPLogKey.attempts: "\(reconnectAttempts)",
             ])
             reconnectAttempts = 0
             backoff.reset()
@@ -237,9 +272,11 @@ final class ConnectionDriver {
             let delay = backoff.nextDelay()
             reconnectAt = clock.now + delay
             logger.warning("amqp reconnect failed", metadata: [
+                AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))",
                 AMQPLogKey.error: "\(error)", AMQPLogKey.attempts: "\(reconnectAttempts)",
                 AMQPLogKey.retryIn: "\(delay)",
             ])
+            advanceEndpoint()
         }
     }
 
@@ -294,7 +331,14 @@ final class ConnectionDriver {
         isBlocked = false
         amqp_destroy_connection(conn)
         incarnations.removeAll()
-        logger.warning("amqp connection lost", metadata: [AMQPLogKey.error: "\(error)"])
+        nackedSince = nil
+        publishChannelNeedsRecycling = false
+        logger.warning("amqp connection lost", metadata: [
+            AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))", AMQPLogKey.error: "\(error)",
+        ])
+        // The node may be gone: the first attempt goes to the next one (with one
+        // endpoint, the same node again).
+        advanceEndpoint()
 
         let inFlight = AMQPError(.connectionLost, "the connection was lost before the broker confirmed: \(error.message)",
                                  replyCode: error.replyCode)
@@ -349,7 +393,7 @@ final class ConnectionDriver {
             }
             _ = amqp_connection_close(conn, Int32(AMQP_REPLY_SUCCESS))
         }
-        logger.info("amqp connection closed", metadata: [AMQPLogKey.url: "\(configuration.redactedURL)"])
+        logger.info("amqp connection closed", metadata: [AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))"])
         shutDown(with: AMQPError(.closed, "the connection was closed"))
     }
 
@@ -441,7 +485,9 @@ final class ConnectionDriver {
         case .publish(let message, let promise):
             // While the broker blocks the connection it stops reading: writing would
             // stall this thread (and with it acks and heartbeats), so publishes wait.
-            if isBlocked || confirms.count >= configuration.maximumUnconfirmedPublishes || !waitingPublishes.isEmpty {
+            if isBlocked || publishChannelNeedsRecycling || confirms.count >= configuration.maximumUnconfirmedPublishes
+                || !waitingPublishes.isEmpty
+            {
                 waitingPublishes.append((message, promise))
             } else {
                 send(conn, message, promise)
@@ -542,7 +588,7 @@ final class ConnectionDriver {
     }
 
     private func sendWaitingPublishes() {
-        while let conn = connection, lostError == nil, !isBlocked,
+        while let conn = connection, lostError == nil, !isBlocked, !publishChannelNeedsRecycling,
               confirms.count < configuration.maximumUnconfirmedPublishes,
               let (message, promise) = waitingPublishes.popFirst()
         {
@@ -551,6 +597,16 @@ final class ConnectionDriver {
     }
 
     private func settleConfirms(deliveryTag: UInt64, multiple: Bool, nacked: Bool) {
+        if nacked {
+            let now = ContinuousClock.now
+            if let since = nackedSince {
+                if now - since >= Self.nackStreakBeforeRecycling { publishChannelNeedsRecycling = true }
+            } else {
+                nackedSince = now
+            }
+        } else {
+            nackedSince = nil
+        }
         for pending in confirms.settle(deliveryTag: deliveryTag, multiple: multiple) {
             if nacked {
                 status.countNack()
@@ -568,6 +624,30 @@ final class ConnectionDriver {
         }
         sendWaitingPublishes()
         status.setUnconfirmed(confirms.count)
+    }
+
+    /// Closes the publish channel, once nothing sent on it waits for a confirm, and
+    /// opens a new one; publishes held meanwhile go on the new one.
+    private func recyclePublishChannel() {
+        publishChannelNeedsRecycling = false
+        nackedSince = nil
+        guard let conn = connection, lostError == nil else { return }
+        logger.warning("amqp publish channel only nacked for \(Self.nackStreakBeforeRecycling); opening a new one",
+                       metadata: [AMQPLogKey.url: "\(configuration.redactedURL(of: endpoint))",
+                                  AMQPLogKey.channel: "\(Self.publishChannel)"])
+        incarnations[Self.publishChannel] = nil
+        CAMQPShim_cork(conn, 0)
+        let reply = amqp_channel_close(conn, Self.publishChannel, Int32(AMQP_REPLY_SUCCESS))
+        _ = confirms.removeAll()  // empty; restarts the sequence for the new channel
+        if reply.reply_type != AMQP_RESPONSE_NORMAL {
+            markLost(replyError(conn, channel: Self.publishChannel, doing: "channel.close", reply: reply))
+            return
+        }
+        if let error = openChannel(conn, Self.publishChannel, confirmMode: true) {
+            markLost(error)
+            return
+        }
+        sendWaitingPublishes()
     }
 
     // MARK: Synchronous methods
