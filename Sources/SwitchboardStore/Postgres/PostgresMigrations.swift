@@ -173,9 +173,26 @@ enum PostgresMigrations {
                 pid bigint NOT NULL, started_at double precision NOT NULL, last_seen double precision NOT NULL)
             """,
         ]),
-        // The dispatcher's record of every send in one round trip (one statement, its own
-        // transaction) instead of seven; see `PostgresStore.record`.
-        Migration(id: "v2: switchboard_record_message", statements: [
+        // The hot path's writes as functions, so a batch of them is one round trip whose
+        // every row is found by its key: the dispatcher's record of a send (instead of
+        // seven statements), and the api's queued marks (one update per message by primary
+        // key, whatever the planner would make of a join with a batch).
+        Migration(id: "v2: switchboard_record_message, switchboard_mark_queued", statements: [
+            """
+            CREATE FUNCTION switchboard_mark_queued(p_tenants text[], p_ids text[], p_at double precision[])
+            RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
+                    UPDATE messages SET state = 'queued', updated_at = p_at[i]
+                    WHERE tenant_id = p_tenants[i] AND id = p_ids[i] AND state IN ('accepting', 'unconfirmed');
+                    IF FOUND THEN
+                        INSERT INTO message_events (tenant_id, message_id, state, at)
+                        VALUES (p_tenants[i], p_ids[i], 'queued', p_at[i]);
+                    END IF;
+                END LOOP;
+            END
+            $$
+            """,
             """
             CREATE FUNCTION switchboard_record_message(
                 p_tenant text, p_id text, p_session text, p_class text, p_recipient text, p_type text,

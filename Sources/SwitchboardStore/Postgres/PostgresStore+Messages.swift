@@ -272,22 +272,16 @@ struct MessageBatches: Sendable {
         }
         queuedMarks = StatementBatcher { items in
             try await timed(items.count) {
-                let statement = { (count: Int) in """
-                    WITH marks (tenant_id, id, at) AS (VALUES \(Array(repeating: "(?, ?, ?)", count: count).joined(separator: ", "))),
-                    moved AS (
-                        UPDATE messages m SET state = 'queued', updated_at = marks.at FROM marks
-                        WHERE m.tenant_id = marks.tenant_id AND m.id = marks.id AND m.state IN ('accepting', 'unconfirmed')
-                        RETURNING m.tenant_id, m.id, marks.at)
-                    INSERT INTO message_events (tenant_id, message_id, state, at) SELECT tenant_id, id, 'queued', at FROM moved
-                    """ }
+                let statement = "SELECT switchboard_mark_queued(?, ?, ?)"
                 func values(_ marks: [QueuedMark]) -> [any SQLBindable] {
-                    marks.flatMap { [$0.tenant, $0.id, $0.at] as [any SQLBindable] }
+                    [SQLValue.textArray(marks.map(\.tenant)), SQLValue.textArray(marks.map(\.id)),
+                     SQLValue.doubleArray(marks.map(\.at))]
                 }
                 do {
-                    _ = try await sql(statement(items.count), values(items))
+                    _ = try await sql(statement, values(items))
                     return items.map { _ in () }
                 } catch {
-                    return try await eachAlone(items) { item in _ = try await sql(statement(1), values([item])) }
+                    return try await eachAlone(items) { item in _ = try await sql(statement, values([item])) }
                 }
             }
         }

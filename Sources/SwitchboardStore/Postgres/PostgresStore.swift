@@ -284,6 +284,8 @@ enum SQLValue: Sendable {
     case bool(Bool)
     case bytes(Data)
     case date(Date)
+    case textArray([String])
+    case doubleArray([Double])
 }
 
 /// What a statement's placeholders take.
@@ -357,6 +359,8 @@ struct PostgresSQL {
             case .bool(let bool): binds.append(bool)
             case .bytes(let data): try binds.append(data)
             case .date(let date): binds.append(date)
+            case .textArray(let texts): binds.append(texts)
+            case .doubleArray(let doubles): binds.append(doubles)
             }
         }
         return PostgresQuery(unsafeSQL: text, binds: binds)
