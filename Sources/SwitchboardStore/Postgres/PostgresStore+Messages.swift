@@ -103,11 +103,24 @@ extension PostgresStore: MessageStore {
     }
 
     public func recordQueued(_ message: MessageClaim, at: Date) async {
+        let values: [any SQLBindable] = [
+            message.tenant.rawValue, message.id, message.idempotencyKey, message.requestHash, message.session.rawValue,
+            message.messageClass.rawValue, message.to.e164, message.type.rawValue, message.campaign,
+            MessageState.queued.rawValue, SQLValue.null, SQLValue.null, message.expiresAt?.timeIntervalSince1970,
+            message.createdAt.timeIntervalSince1970, at.timeIntervalSince1970, message.text,
+        ]
         do {
-            // This write trails the 202: the dispatcher may have sent the message and
-            // recorded it first. Its row stays as it is (never backwards); the history
-            // still gains `queued`, at the instant the api accepted it. Batched.
-            try await batches.queuedRecords.submit(QueuedRecord(claim: message, at: at.timeIntervalSince1970))
+            try await run { db in
+                // This write trails the 202: the dispatcher may have sent the message and
+                // recorded it first. Its row stays as it is (never backwards); the history
+                // still gains `queued`, at the instant the api accepted it. One statement.
+                try await db.execute("""
+                    WITH message AS (
+                        INSERT INTO messages (\(messageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT DO NOTHING)
+                    INSERT INTO message_events (tenant_id, message_id, state, at) VALUES (?, ?, 'queued', ?)
+                    """, values + [message.tenant.rawValue, message.id, at.timeIntervalSince1970])
+            }
         } catch {
             logger.error("message queued but not recorded", metadata: [
                 LogKey.tenant: "\(message.tenant)", LogKey.messageID: "\(message.id)", LogKey.error: "\(error)",
@@ -198,12 +211,6 @@ extension PostgresStore: MessageStore {
     }
 }
 
-/// A `recordQueued`, waiting for its batch.
-struct QueuedRecord: Sendable {
-    let claim: MessageClaim
-    let at: Double
-}
-
 /// A `markQueued`, waiting for its batch.
 struct QueuedMark: Sendable {
     let tenant: String
@@ -226,7 +233,6 @@ struct SendRecord: Sendable {
 struct MessageBatches: Sendable {
     let claims: StatementBatcher<MessageClaim, Bool>
     let queuedMarks: StatementBatcher<QueuedMark, Void>
-    let queuedRecords: StatementBatcher<QueuedRecord, Void>
     let records: StatementBatcher<SendRecord, Bool>
 
     init(client: PostgresClient, metrics: GatewayMetrics, logger: Logger) {
@@ -276,33 +282,6 @@ struct MessageBatches: Sendable {
                     return items.map { _ in () }
                 } catch {
                     return try await eachAlone(items) { item in _ = try await sql(statement, values([item])) }
-                }
-            }
-        }
-        queuedRecords = StatementBatcher { items in
-            try await timed(items.count) {
-                func statement(_ count: Int) -> String {
-                    """
-                    WITH message AS (
-                        INSERT INTO messages (\(messageColumns)) VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", "))
-                        ON CONFLICT DO NOTHING)
-                    INSERT INTO message_events (tenant_id, message_id, state, at)
-                    VALUES \(Array(repeating: "(?, ?, 'queued', ?)", count: count).joined(separator: ", "))
-                    """
-                }
-                func values(_ records: [QueuedRecord]) -> [any SQLBindable] {
-                    records.flatMap { record -> [any SQLBindable] in
-                        var values = claimValues(record.claim)
-                        values[9] = MessageState.queued.rawValue
-                        values[14] = record.at
-                        return values
-                    } + records.flatMap { [$0.claim.tenant.rawValue, $0.claim.id, $0.at] as [any SQLBindable] }
-                }
-                do {
-                    _ = try await sql(statement(items.count), values(items))
-                    return items.map { _ in () }
-                } catch {
-                    return try await eachAlone(items) { item in _ = try await sql(statement(1), values([item])) }
                 }
             }
         }
