@@ -125,10 +125,14 @@ public final class PostgresStore: GatewayStore, Sendable {
         runner = Self.start(postgres)
         await Self.waitUntilRunning()
         do {
-            try await migrate()
+            // A server that cannot be reached fails the start with why, instead of the
+            // pool's endless retries holding the process.
+            try await Self.withDeadline(Self.openTimeout, "the PostgreSQL server \(configuration.redactedURL)") {
+                try await self.migrate()
+            }
         } catch {
             runner.cancel()
-            throw error
+            throw Self.map(error)
         }
         logger.info("store opened", metadata: [LogKey.database: "\(configuration.redactedURL)"])
     }
@@ -187,7 +191,31 @@ public final class PostgresStore: GatewayStore, Sendable {
     }
 
     public func isReachable() async -> Bool {
-        (try? await run { db in try await db.one("SELECT 1 AS one")?.get("one") as Int? }) == 1
+        let answer = try? await Self.withDeadline(.seconds(2), "the PostgreSQL server") {
+            try await self.run { db in try await db.one("SELECT 1 AS one")?.get("one") as Int? }
+        }
+        return answer == 1
+    }
+
+    /// How long opening the store may wait for the server.
+    static let openTimeout: Duration = .seconds(30)
+
+    /// `body`'s result, or a `StoreError` naming `what` when none comes within `limit`
+    /// (the pool's wait for a connection is cancelled).
+    static func withDeadline<T: Sendable>(_ limit: Duration, _ what: String,
+                                          _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw StoreError.database("\(what) did not answer within \(limit)")
+            }
+            return value
+        }
     }
 
     // MARK: Running statements with typed errors
