@@ -98,3 +98,25 @@ extension SecretBox {
         }
     }
 }
+
+extension SecretBox {
+    /// A tenant's bot settings sealed for its row (they hold the forward secret).
+    func sealBotSettings(_ settings: BotSettings, of tenant: TenantID) throws(StoreError) -> Data {
+        do {
+            return try seal(try JSONEncoder().encode(settings), owner: "bot:\(tenant)")
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .secrets("cannot encode: \(error)")
+        }
+    }
+
+    func openBotSettings(_ sealed: Data, of tenant: TenantID) throws(StoreError) -> BotSettings {
+        let plaintext = try open(sealed, owner: "bot:\(tenant)")
+        do {
+            return try JSONDecoder().decode(BotSettings.self, from: plaintext)
+        } catch {
+            throw .secrets("the bot settings of tenant \(tenant) are not readable")
+        }
+    }
+}

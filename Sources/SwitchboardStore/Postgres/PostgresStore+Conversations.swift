@@ -296,18 +296,12 @@ extension PostgresStore: BotStore {
         guard let sealed = try await run({ db in
             try await db.one("SELECT sealed FROM bot_settings WHERE tenant_id = ?", [tenant.rawValue])?.get("sealed") as Data?
         }) else { return BotSettings() }
-        let plaintext = try secretBox.open(sealed, owner: "bot:\(tenant)")
-        do { return try JSONDecoder().decode(BotSettings.self, from: plaintext) } catch {
-            throw .secrets("the bot settings of tenant \(tenant) are not readable")
-        }
+        return try secretBox.openBotSettings(sealed, of: tenant)
     }
 
     public func setBotSettings(_ settings: BotSettings, of tenant: TenantID) async throws(StoreError) {
         do { _ = try settings.validated() } catch { throw .invalid(error) }
-        let sealed: Data
-        do { sealed = try secretBox.seal(try JSONEncoder().encode(settings), owner: "bot:\(tenant)") } catch {
-            throw (error as? StoreError) ?? .secrets("cannot encode: \(error)")
-        }
+        let sealed = try secretBox.sealBotSettings(settings, of: tenant)
         try await run { db in
             try await db.execute("""
                 INSERT INTO bot_settings (tenant_id, sealed, updated_at) VALUES (?, ?, ?)

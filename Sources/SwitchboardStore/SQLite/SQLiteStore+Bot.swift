@@ -9,18 +9,12 @@ extension SQLiteStore: BotStore {
         guard let sealed = try await read({ db in
             try Data.fetchOne(db, sql: "SELECT sealed FROM bot_settings WHERE tenant_id = ?", arguments: [tenant.rawValue])
         }) else { return BotSettings() }
-        let plaintext = try secretBox.open(sealed, owner: "bot:\(tenant)")
-        do { return try JSONDecoder().decode(BotSettings.self, from: plaintext) } catch {
-            throw .secrets("the bot settings of tenant \(tenant) are not readable")
-        }
+        return try secretBox.openBotSettings(sealed, of: tenant)
     }
 
     public func setBotSettings(_ settings: BotSettings, of tenant: TenantID) async throws(StoreError) {
         do { _ = try settings.validated() } catch { throw .invalid(error) }
-        let sealed: Data
-        do { sealed = try secretBox.seal(try JSONEncoder().encode(settings), owner: "bot:\(tenant)") } catch {
-            throw (error as? StoreError) ?? .secrets("cannot encode: \(error)")
-        }
+        let sealed = try secretBox.sealBotSettings(settings, of: tenant)
         try await write { db in
             try db.execute(sql: """
                 INSERT INTO bot_settings (tenant_id, sealed, updated_at) VALUES (?, ?, ?)
